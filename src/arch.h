@@ -1,0 +1,43 @@
+#ifndef PRENAS_ARCH_H
+#define PRENAS_ARCH_H
+
+/* A subnet of the supernet (method.md §3.3): one embedding width, a depth, and per active
+ * layer its head count and MLP ratio. Canonical text form, used on every command line and
+ * in every log:   E:D:h0,h1,...,h(D-1):r0,r1,...,r(D-1)
+ * e.g. 192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4 */
+
+#include "error.h"
+#include "space.h"
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+
+enum { ARCH_TEXT_MAX = 16 + SPACE_MAX_DEPTH * 16 };
+
+typedef struct {
+    int embed_dim;
+    int depth;
+    int num_heads[SPACE_MAX_DEPTH];
+    int mlp_ratio[SPACE_MAX_DEPTH]; /* thousandths: 3500 is 3.5 */
+} Arch;
+
+/* Syntax only; arch_check tells whether the space allows it. */
+bool arch_parse(const char *text, Arch *arch, Error *err);
+void arch_format(const Arch *arch, char *buf, size_t size);
+bool arch_check(const Arch *arch, const Space *space, Error *err);
+bool arch_equal(const Arch *a, const Arch *b);
+
+int arch_qkv_dim(const Arch *arch, const Space *space, int layer); /* head_dim * heads */
+int arch_hidden_dim(const Arch *arch, int layer);                   /* floor(E * ratio) */
+
+/* The space's extremes: every choice at its smallest / largest (the largest is the
+ * architecture the zero-cost gradient pass activates, method.md §6.1). */
+void arch_smallest(const Space *space, Arch *arch);
+void arch_largest(const Space *space, Arch *arch);
+
+/* The reference's JSON form: {"layer_num", "mlp_ratio": [..], "num_heads": [..],
+ * "embed_dim": [E repeated D times]}. */
+cJSON *arch_to_json(const Arch *arch);
+bool arch_from_json(const cJSON *object, Arch *arch, Error *err);
+
+#endif

@@ -1,0 +1,234 @@
+#include "artefact.h"
+
+#include "h5.h"
+#include "version.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- /meta ---- */
+
+static char *join_command_line(int argc, char **argv) {
+    size_t size = 1;
+    for (int i = 0; i < argc; i++) size += 2 * strlen(argv[i]) + 3;
+    char *line = xmalloc(size), *p = line;
+    for (int i = 0; i < argc; i++) {
+        if (i) *p++ = ' ';
+        bool quote = argv[i][0] == '\0' || strpbrk(argv[i], " \t\"'\\$`") != NULL;
+        if (quote) *p++ = '\'';
+        for (const char *c = argv[i]; *c; c++) {
+            if (quote && *c == '\'') { /* ' -> '\'' */
+                memcpy(p, "'\\''", 4);
+                p += 4;
+            } else {
+                *p++ = *c;
+            }
+        }
+        if (quote) *p++ = '\'';
+    }
+    *p = '\0';
+    return line;
+}
+
+void artefact_meta_init(ArtefactMeta *meta, const char *schema, int64_t schema_version, int argc,
+                        char **argv) {
+    memset(meta, 0, sizeof *meta);
+    snprintf(meta->schema, sizeof meta->schema, "%s", schema);
+    meta->schema_version = schema_version;
+    snprintf(meta->stage, sizeof meta->stage, "%s", program_invocation_short_name);
+    snprintf(meta->prenas_version, sizeof meta->prenas_version, "%s", prenas_version());
+    time_t now = time(NULL);
+    struct tm utc;
+    gmtime_r(&now, &utc);
+    strftime(meta->created, sizeof meta->created, "%Y-%m-%dT%H:%M:%SZ", &utc);
+    if (gethostname(meta->host, sizeof meta->host - 1) != 0) snprintf(meta->host, sizeof meta->host, "unknown");
+    meta->command_line = join_command_line(argc, argv);
+    meta->config = xstrdup("");
+    meta->world_size = 1;
+}
+
+void artefact_meta_set_config(ArtefactMeta *meta, const char *config_text) {
+    free(meta->config);
+    meta->config = xstrdup(config_text);
+}
+
+bool artefact_meta_add_input(ArtefactMeta *meta, const char *role, const char *path, Error *err) {
+    if (meta->n_inputs == ARTEFACT_MAX_INPUTS)
+        fatal_at(__FILE__, __LINE__, "more than %d inputs to one artefact", ARTEFACT_MAX_INPUTS);
+    ArtefactInput *in = &meta->inputs[meta->n_inputs];
+    snprintf(in->role, sizeof in->role, "%s", role);
+    snprintf(in->path, sizeof in->path, "%s", path);
+    if (!sha256_file(path, in->sha256, err)) return false;
+    meta->n_inputs++;
+    return true;
+}
+
+void artefact_meta_free(ArtefactMeta *meta) {
+    free(meta->command_line);
+    free(meta->config);
+    meta->command_line = meta->config = NULL;
+}
+
+static void write_meta(hid_t file, const ArtefactMeta *meta) {
+    hid_t g = h5_create_group(file, "meta");
+    h5_attr_string(g, "schema", meta->schema);
+    h5_attr_int(g, "schema_version", meta->schema_version);
+    h5_attr_string(g, "stage", meta->stage);
+    h5_attr_string(g, "prenas_version", meta->prenas_version);
+    h5_attr_string(g, "created", meta->created);
+    h5_attr_string(g, "host", meta->host);
+    h5_attr_string(g, "command_line", meta->command_line ? meta->command_line : "");
+    h5_attr_uint(g, "seed", meta->seed);
+    h5_attr_int(g, "world_size", meta->world_size);
+    h5_write_text(g, "config", meta->config ? meta->config : "");
+    hid_t inputs = h5_create_group(g, "inputs");
+    for (int i = 0; i < meta->n_inputs; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", i);
+        hid_t in = h5_create_group(inputs, name);
+        h5_attr_string(in, "role", meta->inputs[i].role);
+        h5_attr_string(in, "path", meta->inputs[i].path);
+        h5_attr_string(in, "sha256", meta->inputs[i].sha256);
+        CHECK_H5(H5Gclose(in));
+    }
+    CHECK_H5(H5Gclose(inputs));
+    CHECK_H5(H5Gclose(g));
+}
+
+static bool read_meta(hid_t file, const char *path, ArtefactMeta *meta, Error *err) {
+    memset(meta, 0, sizeof *meta);
+    if (!h5_exists(file, "meta"))
+        return input_error(err, "not a prenas artefact (no /meta group), %s", path);
+    hid_t g = H5Gopen2(file, "meta", H5P_DEFAULT);
+    CHECK_H5(g);
+    H5Source src = {file, path, err};
+    int64_t seed = 0;
+    bool ok = h5_read_attr_string(&src, g, "schema", meta->schema, sizeof meta->schema) &&
+              h5_read_attr_int(&src, g, "schema_version", &meta->schema_version) &&
+              h5_read_attr_string(&src, g, "stage", meta->stage, sizeof meta->stage) &&
+              h5_read_attr_string(&src, g, "prenas_version", meta->prenas_version,
+                                  sizeof meta->prenas_version) &&
+              h5_read_attr_string(&src, g, "created", meta->created, sizeof meta->created) &&
+              h5_read_attr_string(&src, g, "host", meta->host, sizeof meta->host) &&
+              h5_read_attr_int(&src, g, "seed", &seed) &&
+              h5_read_attr_int(&src, g, "world_size", &meta->world_size);
+    meta->seed = (uint64_t)seed;
+    if (ok) {
+        char *line = xmalloc(1 << 16);
+        ok = h5_read_attr_string(&src, g, "command_line", line, 1 << 16);
+        meta->command_line = line;
+    }
+    if (ok) ok = (meta->config = h5_read_text(&src, "meta/config")) != NULL;
+    hid_t inputs = ok && h5_exists(g, "inputs") ? H5Gopen2(g, "inputs", H5P_DEFAULT) : -1;
+    if (ok && inputs < 0) ok = input_error(err, "/meta/inputs is missing, %s", path);
+    for (int i = 0; ok && i < ARTEFACT_MAX_INPUTS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "%d", i);
+        if (!h5_exists(inputs, name)) break;
+        hid_t in = H5Gopen2(inputs, name, H5P_DEFAULT);
+        CHECK_H5(in);
+        ArtefactInput *a = &meta->inputs[i];
+        ok = h5_read_attr_string(&src, in, "role", a->role, sizeof a->role) &&
+             h5_read_attr_string(&src, in, "path", a->path, sizeof a->path) &&
+             h5_read_attr_string(&src, in, "sha256", a->sha256, sizeof a->sha256);
+        meta->n_inputs += ok;
+        H5Gclose(in);
+    }
+    if (inputs >= 0) H5Gclose(inputs);
+    H5Gclose(g);
+    if (!ok) artefact_meta_free(meta);
+    return ok;
+}
+
+/* ---- atomic writing ---- */
+
+static void fsync_path(const char *path, int flags) {
+    int fd = open(path, flags);
+    if (fd < 0) fatal_at(__FILE__, __LINE__, "cannot open %s to flush it: %m", path);
+    if (fsync(fd) != 0 && errno != EINVAL) /* EINVAL: a file system without fsync on dirs */
+        fatal_at(__FILE__, __LINE__, "fsync %s: %m", path);
+    close(fd);
+}
+
+static void directory_of(const char *path, char *dir, size_t size) {
+    char copy[ARTEFACT_PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", path);
+    snprintf(dir, size, "%s", dirname(copy));
+}
+
+bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
+    memset(w, 0, sizeof *w);
+    w->file = -1;
+    if (strlen(path) + 1 > sizeof w->path) return input_error(err, "output path too long, %s", path);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp", path);
+    char dir[ARTEFACT_PATH_MAX];
+    directory_of(path, dir, sizeof dir);
+    struct stat st;
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
+        return input_error(err, "the output directory does not exist, %s", dir);
+    if (access(dir, W_OK) != 0) return input_error(err, "the output directory is not writable, %s", dir);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return input_error(err, "the output path is a directory, %s", path);
+    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (w->file < 0) return input_error(err, "cannot create the output file, %s", w->tmp_path);
+    return true;
+}
+
+void artefact_commit(ArtefactWriter *w, const ArtefactMeta *meta) {
+    write_meta(w->file, meta);
+    CHECK_H5(H5Fflush(w->file, H5F_SCOPE_GLOBAL));
+    CHECK_H5(H5Fclose(w->file));
+    w->file = -1;
+    fsync_path(w->tmp_path, O_RDONLY);
+    if (rename(w->tmp_path, w->path) != 0)
+        fatal_at(__FILE__, __LINE__, "rename %s -> %s: %m", w->tmp_path, w->path);
+    char dir[ARTEFACT_PATH_MAX];
+    directory_of(w->path, dir, sizeof dir);
+    fsync_path(dir, O_RDONLY | O_DIRECTORY);
+}
+
+void artefact_abort(ArtefactWriter *w) {
+    if (w->file >= 0) H5Fclose(w->file);
+    w->file = -1;
+    if (w->tmp_path[0]) unlink(w->tmp_path);
+}
+
+/* ---- reading ---- */
+
+bool artefact_open(Artefact *a, const char *path, const char *schema, int64_t max_version,
+                   Error *err) {
+    memset(a, 0, sizeof *a);
+    a->file = -1;
+    snprintf(a->path, sizeof a->path, "%s", path);
+    if (access(path, R_OK) != 0) return input_error(err, "cannot open: %m, %s", path);
+    htri_t is_hdf5 = H5Fis_hdf5(path);
+    if (is_hdf5 <= 0) return input_error(err, "not an HDF5 file, %s", path);
+    a->file = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (a->file < 0)
+        return input_error(err, "cannot be opened as HDF5 (truncated or corrupt), %s", path);
+    bool ok = read_meta(a->file, path, &a->meta, err);
+    if (ok && schema && strcmp(a->meta.schema, schema) != 0)
+        ok = input_error(err, "is a '%s' artefact, expected '%s', %s", a->meta.schema, schema, path);
+    if (ok && (a->meta.schema_version < 1 || a->meta.schema_version > max_version))
+        ok = input_error(err,
+                         "schema '%s' version %lld is not supported by this prenas (versions 1 to "
+                         "%lld; written by prenas %s), %s",
+                         a->meta.schema, (long long)a->meta.schema_version, (long long)max_version,
+                         a->meta.prenas_version, path);
+    if (!ok) artefact_close(a);
+    return ok;
+}
+
+void artefact_close(Artefact *a) {
+    if (a->file >= 0) H5Fclose(a->file);
+    a->file = -1;
+    artefact_meta_free(&a->meta);
+}

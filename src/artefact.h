@@ -1,0 +1,74 @@
+#ifndef PRENAS_ARTEFACT_H
+#define PRENAS_ARTEFACT_H
+
+/* Every hand-off between stages is one HDF5 file with a /meta group (docs/artefacts.md):
+ * schema name and version, producing stage, project version, creation time and host, the
+ * command line, the resolved configuration text, seed, world size, and the path and SHA-256
+ * of every input artefact. Files are written atomically: the data goes to PATH.tmp, which is
+ * flushed to disk and renamed over PATH only when complete, so a crash never leaves a
+ * half-written PATH and never destroys the previous one. */
+
+#include "checksum.h"
+#include "error.h"
+
+#include <hdf5.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum { ARTEFACT_MAX_INPUTS = 16, ARTEFACT_PATH_MAX = 4096 };
+
+typedef struct {
+    char role[32]; /* what the input was to the stage: "dataset", "scores", "source", ... */
+    char path[ARTEFACT_PATH_MAX];
+    char sha256[SHA256_HEX_SIZE];
+} ArtefactInput;
+
+typedef struct {
+    char schema[64]; /* "prenas.dataset" */
+    int64_t schema_version;
+    char stage[64];          /* producing program */
+    char prenas_version[64]; /* of the producing program */
+    char created[32];        /* UTC, ISO 8601 */
+    char host[256];
+    char *command_line; /* owned */
+    char *config;       /* the resolved configuration text, owned; "" when none */
+    uint64_t seed;
+    int64_t world_size;
+    int n_inputs;
+    ArtefactInput inputs[ARTEFACT_MAX_INPUTS];
+} ArtefactMeta;
+
+/* Fills the fields every producer shares (stage, versions, time, host, command line);
+ * seed 0, world size 1, no config, no inputs. */
+void artefact_meta_init(ArtefactMeta *meta, const char *schema, int64_t schema_version, int argc,
+                        char **argv);
+void artefact_meta_set_config(ArtefactMeta *meta, const char *config_text);
+/* Records an input file with its SHA-256. */
+bool artefact_meta_add_input(ArtefactMeta *meta, const char *role, const char *path, Error *err);
+void artefact_meta_free(ArtefactMeta *meta);
+
+typedef struct {
+    hid_t file; /* write datasets here between begin and commit */
+    char path[ARTEFACT_PATH_MAX], tmp_path[ARTEFACT_PATH_MAX + 8];
+} ArtefactWriter;
+
+/* Creates PATH.tmp; an input error if PATH's directory is missing or not writable. */
+bool artefact_begin(ArtefactWriter *writer, const char *path, Error *err);
+/* Writes /meta, flushes, fsyncs, and renames PATH.tmp to PATH. */
+void artefact_commit(ArtefactWriter *writer, const ArtefactMeta *meta);
+/* Closes and removes PATH.tmp; PATH (an older version, if any) is untouched. */
+void artefact_abort(ArtefactWriter *writer);
+
+typedef struct {
+    hid_t file;
+    char path[ARTEFACT_PATH_MAX];
+    ArtefactMeta meta;
+} Artefact;
+
+/* Opens PATH and checks that it is a prenas artefact of `schema` with a version this build
+ * understands (1..max_version); `schema` NULL accepts any prenas artefact. */
+bool artefact_open(Artefact *artefact, const char *path, const char *schema, int64_t max_version,
+                   Error *err);
+void artefact_close(Artefact *artefact);
+
+#endif

@@ -1,0 +1,48 @@
+#include "cli.h"
+
+#include "backend.h"
+#include "error.h"
+#include "text.h"
+#include "version.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+void cli_print_version(FILE *out) {
+    fprintf(out, "%s %s\n", program_invocation_short_name, prenas_version());
+    backend_describe(out);
+}
+
+_Noreturn void cli_usage_error(const char *fmt, ...) {
+    char message[1024];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    fprintf(stderr, "%s: error: %s (see %s --help)\n", program_invocation_short_name, message,
+            program_invocation_short_name);
+    exit(EXIT_INPUT);
+}
+
+_Noreturn void cli_bad_option(char **argv, int optopt_value) {
+    const char *given = argv[optind - 1];
+    if (optopt_value && optopt_value < 128)
+        cli_usage_error("option -%c: unknown or missing its value", optopt_value);
+    cli_usage_error("option '%s': unknown or missing its value", given);
+}
+
+long cli_long(const char *option, const char *value, long min, long max) {
+    long v;
+    if (!parse_long(value, &v) || v < min || v > max)
+        cli_usage_error("%s '%s': expected an integer in [%ld, %ld]", option, value, min, max);
+    return v;
+}
+
+double cli_double(const char *option, const char *value, double min, double max) {
+    double v;
+    if (!parse_double(value, &v) || v < min || v > max)
+        cli_usage_error("%s '%s': expected a number in [%g, %g]", option, value, min, max);
+    return v;
+}

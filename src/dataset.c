@@ -1,0 +1,193 @@
+#include "dataset.h"
+
+#include "h5.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const SPLIT_NAMES[DATASET_MAX_SPLITS] = {"train", "val", "test"};
+
+void dataset_write_header(hid_t file, ImageShape shape, const char *const *class_names) {
+    h5_attr_int(file, "height", shape.height);
+    h5_attr_int(file, "width", shape.width);
+    h5_attr_int(file, "channels", shape.channels);
+    h5_attr_int(file, "num_classes", shape.num_classes);
+    h5_write_strings(file, "classes", class_names, shape.num_classes);
+}
+
+SplitWriter split_writer_open(hid_t file, const char *name, ImageShape shape, int64_t count,
+                              const char *source) {
+    SplitWriter w = {.shape = shape, .count = count};
+    w.group = h5_create_group(file, name);
+    h5_attr_int(w.group, "count", count);
+    h5_attr_string(w.group, "source", source);
+    hsize_t image_dims[4] = {(hsize_t)count, (hsize_t)shape.height, (hsize_t)shape.width,
+                             (hsize_t)shape.channels};
+    hsize_t row_dims[1] = {(hsize_t)count};
+    w.images = h5_create_rows(w.group, "images", H5T_STD_U8LE, 4, image_dims);
+    w.labels = h5_create_rows(w.group, "labels", H5T_STD_I32LE, 1, row_dims);
+    w.source_index = h5_create_rows(w.group, "source_index", H5T_STD_I64LE, 1, row_dims);
+    return w;
+}
+
+void split_writer_append(SplitWriter *w, const uint8_t *images, const int32_t *labels,
+                         const int64_t *source_index, int64_t n) {
+    if (w->written + n > w->count)
+        fatal_at(__FILE__, __LINE__, "split overflow: %lld + %lld rows > %lld",
+                 (long long)w->written, (long long)n, (long long)w->count);
+    h5_write_rows(w->images, H5T_NATIVE_UINT8, (hsize_t)w->written, (hsize_t)n, images);
+    h5_write_rows(w->labels, H5T_NATIVE_INT32, (hsize_t)w->written, (hsize_t)n, labels);
+    h5_write_rows(w->source_index, H5T_NATIVE_INT64, (hsize_t)w->written, (hsize_t)n,
+                  source_index);
+    const int channels = w->shape.channels;
+    const int64_t values = n * w->shape.height * w->shape.width * channels;
+    /* Per-channel sums in integers: exact, and independent of how rows are slabbed. */
+    uint64_t sum[DATASET_MAX_CHANNELS] = {0}, sum_sq[DATASET_MAX_CHANNELS] = {0};
+    for (int64_t i = 0; i < values; i++) {
+        uint64_t v = images[i];
+        sum[i % channels] += v;
+        sum_sq[i % channels] += v * v;
+    }
+    for (int c = 0; c < channels; c++) {
+        w->sum[c] += (double)sum[c];
+        w->sum_sq[c] += (double)sum_sq[c];
+    }
+    w->written += n;
+}
+
+void split_writer_close(SplitWriter *w) {
+    if (w->written != w->count)
+        fatal_at(__FILE__, __LINE__, "split closed with %lld of %lld rows", (long long)w->written,
+                 (long long)w->count);
+    double mean[DATASET_MAX_CHANNELS], std[DATASET_MAX_CHANNELS];
+    double per_channel = (double)w->count * w->shape.height * w->shape.width;
+    for (int c = 0; c < w->shape.channels; c++) {
+        double m = per_channel > 0 ? w->sum[c] / per_channel : 0;
+        double var = per_channel > 0 ? w->sum_sq[c] / per_channel - m * m : 0;
+        mean[c] = m / 255.0;
+        std[c] = sqrt(var > 0 ? var : 0) / 255.0;
+    }
+    h5_attr_doubles(w->group, "mean", mean, w->shape.channels);
+    h5_attr_doubles(w->group, "std", std, w->shape.channels);
+    CHECK_H5(H5Dclose(w->images));
+    CHECK_H5(H5Dclose(w->labels));
+    CHECK_H5(H5Dclose(w->source_index));
+    CHECK_H5(H5Gclose(w->group));
+}
+
+/* ---- reading ---- */
+
+static bool read_shape(const H5Source *src, ImageShape *shape) {
+    int64_t h, w, c, k;
+    if (!h5_read_attr_int(src, src->file, "height", &h) ||
+        !h5_read_attr_int(src, src->file, "width", &w) ||
+        !h5_read_attr_int(src, src->file, "channels", &c) ||
+        !h5_read_attr_int(src, src->file, "num_classes", &k))
+        return false;
+    if (h < 1 || w < 1 || c < 1 || c > DATASET_MAX_CHANNELS || k < 1 || h * w > 1 << 26)
+        return input_error(src->err, "implausible image shape %lldx%lldx%lld or %lld classes, %s",
+                           (long long)h, (long long)w, (long long)c, (long long)k, src->path);
+    *shape = (ImageShape){(int)h, (int)w, (int)c, (int)k};
+    return true;
+}
+
+static bool read_split_info(const H5Source *src, const ImageShape *shape, const char *name,
+                            SplitInfo *info) {
+    hid_t g = H5Gopen2(src->file, name, H5P_DEFAULT);
+    CHECK_H5(g);
+    snprintf(info->name, sizeof info->name, "%s", name);
+    bool ok = h5_read_attr_int(src, g, "count", &info->count) &&
+              h5_read_attr_string(src, g, "source", info->source, sizeof info->source) &&
+              h5_read_attr_doubles(src, g, "mean", info->mean, shape->channels) &&
+              h5_read_attr_doubles(src, g, "std", info->std, shape->channels);
+    H5Gclose(g);
+    if (!ok) return false;
+    char path[64];
+    hsize_t dims[4];
+    snprintf(path, sizeof path, "%s/images", name);
+    hid_t images = h5_open_dataset(src, path, 4, dims);
+    if (images < 0) return false;
+    H5Dclose(images);
+    if (dims[0] != (hsize_t)info->count || dims[1] != (hsize_t)shape->height ||
+        dims[2] != (hsize_t)shape->width || dims[3] != (hsize_t)shape->channels)
+        return input_error(src->err, "%s has shape [%llu, %llu, %llu, %llu], expected [%lld, %d, %d, %d], %s",
+                           path, (unsigned long long)dims[0], (unsigned long long)dims[1],
+                           (unsigned long long)dims[2], (unsigned long long)dims[3],
+                           (long long)info->count, shape->height, shape->width, shape->channels,
+                           src->path);
+    snprintf(path, sizeof path, "%s/labels", name);
+    hid_t labels = h5_open_dataset(src, path, 1, dims);
+    if (labels < 0) return false;
+    H5Dclose(labels);
+    if (dims[0] != (hsize_t)info->count)
+        return input_error(src->err, "%s has %llu entries for %lld images, %s", path,
+                           (unsigned long long)dims[0], (long long)info->count, src->path);
+    return true;
+}
+
+bool dataset_open(DatasetFile *ds, const char *path, Error *err) {
+    memset(ds, 0, sizeof *ds);
+    if (!artefact_open(&ds->artefact, path, DATASET_SCHEMA, DATASET_SCHEMA_VERSION, err))
+        return false;
+    H5Source src = {ds->artefact.file, path, err};
+    int n_names = 0;
+    bool ok = read_shape(&src, &ds->shape);
+    if (ok) ds->class_names = h5_read_strings(&src, "classes", &n_names);
+    if (ok && !ds->class_names) ok = false;
+    if (ok && n_names != ds->shape.num_classes)
+        ok = input_error(err, "%d class names for %d classes, %s", n_names, ds->shape.num_classes, path);
+    for (int s = 0; ok && s < DATASET_MAX_SPLITS; s++)
+        if (h5_exists(ds->artefact.file, SPLIT_NAMES[s]))
+            ok = read_split_info(&src, &ds->shape, SPLIT_NAMES[s], &ds->splits[ds->n_splits++]);
+    if (ok && !dataset_split(ds, "train")) ok = input_error(err, "no train split, %s", path);
+    if (!ok) {
+        for (int i = 0; ds->class_names && i < n_names; i++) free(ds->class_names[i]);
+        free(ds->class_names);
+        ds->class_names = NULL;
+        artefact_close(&ds->artefact);
+    }
+    return ok;
+}
+
+void dataset_close(DatasetFile *ds) {
+    for (int i = 0; ds->class_names && i < ds->shape.num_classes; i++) free(ds->class_names[i]);
+    free(ds->class_names);
+    ds->class_names = NULL;
+    artefact_close(&ds->artefact);
+}
+
+const SplitInfo *dataset_split(const DatasetFile *ds, const char *name) {
+    for (int s = 0; s < ds->n_splits; s++)
+        if (strcmp(ds->splits[s].name, name) == 0) return &ds->splits[s];
+    return NULL;
+}
+
+bool dataset_read(DatasetFile *ds, const char *split, int64_t first, int64_t count,
+                  uint8_t *images, int32_t *labels, Error *err) {
+    const char *path = ds->artefact.path;
+    const SplitInfo *info = dataset_split(ds, split);
+    if (!info) return input_error(err, "no '%s' split, %s", split, path);
+    if (first < 0 || count < 0 || first + count > info->count)
+        return input_error(err, "rows [%lld, %lld) outside the %lld of split '%s', %s",
+                           (long long)first, (long long)(first + count), (long long)info->count,
+                           split, path);
+    if (count == 0) return true;
+    H5Source src = {ds->artefact.file, path, err};
+    char name[64];
+    hsize_t dims[4];
+    snprintf(name, sizeof name, "%s/images", split);
+    hid_t d = h5_open_dataset(&src, name, 4, dims);
+    bool ok = d >= 0 && h5_read(&src, d, name, H5T_NATIVE_UINT8, (hsize_t)first, (hsize_t)count, images);
+    if (d >= 0) H5Dclose(d);
+    snprintf(name, sizeof name, "%s/labels", split);
+    d = ok ? h5_open_dataset(&src, name, 1, dims) : -1;
+    ok = ok && d >= 0 && h5_read(&src, d, name, H5T_NATIVE_INT32, (hsize_t)first, (hsize_t)count, labels);
+    if (d >= 0) H5Dclose(d);
+    for (int64_t i = 0; ok && i < count; i++)
+        if (labels[i] < 0 || labels[i] >= ds->shape.num_classes)
+            ok = input_error(err, "label %d of %s image %lld is outside [0, %d), %s", labels[i],
+                             split, (long long)(first + i), ds->shape.num_classes, path);
+    return ok;
+}

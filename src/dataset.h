@@ -1,0 +1,68 @@
+#ifndef PRENAS_DATASET_H
+#define PRENAS_DATASET_H
+
+/* dataset.h5 (schema "prenas.dataset", docs/artefacts.md): images as uint8 [N, H, W, C] and
+ * int32 labels per split ("train", "val", "test"), class names, and per-split per-channel
+ * mean / std of the pixels scaled to [0, 1]. Splits are explicit: training reads "train"
+ * only, selection and evaluation read "val", final reports read "test". */
+
+#include "artefact.h"
+#include "error.h"
+
+#include <hdf5.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define DATASET_SCHEMA "prenas.dataset"
+enum { DATASET_SCHEMA_VERSION = 1, DATASET_MAX_SPLITS = 3, DATASET_MAX_CHANNELS = 4 };
+
+typedef struct {
+    int height, width, channels, num_classes;
+} ImageShape;
+
+/* ---- writing, split by split, in one or many slabs of rows ---- */
+
+/* The root attributes and /classes. */
+void dataset_write_header(hid_t file, ImageShape shape, const char *const *class_names);
+
+typedef struct {
+    hid_t group, images, labels, source_index;
+    ImageShape shape;
+    int64_t count, written;
+    double sum[DATASET_MAX_CHANNELS], sum_sq[DATASET_MAX_CHANNELS];
+} SplitWriter;
+
+/* `source` says where the split's images came from (file names, "20% of train", ...). */
+SplitWriter split_writer_open(hid_t file, const char *name, ImageShape shape, int64_t count,
+                              const char *source);
+/* `source_index`: each image's position in its source, so any image can be traced back. */
+void split_writer_append(SplitWriter *writer, const uint8_t *images, const int32_t *labels,
+                         const int64_t *source_index, int64_t n);
+/* Writes the split's mean / std; every declared row must have been appended. */
+void split_writer_close(SplitWriter *writer);
+
+/* ---- reading ---- */
+
+typedef struct {
+    char name[16];
+    int64_t count;
+    double mean[DATASET_MAX_CHANNELS], std[DATASET_MAX_CHANNELS];
+    char source[1024];
+} SplitInfo;
+
+typedef struct {
+    Artefact artefact;
+    ImageShape shape;
+    char **class_names;
+    int n_splits;
+    SplitInfo splits[DATASET_MAX_SPLITS];
+} DatasetFile;
+
+bool dataset_open(DatasetFile *dataset, const char *path, Error *err);
+void dataset_close(DatasetFile *dataset);
+const SplitInfo *dataset_split(const DatasetFile *dataset, const char *name); /* NULL if absent */
+/* Rows [first, first + count) of a split; labels are checked against the class count. */
+bool dataset_read(DatasetFile *dataset, const char *split, int64_t first, int64_t count,
+                  uint8_t *images, int32_t *labels, Error *err);
+
+#endif

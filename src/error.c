@@ -1,0 +1,69 @@
+#include "error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool error_set(Error *err, int code, const char *fmt, ...) {
+    if (err->code != 0) return false;
+    err->code = code;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(err->message, sizeof err->message, fmt, args);
+    va_end(args);
+    return false;
+}
+
+_Noreturn void die(const Error *err) {
+    fprintf(stderr, "%s: error: %s\n", program_invocation_short_name, err->message);
+    exit(err->code != 0 ? err->code : EXIT_RUNTIME);
+}
+
+_Noreturn void die_input(const char *fmt, ...) {
+    Error err = {0};
+    va_list args;
+    va_start(args, fmt);
+    err.code = EXIT_INPUT;
+    vsnprintf(err.message, sizeof err.message, fmt, args);
+    va_end(args);
+    die(&err);
+}
+
+_Noreturn void fatal_at(const char *file, int line, const char *fmt, ...) {
+    int saved_errno = errno;
+    char message[1024];
+    va_list args;
+    va_start(args, fmt);
+    errno = saved_errno; /* for %m */
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    fprintf(stderr, "%s: internal error: %s, %s:%d\n", program_invocation_short_name, message,
+            file, line);
+    exit(EXIT_RUNTIME);
+}
+
+void *xmalloc_at(const char *file, int line, size_t size) {
+    void *p = malloc(size ? size : 1);
+    if (!p) fatal_at(file, line, "out of memory allocating %zu bytes", size);
+    return p;
+}
+
+void *xcalloc_at(const char *file, int line, size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) fatal_at(file, line, "out of memory allocating %zu x %zu bytes", count, size);
+    return p;
+}
+
+void *xrealloc_at(const char *file, int line, void *ptr, size_t size) {
+    void *p = realloc(ptr, size ? size : 1);
+    if (!p) fatal_at(file, line, "out of memory reallocating to %zu bytes", size);
+    return p;
+}
+
+char *xstrdup_at(const char *file, int line, const char *s) {
+    char *p = strdup(s);
+    if (!p) fatal_at(file, line, "out of memory copying a string");
+    return p;
+}

@@ -1,0 +1,34 @@
+#ifndef PRENAS_RNG_H
+#define PRENAS_RNG_H
+
+/* Counter-based random numbers (Philox4x32-10, Salmon et al. 2011): the n-th number of a
+ * stream is a pure function of (seed, stream, n). A run is therefore reproducible from its
+ * seed, any consumer can have its own independent stream, and saving a stream's position
+ * is saving one counter. The same generator is cheap on a GPU. */
+
+#include <stdint.h>
+
+/* Stream numbers: one per consumer, so adding randomness in one place never shifts another. */
+enum {
+    RNG_STREAM_DATASET_SPLIT = 1, /* prenas-pack: which training images become validation */
+};
+
+typedef struct {
+    uint64_t key;     /* from (seed, stream) */
+    uint64_t counter; /* blocks of four 32-bit outputs consumed */
+    uint32_t block[4];
+    int used; /* outputs of `block` already handed out; 4 = none left */
+} Rng;
+
+Rng rng_stream(uint64_t seed, uint64_t stream);
+/* Four 32-bit outputs of block `counter` of the stream with this key (stateless form). */
+void rng_block(uint64_t key, uint64_t counter, uint32_t out[4]);
+
+uint32_t rng_u32(Rng *rng);
+uint64_t rng_u64(Rng *rng);
+double rng_uniform(Rng *rng);                /* [0, 1), 53 bits */
+uint64_t rng_below(Rng *rng, uint64_t n);    /* uniform in [0, n), unbiased; n > 0 */
+double rng_normal(Rng *rng);                 /* standard normal */
+void rng_shuffle_i64(Rng *rng, int64_t *values, int64_t n);
+
+#endif

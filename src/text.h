@@ -1,0 +1,20 @@
+#ifndef PRENAS_TEXT_H
+#define PRENAS_TEXT_H
+
+/* Strict parsing of numbers typed by users: the whole string must be the number. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+bool parse_long(const char *s, long *out);
+bool parse_double(const char *s, double *out);
+
+/* MLP ratios are kept in thousandths so that hidden widths floor(E*r) are exact integer
+ * arithmetic ("3.5" -> 3500). At most three decimals; no sign, no exponent. */
+bool parse_milli(const char *s, int *out);
+/* From a configuration value; fails unless the value is a whole number of thousandths. */
+bool milli_from_double(double value, int *out);
+/* Shortest decimal form: 4000 -> "4", 3500 -> "3.5", 3250 -> "3.25". */
+void format_milli(int milli, char *buf, size_t size);
+
+#endif
