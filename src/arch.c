@@ -70,10 +70,10 @@ bool arch_parse(const char *text, Arch *arch, Error *err) {
 
 void arch_format(const Arch *arch, char *buf, size_t size) {
     size_t used = 0;
-#define APPEND(...)                                                                            \
-    do {                                                                                       \
-        int n_ = snprintf(buf + used, used < size ? size - used : 0, __VA_ARGS__);             \
-        used += n_ > 0 ? (size_t)n_ : 0;                                                       \
+#define APPEND(...)                                                                                \
+    do {                                                                                           \
+        int n_ = snprintf(buf + used, used < size ? size - used : 0, __VA_ARGS__);                 \
+        used += n_ > 0 ? (size_t)n_ : 0;                                                           \
     } while (0)
     APPEND("%d:%d:", arch->embed_dim, arch->depth);
     for (int l = 0; l < arch->depth; l++) APPEND("%s%d", l ? "," : "", arch->num_heads[l]);
@@ -95,12 +95,14 @@ bool arch_check(const Arch *arch, const Space *space, Error *err) {
         for (int w = 0; w < space->n_widths; w++)
             used += (size_t)snprintf(allowed + used, sizeof allowed - used, "%s%d", w ? ", " : "",
                                      space->widths[w].embed_dim);
-        return input_error(err, "architecture %s: embed dim %d is not a choice of the space (%s), %s",
+        return input_error(err,
+                           "architecture %s: embed dim %d is not a choice of the space (%s), %s",
                            text, arch->embed_dim, allowed, space->source);
     }
     if (!choice_list_contains(&width->depths, arch->depth)) {
         choice_list_format(&width->depths, false, allowed, sizeof allowed);
-        return input_error(err, "architecture %s: depth %d is not a choice for embed dim %d (%s), %s",
+        return input_error(err,
+                           "architecture %s: depth %d is not a choice for embed dim %d (%s), %s",
                            text, arch->depth, arch->embed_dim, allowed, space->source);
     }
     for (int l = 0; l < arch->depth; l++) {
@@ -194,8 +196,10 @@ bool arch_from_json(const cJSON *object, Arch *arch, Error *err) {
                            SPACE_MAX_DEPTH);
     if (!cJSON_IsArray(ratios) || cJSON_GetArraySize(ratios) != arch->depth ||
         !cJSON_IsArray(heads) || cJSON_GetArraySize(heads) != arch->depth)
-        return input_error(err, "\"mlp_ratio\" and \"num_heads\" must be lists of layer_num = %d "
-                           "values", arch->depth);
+        return input_error(err,
+                           "\"mlp_ratio\" and \"num_heads\" must be lists of layer_num = %d "
+                           "values",
+                           arch->depth);
     /* The reference repeats the width per layer; a single number is accepted too. */
     const cJSON *first_dim = cJSON_IsArray(dims) ? cJSON_GetArrayItem(dims, 0) : dims;
     if (!json_int(first_dim, &arch->embed_dim))
@@ -206,7 +210,7 @@ bool arch_from_json(const cJSON *object, Arch *arch, Error *err) {
             int value;
             if (!json_int(d, &value) || value != arch->embed_dim)
                 return input_error(err, "\"embed_dim\" differs between layers; prenas subnets "
-                                   "have one width");
+                                        "have one width");
         }
     }
     for (int l = 0; l < arch->depth; l++) {

@@ -14,7 +14,7 @@
 
 enum { ARCH_TEXT_MAX = 16 + SPACE_MAX_DEPTH * 16 };
 
-typedef struct {
+typedef struct Arch {
     int embed_dim;
     int depth;
     int num_heads[SPACE_MAX_DEPTH];
@@ -28,7 +28,7 @@ bool arch_check(const Arch *arch, const Space *space, Error *err);
 bool arch_equal(const Arch *a, const Arch *b);
 
 int arch_qkv_dim(const Arch *arch, const Space *space, int layer); /* head_dim * heads */
-int arch_hidden_dim(const Arch *arch, int layer);                   /* floor(E * ratio) */
+int arch_hidden_dim(const Arch *arch, int layer);                  /* floor(E * ratio) */
 
 /* The space's extremes: every choice at its smallest / largest (the largest is the
  * architecture the zero-cost gradient pass activates, method.md §6.1). */

@@ -48,7 +48,8 @@ void artefact_meta_init(ArtefactMeta *meta, const char *schema, int64_t schema_v
     struct tm utc;
     gmtime_r(&now, &utc);
     strftime(meta->created, sizeof meta->created, "%Y-%m-%dT%H:%M:%SZ", &utc);
-    if (gethostname(meta->host, sizeof meta->host - 1) != 0) snprintf(meta->host, sizeof meta->host, "unknown");
+    if (gethostname(meta->host, sizeof meta->host - 1) != 0)
+        snprintf(meta->host, sizeof meta->host, "unknown");
     meta->command_line = join_command_line(argc, argv);
     meta->config = xstrdup("");
     meta->world_size = 1;
@@ -166,7 +167,8 @@ static void directory_of(const char *path, char *dir, size_t size) {
 bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
     memset(w, 0, sizeof *w);
     w->file = -1;
-    if (strlen(path) + 1 > sizeof w->path) return input_error(err, "output path too long, %s", path);
+    if (strlen(path) + 1 > sizeof w->path)
+        return input_error(err, "output path too long, %s", path);
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp", path);
     char dir[ARTEFACT_PATH_MAX];
@@ -174,7 +176,8 @@ bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return input_error(err, "the output directory does not exist, %s", dir);
-    if (access(dir, W_OK) != 0) return input_error(err, "the output directory is not writable, %s", dir);
+    if (access(dir, W_OK) != 0)
+        return input_error(err, "the output directory is not writable, %s", dir);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return input_error(err, "the output path is a directory, %s", path);
     w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -216,7 +219,8 @@ bool artefact_open(Artefact *a, const char *path, const char *schema, int64_t ma
         return input_error(err, "cannot be opened as HDF5 (truncated or corrupt), %s", path);
     bool ok = read_meta(a->file, path, &a->meta, err);
     if (ok && schema && strcmp(a->meta.schema, schema) != 0)
-        ok = input_error(err, "is a '%s' artefact, expected '%s', %s", a->meta.schema, schema, path);
+        ok =
+            input_error(err, "is a '%s' artefact, expected '%s', %s", a->meta.schema, schema, path);
     if (ok && (a->meta.schema_version < 1 || a->meta.schema_version > max_version))
         ok = input_error(err,
                          "schema '%s' version %lld is not supported by this prenas (versions 1 to "

@@ -14,7 +14,8 @@ bool sha256_file(const char *path, char hex[SHA256_HEX_SIZE], Error *err) {
     unsigned char *buffer = xmalloc(BLOCK);
     size_t n;
     while ((n = fread(buffer, 1, BLOCK, f)) > 0)
-        if (EVP_DigestUpdate(ctx, buffer, n) != 1) fatal_at(__FILE__, __LINE__, "SHA-256 update failed");
+        if (EVP_DigestUpdate(ctx, buffer, n) != 1)
+            fatal_at(__FILE__, __LINE__, "SHA-256 update failed");
     bool read_failed = ferror(f);
     fclose(f);
     free(buffer);

@@ -39,8 +39,7 @@ void split_writer_append(SplitWriter *w, const uint8_t *images, const int32_t *l
                  (long long)w->written, (long long)n, (long long)w->count);
     h5_write_rows(w->images, H5T_NATIVE_UINT8, (hsize_t)w->written, (hsize_t)n, images);
     h5_write_rows(w->labels, H5T_NATIVE_INT32, (hsize_t)w->written, (hsize_t)n, labels);
-    h5_write_rows(w->source_index, H5T_NATIVE_INT64, (hsize_t)w->written, (hsize_t)n,
-                  source_index);
+    h5_write_rows(w->source_index, H5T_NATIVE_INT64, (hsize_t)w->written, (hsize_t)n, source_index);
     const int channels = w->shape.channels;
     const int64_t values = n * w->shape.height * w->shape.width * channels;
     /* Per-channel sums in integers: exact, and independent of how rows are slabbed. */
@@ -112,11 +111,11 @@ static bool read_split_info(const H5Source *src, const ImageShape *shape, const 
     H5Dclose(images);
     if (dims[0] != (hsize_t)info->count || dims[1] != (hsize_t)shape->height ||
         dims[2] != (hsize_t)shape->width || dims[3] != (hsize_t)shape->channels)
-        return input_error(src->err, "%s has shape [%llu, %llu, %llu, %llu], expected [%lld, %d, %d, %d], %s",
-                           path, (unsigned long long)dims[0], (unsigned long long)dims[1],
-                           (unsigned long long)dims[2], (unsigned long long)dims[3],
-                           (long long)info->count, shape->height, shape->width, shape->channels,
-                           src->path);
+        return input_error(
+            src->err, "%s has shape [%llu, %llu, %llu, %llu], expected [%lld, %d, %d, %d], %s",
+            path, (unsigned long long)dims[0], (unsigned long long)dims[1],
+            (unsigned long long)dims[2], (unsigned long long)dims[3], (long long)info->count,
+            shape->height, shape->width, shape->channels, src->path);
     snprintf(path, sizeof path, "%s/labels", name);
     hid_t labels = h5_open_dataset(src, path, 1, dims);
     if (labels < 0) return false;
@@ -137,7 +136,8 @@ bool dataset_open(DatasetFile *ds, const char *path, Error *err) {
     if (ok) ds->class_names = h5_read_strings(&src, "classes", &n_names);
     if (ok && !ds->class_names) ok = false;
     if (ok && n_names != ds->shape.num_classes)
-        ok = input_error(err, "%d class names for %d classes, %s", n_names, ds->shape.num_classes, path);
+        ok = input_error(err, "%d class names for %d classes, %s", n_names, ds->shape.num_classes,
+                         path);
     for (int s = 0; ok && s < DATASET_MAX_SPLITS; s++)
         if (h5_exists(ds->artefact.file, SPLIT_NAMES[s]))
             ok = read_split_info(&src, &ds->shape, SPLIT_NAMES[s], &ds->splits[ds->n_splits++]);
@@ -164,8 +164,8 @@ const SplitInfo *dataset_split(const DatasetFile *ds, const char *name) {
     return NULL;
 }
 
-bool dataset_read(DatasetFile *ds, const char *split, int64_t first, int64_t count,
-                  uint8_t *images, int32_t *labels, Error *err) {
+bool dataset_read(DatasetFile *ds, const char *split, int64_t first, int64_t count, uint8_t *images,
+                  int32_t *labels, Error *err) {
     const char *path = ds->artefact.path;
     const SplitInfo *info = dataset_split(ds, split);
     if (!info) return input_error(err, "no '%s' split, %s", split, path);
@@ -179,15 +179,33 @@ bool dataset_read(DatasetFile *ds, const char *split, int64_t first, int64_t cou
     hsize_t dims[4];
     snprintf(name, sizeof name, "%s/images", split);
     hid_t d = h5_open_dataset(&src, name, 4, dims);
-    bool ok = d >= 0 && h5_read(&src, d, name, H5T_NATIVE_UINT8, (hsize_t)first, (hsize_t)count, images);
+    bool ok =
+        d >= 0 && h5_read(&src, d, name, H5T_NATIVE_UINT8, (hsize_t)first, (hsize_t)count, images);
     if (d >= 0) H5Dclose(d);
     snprintf(name, sizeof name, "%s/labels", split);
     d = ok ? h5_open_dataset(&src, name, 1, dims) : -1;
-    ok = ok && d >= 0 && h5_read(&src, d, name, H5T_NATIVE_INT32, (hsize_t)first, (hsize_t)count, labels);
+    ok = ok && d >= 0 &&
+         h5_read(&src, d, name, H5T_NATIVE_INT32, (hsize_t)first, (hsize_t)count, labels);
     if (d >= 0) H5Dclose(d);
     for (int64_t i = 0; ok && i < count; i++)
         if (labels[i] < 0 || labels[i] >= ds->shape.num_classes)
             ok = input_error(err, "label %d of %s image %lld is outside [0, %d), %s", labels[i],
                              split, (long long)(first + i), ds->shape.num_classes, path);
     return ok;
+}
+
+void dataset_print_summary(const DatasetFile *ds, FILE *out) {
+    const ImageShape *s = &ds->shape;
+    fprintf(out, "images %dx%dx%d, %d classes:", s->height, s->width, s->channels, s->num_classes);
+    for (int k = 0; k < s->num_classes && k < 12; k++)
+        fprintf(out, "%s %s", k ? "," : "", ds->class_names[k]);
+    fprintf(out, "%s\n", s->num_classes > 12 ? ", ..." : "");
+    for (int i = 0; i < ds->n_splits; i++) {
+        const SplitInfo *split = &ds->splits[i];
+        fprintf(out, "  %-5s %8lld images  mean", split->name, (long long)split->count);
+        for (int c = 0; c < s->channels; c++) fprintf(out, " %.4f", split->mean[c]);
+        fprintf(out, "  std");
+        for (int c = 0; c < s->channels; c++) fprintf(out, " %.4f", split->std[c]);
+        fprintf(out, "  from %s\n", split->source);
+    }
 }

@@ -12,6 +12,7 @@
 #include <hdf5.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define DATASET_SCHEMA "prenas.dataset"
 enum { DATASET_SCHEMA_VERSION = 1, DATASET_MAX_SPLITS = 3, DATASET_MAX_CHANNELS = 4 };
@@ -64,5 +65,7 @@ const SplitInfo *dataset_split(const DatasetFile *dataset, const char *name); /*
 /* Rows [first, first + count) of a split; labels are checked against the class count. */
 bool dataset_read(DatasetFile *dataset, const char *split, int64_t first, int64_t count,
                   uint8_t *images, int32_t *labels, Error *err);
+/* A few lines for people: shape, classes, and each split's size, statistics and origin. */
+void dataset_print_summary(const DatasetFile *dataset, FILE *out);
 
 #endif

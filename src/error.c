@@ -39,8 +39,8 @@ _Noreturn void fatal_at(const char *file, int line, const char *fmt, ...) {
     errno = saved_errno; /* for %m */
     vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
-    fprintf(stderr, "%s: internal error: %s, %s:%d\n", program_invocation_short_name, message,
-            file, line);
+    fprintf(stderr, "%s: internal error: %s, %s:%d\n", program_invocation_short_name, message, file,
+            line);
     exit(EXIT_RUNTIME);
 }
 

@@ -34,29 +34,30 @@ _Noreturn void fatal_at(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 /* Calls that return a negative value on failure (HDF5). */
-#define CHECK_H5(call)                                                                         \
-    do {                                                                                       \
-        if ((call) < 0) fatal_at(__FILE__, __LINE__, "HDF5 call failed: %s", #call);           \
+#define CHECK_H5(call)                                                                             \
+    do {                                                                                           \
+        if ((call) < 0) fatal_at(__FILE__, __LINE__, "HDF5 call failed: %s", #call);               \
     } while (0)
 /* Calls that return MPI_SUCCESS or an error code. */
-#define CHECK_MPI(call)                                                                        \
-    do {                                                                                       \
-        int mpi_rc_ = (call);                                                                  \
-        if (mpi_rc_ != 0) fatal_at(__FILE__, __LINE__, "MPI call failed (%d): %s", mpi_rc_, #call); \
+#define CHECK_MPI(call)                                                                            \
+    do {                                                                                           \
+        int mpi_rc_ = (call);                                                                      \
+        if (mpi_rc_ != 0)                                                                          \
+            fatal_at(__FILE__, __LINE__, "MPI call failed (%d): %s", mpi_rc_, #call);              \
     } while (0)
 /* C library calls that return -1 (or any negative value) and set errno. */
-#define CHECK_SYS(call)                                                                        \
-    do {                                                                                       \
-        if ((call) < 0) fatal_at(__FILE__, __LINE__, "%s: %m", #call);                         \
+#define CHECK_SYS(call)                                                                            \
+    do {                                                                                           \
+        if ((call) < 0) fatal_at(__FILE__, __LINE__, "%s: %m", #call);                             \
     } while (0)
 
 void *xmalloc_at(const char *file, int line, size_t size);
 void *xcalloc_at(const char *file, int line, size_t count, size_t size);
 void *xrealloc_at(const char *file, int line, void *ptr, size_t size);
 char *xstrdup_at(const char *file, int line, const char *s);
-#define xmalloc(size) xmalloc_at(__FILE__, __LINE__, (size))
+#define xmalloc(size)        xmalloc_at(__FILE__, __LINE__, (size))
 #define xcalloc(count, size) xcalloc_at(__FILE__, __LINE__, (count), (size))
-#define xrealloc(ptr, size) xrealloc_at(__FILE__, __LINE__, (ptr), (size))
-#define xstrdup(s) xstrdup_at(__FILE__, __LINE__, (s))
+#define xrealloc(ptr, size)  xrealloc_at(__FILE__, __LINE__, (ptr), (size))
+#define xstrdup(s)           xstrdup_at(__FILE__, __LINE__, (s))
 
 #endif

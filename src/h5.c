@@ -179,7 +179,9 @@ bool h5_read_attr_string(const H5Source *src, hid_t obj, const char *name, char 
     }
     if (type >= 0) H5Tclose(type);
     H5Aclose(a);
-    if (!ok) return input_error(src->err, "attribute '%s' is not a readable string, %s", name, src->path);
+    if (!ok)
+        return input_error(src->err, "attribute '%s' is not a readable string, %s", name,
+                           src->path);
     return true;
 }
 
@@ -203,7 +205,8 @@ bool h5_read_attr_doubles(const H5Source *src, hid_t obj, const char *name, doub
               H5Aread(a, H5T_NATIVE_DOUBLE, out) >= 0;
     if (space >= 0) H5Sclose(space);
     H5Aclose(a);
-    if (!ok) return input_error(src->err, "attribute '%s' is not %d numbers, %s", name, n, src->path);
+    if (!ok)
+        return input_error(src->err, "attribute '%s' is not %d numbers, %s", name, n, src->path);
     return true;
 }
 

@@ -46,7 +46,8 @@ size_t count_vectors(int depth, int n_choices, bool all, CountVector **out) {
 static ArchTotals group_totals(const Space *space, const IsomerGroup *g) {
     ArchTotals t = {g->embed_dim, g->depth, 0, 0};
     for (int k = 0; k < g->heads.n_choices; k++)
-        t.sum_qkv_dim += (int64_t)g->heads.counts[k] * space->head_dim * space->choices.num_heads.values[k];
+        t.sum_qkv_dim +=
+            (int64_t)g->heads.counts[k] * space->head_dim * space->choices.num_heads.values[k];
     for (int k = 0; k < g->ratios.n_choices; k++)
         t.sum_hidden += (int64_t)g->ratios.counts[k] *
                         ((int64_t)g->embed_dim * space->choices.mlp_ratio.values[k] / 1000);
@@ -66,10 +67,10 @@ bool isomer_groups(const Space *space, bool all_count_vectors, IsomerGroups *out
         for (int d = 0; d < space->choices.depth.count; d++) {
             int depth = space->choices.depth.values[d];
             CountVector *ratio_vectors, *head_vectors;
-            size_t n_ratio = count_vectors(depth, space->choices.mlp_ratio.count,
-                                           all_count_vectors, &ratio_vectors);
-            size_t n_head = count_vectors(depth, space->choices.num_heads.count,
-                                          all_count_vectors, &head_vectors);
+            size_t n_ratio = count_vectors(depth, space->choices.mlp_ratio.count, all_count_vectors,
+                                           &ratio_vectors);
+            size_t n_head = count_vectors(depth, space->choices.num_heads.count, all_count_vectors,
+                                          &head_vectors);
             if (out->count + n_ratio * n_head > capacity) {
                 capacity = 2 * (out->count + n_ratio * n_head);
                 out->items = xrealloc(out->items, capacity * sizeof *out->items);

@@ -21,14 +21,16 @@ typedef struct {
 } Rng;
 
 Rng rng_stream(uint64_t seed, uint64_t stream);
+/* The Philox4x32-10 bijection itself (checked against the authors' known-answer vectors). */
+void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 /* Four 32-bit outputs of block `counter` of the stream with this key (stateless form). */
 void rng_block(uint64_t key, uint64_t counter, uint32_t out[4]);
 
 uint32_t rng_u32(Rng *rng);
 uint64_t rng_u64(Rng *rng);
-double rng_uniform(Rng *rng);                /* [0, 1), 53 bits */
-uint64_t rng_below(Rng *rng, uint64_t n);    /* uniform in [0, n), unbiased; n > 0 */
-double rng_normal(Rng *rng);                 /* standard normal */
+double rng_uniform(Rng *rng);             /* [0, 1), 53 bits */
+uint64_t rng_below(Rng *rng, uint64_t n); /* uniform in [0, n), unbiased; n > 0 */
+double rng_normal(Rng *rng);              /* standard normal */
 void rng_shuffle_i64(Rng *rng, int64_t *values, int64_t n);
 
 #endif

@@ -1,5 +1,6 @@
 #include "space.h"
 
+#include "arch.h"
 #include "text.h"
 
 #include <libconfig.h>
@@ -78,8 +79,9 @@ static const config_setting_t *member(Reader *r, const config_setting_t *group, 
         return NULL;
     }
     int actual = config_setting_type(s);
-    bool ok = actual == type || (type == CONFIG_TYPE_INT && actual == CONFIG_TYPE_INT64) ||
-              (type == CONFIG_TYPE_FLOAT && (actual == CONFIG_TYPE_INT || actual == CONFIG_TYPE_INT64));
+    bool ok =
+        actual == type || (type == CONFIG_TYPE_INT && actual == CONFIG_TYPE_INT64) ||
+        (type == CONFIG_TYPE_FLOAT && (actual == CONFIG_TYPE_INT || actual == CONFIG_TYPE_INT64));
     if (!ok) {
         fail_at(r, s, "expected %s", type_name);
         return NULL;
@@ -89,9 +91,12 @@ static const config_setting_t *member(Reader *r, const config_setting_t *group, 
 
 static double number_value(const config_setting_t *s) {
     switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT: return config_setting_get_int(s);
-    case CONFIG_TYPE_INT64: return (double)config_setting_get_int64(s);
-    default: return config_setting_get_float(s);
+    case CONFIG_TYPE_INT:
+        return config_setting_get_int(s);
+    case CONFIG_TYPE_INT64:
+        return (double)config_setting_get_int64(s);
+    default:
+        return config_setting_get_float(s);
     }
 }
 
@@ -209,7 +214,8 @@ static bool read_choices(Reader *r, const config_setting_t *g, Space *sp) {
 /* A list of per-layer arrays: ( [3, 4], [4], ... ). */
 static bool per_layer_lists(Reader *r, const config_setting_t *g, const char *key, bool milli,
                             int n_layers, ChoiceList *out) {
-    const config_setting_t *s = member(r, g, key, CONFIG_TYPE_LIST, "a list of arrays ( [..], .. )");
+    const config_setting_t *s =
+        member(r, g, key, CONFIG_TYPE_LIST, "a list of arrays ( [..], .. )");
     if (!s) return false;
     if (config_setting_length(s) != n_layers)
         return fail_at(r, s, "%d per-layer lists for a largest depth of %d",
@@ -231,8 +237,7 @@ static bool read_widths(Reader *r, const config_setting_t *list, Space *sp) {
         if (config_setting_type(g) != CONFIG_TYPE_GROUP)
             return fail_at(r, g, "expected a group { embed_dim = ..; ... }");
         SpaceWidth *width = &sp->widths[w];
-        if (!check_keys(r, g, keys) ||
-            !get_int(r, g, "embed_dim", 1, 1 << 16, &width->embed_dim) ||
+        if (!check_keys(r, g, keys) || !get_int(r, g, "embed_dim", 1, 1 << 16, &width->embed_dim) ||
             !get_choice_list(r, g, "depth", false, 1, SPACE_MAX_DEPTH, &width->depths))
             return false;
         for (int v = 0; v < w; v++)
@@ -311,7 +316,8 @@ static bool read_intervals(Reader *r, const config_setting_t *root, Space *sp) {
         !get_real(r, p, "max", 0, 1e6, &max) || !get_real(r, p, "width", 0, 1e6, &width))
         return false;
     /* Millions of parameters in the file, whole parameters inside: binning is exact. */
-    sp->param_intervals = (IntervalSpec){llround(min * 1e6), llround(max * 1e6), llround(width * 1e6)};
+    sp->param_intervals =
+        (IntervalSpec){llround(min * 1e6), llround(max * 1e6), llround(width * 1e6)};
     if (sp->param_intervals.width <= 0) return fail_at(r, p, "width must be positive");
     if (sp->param_intervals.min >= sp->param_intervals.max)
         return fail_at(r, p, "min (%g) must be below max (%g)", min, max);
@@ -319,10 +325,19 @@ static bool read_intervals(Reader *r, const config_setting_t *root, Space *sp) {
 }
 
 static bool read_space(Reader *r, const config_setting_t *root, Space *sp) {
-    static const char *const keys[] = {"name",      "image_size", "patch_size", "in_channels",
-                                       "num_classes", "head_dim", "max_relative_position",
-                                       "supernet",  "choices",    "widths",     "data_free",
-                                       "intervals", NULL};
+    static const char *const keys[] = {"name",
+                                       "image_size",
+                                       "patch_size",
+                                       "in_channels",
+                                       "num_classes",
+                                       "head_dim",
+                                       "max_relative_position",
+                                       "supernet",
+                                       "choices",
+                                       "widths",
+                                       "data_free",
+                                       "intervals",
+                                       NULL};
     if (!check_keys(r, root, keys)) return false;
     const config_setting_t *name = member(r, root, "name", CONFIG_TYPE_STRING, "a string");
     if (!name) return false;
@@ -399,8 +414,7 @@ Space *space_load_file(const char *path, Error *err) {
     if (read_failed)
         input_error(err, "cannot read the space configuration, %s", path);
     else if (strlen(text) != length)
-        input_error(err, "the space configuration contains a NUL byte (not a text file), %s",
-                    path);
+        input_error(err, "the space configuration contains a NUL byte (not a text file), %s", path);
     else
         sp = space_load_text(text, path, err);
     free(text);
@@ -449,4 +463,153 @@ bool choice_list_contains(const ChoiceList *list, int value) {
     for (int i = 0; i < list->count; i++)
         if (list->values[i] == value) return true;
     return false;
+}
+
+/* ---- writing a space back as configuration text ---- */
+
+/* A decimal that libconfig reads as a float: 4000 -> "4.0", 3500 -> "3.5". */
+static void format_milli_float(int milli, char *buf, size_t size) {
+    format_milli(milli, buf, size);
+    if (!strchr(buf, '.')) strncat(buf, ".0", size - strlen(buf) - 1);
+}
+
+/* Whole parameters as millions, exactly: 5000000 -> "5.0", 100000 -> "0.1". */
+static void format_millions_float(int64_t value, char *buf, size_t size) {
+    int n = snprintf(buf, size, "%lld.%06lld", (long long)(value / 1000000),
+                     (long long)(value % 1000000));
+    while (n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.') buf[--n] = '\0';
+}
+
+static void write_choice_array(FILE *out, const ChoiceList *list, bool milli) {
+    fputc('[', out);
+    for (int i = 0; i < list->count; i++) {
+        char value[32];
+        if (milli)
+            format_milli_float(list->values[i], value, sizeof value);
+        else
+            snprintf(value, sizeof value, "%d", list->values[i]);
+        fprintf(out, "%s%s", i ? ", " : "", value);
+    }
+    fputc(']', out);
+}
+
+static void write_per_layer(FILE *out, const char *key, const ChoiceList *lists, int n,
+                            bool milli) {
+    fprintf(out, "    %s = (", key);
+    for (int l = 0; l < n; l++) {
+        fputs(l ? ", " : "", out);
+        write_choice_array(out, &lists[l], milli);
+    }
+    fputs(");\n", out);
+}
+
+char *space_format(const Space *sp) {
+    char *text = NULL, a[32], b[32], c[32];
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    fprintf(out, "name = \"%s\";\n", sp->name);
+    fprintf(out, "image_size = %d;\npatch_size = %d;\nin_channels = %d;\nnum_classes = %d;\n",
+            sp->image_size, sp->patch_size, sp->in_channels, sp->num_classes);
+    fprintf(out, "head_dim = %d;\nmax_relative_position = %d;\n", sp->head_dim,
+            sp->max_relative_position);
+    format_milli_float(sp->supernet.mlp_ratio, a, sizeof a);
+    fprintf(out, "supernet = { embed_dim = %d; depth = %d; num_heads = %d; mlp_ratio = %s; };\n",
+            sp->supernet.embed_dim, sp->supernet.depth, sp->supernet.num_heads, a);
+    if (sp->uniform) {
+        fputs("choices = {\n  embed_dim = ", out);
+        write_choice_array(out, &sp->choices.embed_dim, false);
+        fputs(";\n  depth = ", out);
+        write_choice_array(out, &sp->choices.depth, false);
+        fputs(";\n  num_heads = ", out);
+        write_choice_array(out, &sp->choices.num_heads, false);
+        fputs(";\n  mlp_ratio = ", out);
+        write_choice_array(out, &sp->choices.mlp_ratio, true);
+        fputs(";\n};\n", out);
+    } else {
+        fputs("widths = (\n", out);
+        for (int w = 0; w < sp->n_widths; w++) {
+            const SpaceWidth *width = &sp->widths[w];
+            fprintf(out, "  { embed_dim = %d;\n    depth = ", width->embed_dim);
+            write_choice_array(out, &width->depths, false);
+            fputs(";\n", out);
+            write_per_layer(out, "num_heads", width->num_heads, width->n_layers, false);
+            write_per_layer(out, "mlp_ratio", width->mlp_ratio, width->n_layers, true);
+            fprintf(out, "  }%s\n", w + 1 < sp->n_widths ? "," : "");
+        }
+        fputs(");\n", out);
+    }
+    fputs("data_free = { mean = [", out);
+    for (int ch = 0; ch < sp->in_channels; ch++)
+        fprintf(out, "%s%.17g", ch ? ", " : "", sp->data_free_mean[ch]);
+    fputs("]; std = [", out);
+    for (int ch = 0; ch < sp->in_channels; ch++)
+        fprintf(out, "%s%.17g", ch ? ", " : "", sp->data_free_std[ch]);
+    format_millions_float(sp->param_intervals.min, a, sizeof a);
+    format_millions_float(sp->param_intervals.max, b, sizeof b);
+    format_millions_float(sp->param_intervals.width, c, sizeof c);
+    fprintf(out, "]; };\nintervals = { params = { min = %s; max = %s; width = %s; }; };\n", a, b,
+            c);
+    if (fclose(out) != 0) fatal_at(__FILE__, __LINE__, "formatting a space: %m");
+    return text;
+}
+
+/* ---- the refined space of a list of architectures (method.md §5.3) ---- */
+
+static void choice_list_add(ChoiceList *list, int value) {
+    int i = 0;
+    while (i < list->count && list->values[i] < value) i++;
+    if (i < list->count && list->values[i] == value) return;
+    if (list->count == SPACE_MAX_CHOICES)
+        fatal_at(__FILE__, __LINE__, "more than %d choices", SPACE_MAX_CHOICES);
+    memmove(&list->values[i + 1], &list->values[i],
+            (size_t)(list->count - i) * sizeof list->values[0]);
+    list->values[i] = value;
+    list->count++;
+}
+
+Space *space_refine(const Space *base, const Arch *archs, int n_archs, const char *name) {
+    if (n_archs < 1) fatal_at(__FILE__, __LINE__, "refining a space needs an architecture");
+    Space *sp = xcalloc(1, sizeof *sp);
+    *sp = *base;
+    sp->text = NULL;
+    snprintf(sp->name, sizeof sp->name, "%s", name);
+    snprintf(sp->source, sizeof sp->source, "the refined space %s", name);
+    sp->uniform = false;
+    sp->n_widths = 0;
+    memset(&sp->choices, 0, sizeof sp->choices);
+    memset(sp->widths, 0, sizeof sp->widths);
+    ChoiceList widths = {0};
+    for (int i = 0; i < n_archs; i++) choice_list_add(&widths, archs[i].embed_dim);
+    SupernetShape *super = &sp->supernet;
+    *super = (SupernetShape){0, 0, 0, 0};
+    for (int w = 0; w < widths.count; w++) {
+        SpaceWidth *width = &sp->widths[sp->n_widths++];
+        width->embed_dim = widths.values[w];
+        for (int i = 0; i < n_archs; i++) {
+            const Arch *a = &archs[i];
+            if (a->embed_dim != width->embed_dim) continue;
+            choice_list_add(&width->depths, a->depth);
+            if (a->depth > width->n_layers) width->n_layers = a->depth;
+            for (int l = 0; l < a->depth; l++) {
+                choice_list_add(&width->num_heads[l], a->num_heads[l]);
+                choice_list_add(&width->mlp_ratio[l], a->mlp_ratio[l]);
+                if (a->num_heads[l] > super->num_heads) super->num_heads = a->num_heads[l];
+                if (a->mlp_ratio[l] > super->mlp_ratio) super->mlp_ratio = a->mlp_ratio[l];
+            }
+            if (a->depth > super->depth) super->depth = a->depth;
+        }
+    }
+    /* The reference sizes the supernet by its heads (E_s = head_dim x heads), so a refined
+     * Tiny space keeps 256 channels although no candidate is wider than 240. */
+    super->embed_dim = base->head_dim * super->num_heads;
+    if (super->embed_dim < widths.values[widths.count - 1])
+        fatal_at(__FILE__, __LINE__, "refined supernet narrower than its widest candidate");
+    char *text = space_format(sp);
+    free(sp);
+    Error err = {0};
+    Space *refined = space_load_text(text, name, &err);
+    if (!refined) fatal_at(__FILE__, __LINE__, "the refined space does not load: %s", err.message);
+    free(text);
+    return refined;
 }

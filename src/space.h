@@ -62,10 +62,20 @@ Space *space_load_file(const char *path, Error *err);
 Space *space_load_text(const char *text, const char *origin, Error *err);
 void space_free(Space *space);
 
-int space_grid_side(const Space *space);   /* image_size / patch_size */
-int space_num_patches(const Space *space); /* grid side squared */
-int space_num_tokens(const Space *space);  /* patches + the class token */
+int space_grid_side(const Space *space);                          /* image_size / patch_size */
+int space_num_patches(const Space *space);                        /* grid side squared */
+int space_num_tokens(const Space *space);                         /* patches + the class token */
 const SpaceWidth *space_width(const Space *space, int embed_dim); /* NULL if not a choice */
+
+/* The configuration text of a space (either form); loading it gives the same space back. */
+char *space_format(const Space *space);
+
+struct Arch;
+/* The refined space of a list of architectures (method.md §5.3, the reference's
+ * candidates_to_choices): their widths, per width the depths and per layer the head counts
+ * and MLP ratios they use, and the smallest supernet holding them; everything else (input,
+ * head dim, data-free statistics, intervals) is taken from `base`. */
+Space *space_refine(const Space *base, const struct Arch *archs, int n_archs, const char *name);
 
 /* "3, 4" or "3.5, 4" (thousandths) for messages and summaries. */
 void choice_list_format(const ChoiceList *list, bool milli, char *buf, size_t size);

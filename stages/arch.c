@@ -13,7 +13,8 @@
 #include <stdlib.h>
 
 static const char USAGE[] =
-    "usage: prenas-arch --config SPACE.cfg [--arch ARCH [--json] | --enumerate [--all-count-vectors]]\n"
+    "usage: prenas-arch --config SPACE.cfg [--arch ARCH [--json] | --enumerate "
+    "[--all-count-vectors]]\n"
     "\n"
     "Exact costs of architectures of a ViT search space, and its isomer groups.\n"
     "\n"
@@ -151,24 +152,42 @@ static void print_enumeration(const Space *space, bool all_count_vectors) {
 int main(int argc, char **argv) {
     enum { OPT_JSON = 256, OPT_ALL_VECTORS, OPT_VERSION };
     static const struct option options[] = {
-        {"config", required_argument, NULL, 'c'},  {"arch", required_argument, NULL, 'a'},
-        {"json", no_argument, NULL, OPT_JSON},     {"enumerate", no_argument, NULL, 'e'},
+        {"config", required_argument, NULL, 'c'},
+        {"arch", required_argument, NULL, 'a'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"enumerate", no_argument, NULL, 'e'},
         {"all-count-vectors", no_argument, NULL, OPT_ALL_VECTORS},
-        {"help", no_argument, NULL, 'h'},          {"version", no_argument, NULL, OPT_VERSION},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *arch = NULL;
     bool json = false, enumerate = false, all_vectors = false;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
-        case 'c': config = optarg; break;
-        case 'a': arch = optarg; break;
-        case OPT_JSON: json = true; break;
-        case 'e': enumerate = true; break;
-        case OPT_ALL_VECTORS: all_vectors = true; break;
-        case 'h': fputs(USAGE, stdout); return 0;
-        case OPT_VERSION: cli_print_version(stdout); return 0;
-        default: cli_bad_option(argv, optopt);
+        case 'c':
+            config = optarg;
+            break;
+        case 'a':
+            arch = optarg;
+            break;
+        case OPT_JSON:
+            json = true;
+            break;
+        case 'e':
+            enumerate = true;
+            break;
+        case OPT_ALL_VECTORS:
+            all_vectors = true;
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        case OPT_VERSION:
+            cli_print_version(stdout);
+            return 0;
+        default:
+            cli_bad_option(argv, optopt);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);

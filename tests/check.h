@@ -28,28 +28,28 @@ static inline bool check_record(bool ok, const char *file, int line, const char 
 
 #define CHECK(cond) check_record((cond), __FILE__, __LINE__, #cond)
 
-#define CHECK_EQ_I64(actual, expected)                                                         \
-    do {                                                                                       \
-        int64_t a_ = (int64_t)(actual), e_ = (int64_t)(expected);                              \
-        if (!check_record(a_ == e_, __FILE__, __LINE__, #actual " == " #expected))             \
-            fprintf(stderr, "     got %" PRId64 ", expected %" PRId64 "\n", a_, e_);           \
+#define CHECK_EQ_I64(actual, expected)                                                             \
+    do {                                                                                           \
+        int64_t a_ = (int64_t)(actual), e_ = (int64_t)(expected);                                  \
+        if (!check_record(a_ == e_, __FILE__, __LINE__, #actual " == " #expected))                 \
+            fprintf(stderr, "     got %" PRId64 ", expected %" PRId64 "\n", a_, e_);               \
     } while (0)
 
-#define CHECK_NEAR(actual, expected, tolerance)                                                \
-    do {                                                                                       \
-        double a_ = (actual), e_ = (expected);                                                 \
-        if (!check_record(fabs(a_ - e_) <= (tolerance), __FILE__, __LINE__,                    \
-                          #actual " ~ " #expected))                                            \
-            fprintf(stderr, "     got %.9g, expected %.9g (tolerance %g)\n", a_, e_,          \
-                    (double)(tolerance));                                                      \
+#define CHECK_NEAR(actual, expected, tolerance)                                                    \
+    do {                                                                                           \
+        double a_ = (actual), e_ = (expected);                                                     \
+        if (!check_record(fabs(a_ - e_) <= (tolerance), __FILE__, __LINE__,                        \
+                          #actual " ~ " #expected))                                                \
+            fprintf(stderr, "     got %.9g, expected %.9g (tolerance %g)\n", a_, e_,               \
+                    (double)(tolerance));                                                          \
     } while (0)
 
-#define CHECK_STR_CONTAINS(haystack, needle)                                                   \
-    do {                                                                                       \
-        const char *h_ = (haystack), *n_ = (needle);                                           \
-        if (!check_record(h_ && strstr(h_, n_) != NULL, __FILE__, __LINE__,                   \
-                          #haystack " contains " #needle))                                     \
-            fprintf(stderr, "     '%s' does not contain '%s'\n", h_ ? h_ : "(null)", n_);      \
+#define CHECK_STR_CONTAINS(haystack, needle)                                                       \
+    do {                                                                                           \
+        const char *h_ = (haystack), *n_ = (needle);                                               \
+        if (!check_record(h_ && strstr(h_, n_) != NULL, __FILE__, __LINE__,                        \
+                          #haystack " contains " #needle))                                         \
+            fprintf(stderr, "     '%s' does not contain '%s'\n", h_ ? h_ : "(null)", n_);          \
     } while (0)
 
 static inline int check_summary(void) {

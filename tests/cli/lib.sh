@@ -1,0 +1,32 @@
+# Shared by the command-line tests: run a command, keep its output and status, assert.
+set -u
+failures=0
+passes=0
+pass() { passes=$((passes + 1)); }
+fail() { failures=$((failures + 1)); echo "FAIL: $*" >&2; }
+
+# run CMD...: sets $status, $out (stdout) and $err (stderr)
+run() {
+    local o e
+    o=$(mktemp) e=$(mktemp)
+    "$@" >"$o" 2>"$e"
+    status=$?
+    out=$(cat "$o") err=$(cat "$e")
+    rm -f "$o" "$e"
+}
+
+expect_status() { [ "$status" -eq "$1" ] && pass || fail "expected exit $1, got $status: $2"; }
+expect_out() { [ "$out" = "$1" ] && pass || fail "stdout '$out' != '$1' ($2)"; }
+expect_out_has() { grep -qF -- "$1" <<<"$out" && pass || fail "stdout lacks '$1' ($2)"; }
+# Exactly one line on stderr, containing the given text.
+expect_error_line() {
+    local lines
+    lines=$(printf '%s\n' "$err" | grep -c .)
+    [ "$lines" -eq 1 ] && pass || fail "expected one stderr line, got $lines: $err ($2)"
+    grep -qF -- "$1" <<<"$err" && pass || fail "stderr '$err' lacks '$1' ($2)"
+}
+
+finish() {
+    echo "$passes passed, $failures failed"
+    [ "$failures" -eq 0 ] && [ "$passes" -gt 0 ]
+}
