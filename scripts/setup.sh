@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 
 packages=(build-essential cmake pkg-config zlib1g-dev
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
-          libconfig-dev libopenblas-dev libcjson-dev libssl-dev libjpeg62-turbo-dev libpng-dev
+          libconfig-dev libdnnl-dev libcjson-dev libssl-dev libjpeg62-turbo-dev libpng-dev
           dataset-fashion-mnist)
 werror=OFF
 if [ "${1:-}" = "--tests" ]; then

@@ -11,6 +11,7 @@
 /* Stream numbers: one per consumer, so adding randomness in one place never shifts another. */
 enum {
     RNG_STREAM_DATASET_SPLIT = 1, /* prenas-pack: which training images become validation */
+    RNG_STREAM_INIT = 2,          /* supernet initialisation, mixed with each tensor's name */
 };
 
 typedef struct {

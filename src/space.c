@@ -332,6 +332,7 @@ static bool read_space(Reader *r, const config_setting_t *root, Space *sp) {
                                        "num_classes",
                                        "head_dim",
                                        "max_relative_position",
+                                       "pooling",
                                        "supernet",
                                        "choices",
                                        "widths",
@@ -349,6 +350,17 @@ static bool read_space(Reader *r, const config_setting_t *root, Space *sp) {
         !get_int(r, root, "head_dim", 1, 1024, &sp->head_dim) ||
         !get_int(r, root, "max_relative_position", 1, 1 << 12, &sp->max_relative_position))
         return false;
+    const config_setting_t *pooling = config_setting_get_member(root, "pooling");
+    if (pooling) {
+        const char *mode = config_setting_type(pooling) == CONFIG_TYPE_STRING
+                               ? config_setting_get_string(pooling)
+                               : "";
+        if (strcmp(mode, "mean") != 0 && strcmp(mode, "class") != 0)
+            return fail_at(r, pooling,
+                           "expected \"mean\" (patch tokens, the reference's --gp) or "
+                           "\"class\" (the class token)");
+        sp->class_token_pooling = strcmp(mode, "class") == 0;
+    }
     if (sp->image_size % sp->patch_size != 0)
         return fail_at(r, config_setting_get_member(root, "patch_size"),
                        "image_size %d is not a multiple of patch_size %d", sp->image_size,
@@ -511,8 +523,8 @@ char *space_format(const Space *sp) {
     fprintf(out, "name = \"%s\";\n", sp->name);
     fprintf(out, "image_size = %d;\npatch_size = %d;\nin_channels = %d;\nnum_classes = %d;\n",
             sp->image_size, sp->patch_size, sp->in_channels, sp->num_classes);
-    fprintf(out, "head_dim = %d;\nmax_relative_position = %d;\n", sp->head_dim,
-            sp->max_relative_position);
+    fprintf(out, "head_dim = %d;\nmax_relative_position = %d;\npooling = \"%s\";\n", sp->head_dim,
+            sp->max_relative_position, sp->class_token_pooling ? "class" : "mean");
     format_milli_float(sp->supernet.mlp_ratio, a, sizeof a);
     fprintf(out, "supernet = { embed_dim = %d; depth = %d; num_heads = %d; mlp_ratio = %s; };\n",
             sp->supernet.embed_dim, sp->supernet.depth, sp->supernet.num_heads, a);

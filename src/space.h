@@ -43,6 +43,7 @@ typedef struct {
     char *text;        /* the configuration text itself, recorded in artefacts' /meta */
 
     int image_size, patch_size, in_channels, num_classes, head_dim, max_relative_position;
+    bool class_token_pooling; /* `pooling = "class"`; the default "mean" is the reference's --gp */
     SupernetShape supernet;
 
     bool uniform; /* the `choices` form: `choices` below hold for every width and layer */

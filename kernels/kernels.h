@@ -1,0 +1,136 @@
+#ifndef PRENAS_KERNELS_H
+#define PRENAS_KERNELS_H
+
+/* The op set of the ViT supernet (design.md §3, method.md §3). Every op is a pair of plain
+ * functions on arrays of `real`, forward and backward; the CUDA backend has the same
+ * signatures. Shapes are in comments as [rows, columns]; matrices are row-major.
+ *
+ * Backward conventions: parameter gradients (dw, db, dgamma, tables) are ACCUMULATED (+=),
+ * so a step's gradients can come from several passes; input gradients are OVERWRITTEN,
+ * except where the name says `_accumulate` (layer norm, whose input gradient joins the
+ * residual stream's). */
+
+#include "real.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* ---- matrix products ---- */
+
+/* C[m, n] = alpha * op(A) op(B) + beta * C with op(X) = X or X^T; leading dimensions let
+ * A and B be leading slices of larger (supernet) matrices without copies. */
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, real alpha, const real *a, int lda,
+          const real *b, int ldb, real beta, real *c, int ldc);
+
+/* y[rows, out] = x[rows, in] W^T + b, with W the leading [out, in] block of a matrix whose
+ * rows are `ldw` long (method.md §3.4: every subnet uses leading slices). */
+void linear_forward(real *y, const real *x, const real *w, const real *b, int rows, int in, int out,
+                    int ldw);
+/* dx = dy W (skipped when dx is NULL); dw += dy^T x; db += column sums of dy. */
+void linear_backward(real *dx, real *dw, real *db, const real *dy, const real *x, const real *w,
+                     int rows, int in, int out, int ldw);
+
+/* ---- normalisation and activation ---- */
+
+/* Over the `dim` features of each row (eps 1e-5, biased variance); saves mean and 1/std. */
+void layernorm_forward(real *y, real *mean, real *rstd, const real *x, const real *gamma,
+                       const real *beta, int rows, int dim);
+void layernorm_backward_accumulate(real *dx, real *dgamma, real *dbeta, const real *dy,
+                                   const real *x, const real *mean, const real *rstd,
+                                   const real *gamma, int rows, int dim);
+
+/* Exact GELU, 0.5 x (1 + erf(x / sqrt 2)). */
+void gelu_forward(real *y, const real *x, size_t n);
+void gelu_backward(real *dx, const real *dy, const real *x, size_t n);
+
+/* ---- embedding and pooling ---- */
+
+/* Non-overlapping patches of images [batch, channels, size, size] as rows
+ * [batch * (size/patch)^2, channels * patch * patch], ordered (channel, y, x) like the
+ * convolution weight; a patch embedding is then a linear layer. */
+void patchify(real *patches, const real *images, int batch, int channels, int image_size,
+              int patch);
+/* x[b, 0] = cls + pos[0]; x[b, 1 + p] = patch_embedded[b, p] + pos[1 + p]; `dim` features,
+ * cls and pos rows `ld_pos` apart (the supernet width). */
+void tokens_forward(real *x, const real *patch_embedded, const real *cls, const real *pos,
+                    int batch, int tokens, int dim, int ld_pos);
+void tokens_backward(real *dpatch_embedded, real *dcls, real *dpos, const real *dx, int batch,
+                     int tokens, int dim, int ld_pos);
+
+/* out[b] = mean of tokens 1..tokens-1 (the reference's --gp), or token 0 (class token). */
+void pool_forward(real *out, const real *x, int batch, int tokens, int dim, bool class_token);
+void pool_backward(real *dx, const real *dout, int batch, int tokens, int dim, bool class_token);
+
+/* ---- attention ---- */
+
+/* The qkv projection's output rows are interleaved (method.md §3.4: output 3f + t is
+ * feature f of q, k or v); split them into [rows, qdim] each, and merge gradients back. */
+void qkv_split(real *q, real *k, real *v, const real *qkv, int rows, int qdim);
+void qkv_merge(real *dqkv, const real *dq, const real *dk, const real *dv, int rows, int qdim);
+
+/* Table rows of the 2-D relative positions between tokens i and k (method.md §3.6):
+ * vertical and horizontal, clipped to [-R, R] and shifted by R + 1; row 0 whenever the
+ * class token is involved. [tokens * tokens] each. */
+void relpos_index(int *rows_v, int *rows_h, int tokens, int max_relative_position);
+
+typedef struct {
+    int batch, tokens, heads, head_dim;
+    int table_rows;             /* 2R + 2 */
+    const int *rows_v, *rows_h; /* from relpos_index */
+    double scale;               /* head_dim^-1/2 */
+} AttentionShape;
+
+/* Per head j of q, k, v [batch * tokens, heads * head_dim]:
+ *   L = scale (Q K^T + Q.Rk),  A = softmax(L),  O = A V + A.Rv
+ * with Rk[i, k] = key_v[rows_v[i, k]] + key_h[rows_h[i, k]] (value_* likewise), shared by
+ * the heads. Saves the probabilities A [batch, heads, tokens, tokens]. */
+void attention_forward(real *out, real *probs, const real *q, const real *k, const real *v,
+                       const real *key_v, const real *key_h, const real *value_v,
+                       const real *value_h, const AttentionShape *shape);
+void attention_backward(real *dq, real *dk, real *dv, real *dkey_v, real *dkey_h, real *dvalue_v,
+                        real *dvalue_h, const real *dout, const real *probs, const real *q,
+                        const real *k, const real *v, const real *key_v, const real *key_h,
+                        const real *value_v, const real *value_h, const AttentionShape *shape);
+
+/* ---- residual stream ---- */
+
+/* out[b, t] = x[b, t] + scale[b] * branch[b, t] (drop path: scale is 0 or 1/(1-p) per
+ * sample; NULL means 1; out may be x), and its backward dbranch = scale[b] * dout. */
+void residual_forward(real *out, const real *x, const real *branch, const real *sample_scale,
+                      int batch, int rows_per_sample, int dim);
+void residual_backward(real *dbranch, const real *dout, const real *sample_scale, int batch,
+                       int rows_per_sample, int dim);
+
+/* ---- loss ---- */
+
+/* Soft targets [batch, classes]: label smoothing eps and a mix of two labels,
+ * t = lambda * smooth(label_a) + (1 - lambda) * smooth(label_b) (method.md §9.3);
+ * mix NULL means lambda 1. */
+void soft_targets(real *targets, const int *label_a, const int *label_b, const real *mix,
+                  double smoothing, int batch, int classes);
+/* loss[b] = -sum_c t[b, c] log softmax(z[b])_c; saves the softmax. */
+void cross_entropy_forward(real *loss, real *probs, const real *logits, const real *targets,
+                           int batch, int classes);
+/* dz = scale * (sum_c t * softmax(z) - t); scale is 1/batch for a mean loss. */
+void cross_entropy_backward(real *dlogits, const real *probs, const real *targets, int batch,
+                            int classes, double scale);
+
+/* ---- optimisation ---- */
+
+typedef struct {
+    double lr, beta1, beta2, eps, weight_decay;
+    double bias_correction1, bias_correction2; /* 1 - beta^t */
+} AdamWStep;
+
+/* Decoupled AdamW (method.md §9.4) on n entries: p *= 1 - lr wd, then
+ * p -= lr (m / bc1) / (sqrt(v / bc2) + eps). */
+void adamw_update(real *param, const real *grad, real *m, real *v, size_t n, const AdamWStep *s);
+
+/* ---- reductions (zero-cost proxies) ---- */
+
+/* sum |a * b| and sum |a| over the leading [rows, cols] block of matrices with row stride
+ * `ld`, accumulated in double. */
+double sum_abs_product(const real *a, const real *b, int rows, int cols, int ld);
+double sum_abs(const real *a, int rows, int cols, int ld);
+
+#endif

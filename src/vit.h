@@ -1,0 +1,94 @@
+#ifndef PRENAS_VIT_H
+#define PRENAS_VIT_H
+
+/* The weight-entangled ViT supernet (method.md §3): every tensor at its supernet shape in
+ * one flat arena (and the gradients in a second one, same layout), named as the reference's
+ * state_dict; any subnet runs forward and backward on leading slices of those tensors, so
+ * the gradients of everything outside its slices stay exactly zero. Activations are sized
+ * once, for the largest subnet at the largest batch. */
+
+#include "arch.h"
+#include "kernels.h"
+#include "rng.h"
+#include "space.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    real *weight, *bias;
+} VitLinear;
+
+typedef struct {
+    real *attn_norm_weight, *attn_norm_bias;
+    VitLinear qkv; /* [3 E_s, E_s]: row 3f + t is feature f of q (t=0), k (1) or v (2) */
+    real *rel_key_v, *rel_key_h, *rel_value_v, *rel_value_h; /* [2R + 2, head_dim] each */
+    VitLinear proj;                                          /* [E_s, E_s] */
+    real *ffn_norm_weight, *ffn_norm_bias;
+    VitLinear fc1, fc2; /* [M_s, E_s], [E_s, M_s] */
+} VitBlock;
+
+typedef struct {
+    VitLinear patch; /* [E_s, channels * patch * patch]: the convolution as a linear layer */
+    real *cls_token, *pos_embed; /* [E_s], [tokens, E_s] */
+    VitBlock blocks[SPACE_MAX_DEPTH];
+    real *norm_weight, *norm_bias;
+    VitLinear head; /* [classes, E_s] */
+} VitTensors;
+
+typedef enum { INIT_ONES, INIT_ZEROS, INIT_TRUNC_NORMAL, INIT_FAN_IN_UNIFORM } TensorInit;
+
+typedef struct {
+    char name[80]; /* the reference's state_dict name: "blocks.3.attn.qkv.weight" */
+    int ndim;
+    int64_t shape[4]; /* the reference's shape */
+    size_t offset, count;
+    bool weight_decay; /* method.md §9.4 */
+    TensorInit init;
+} TensorInfo;
+
+typedef struct VitActivations VitActivations;
+
+typedef struct {
+    /* the supernet's dimensions */
+    int embed, depth, heads, head_dim, hidden, tokens, patches, classes, channels, image_size,
+        patch_size, table_rows;
+    bool class_token_pooling;
+
+    int n_tensors;
+    TensorInfo *tensors;
+    size_t n_params;
+    real *params, *grads; /* arenas of n_params entries, tensor after tensor */
+    VitTensors p, g;      /* named views into params and grads */
+
+    int max_batch;
+    VitActivations *act;
+    int *rows_v, *rows_h; /* relative-position table rows, [tokens * tokens] */
+} Vit;
+
+/* A supernet of the space's shape with room for batches of up to max_batch images. */
+Vit *vit_create(const Space *space, int max_batch);
+void vit_free(Vit *vit);
+/* The reference's initialisation (method.md §3.2); each tensor draws from its own stream. */
+void vit_init(Vit *vit, uint64_t seed);
+void vit_zero_grads(Vit *vit);
+const TensorInfo *vit_find_tensor(const Vit *vit, const char *name);
+/* Whether the architecture fits inside this supernet. */
+bool vit_fits(const Vit *vit, const Arch *arch);
+
+/* Per-sample drop-path scales [depth][2][batch] (attention branch, then MLP branch) for
+ * training: block l drops with rate max_rate * l / (supernet depth - 1), by supernet block
+ * index (method.md §3.5); kept samples are scaled by 1 / (1 - rate). */
+void vit_drop_path_scales(real *scales, const Vit *vit, const Arch *arch, int batch,
+                          double max_rate, Rng *rng);
+
+/* logits [batch, classes] of `arch` for normalised images [batch, channels, size, size];
+ * drop_scales from vit_drop_path_scales, or NULL (evaluation). */
+void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, const real *drop_scales,
+                 real *logits);
+/* Adds the gradients of the last forward's parameters given dlogits [batch, classes]. */
+void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
+                  const real *drop_scales);
+
+#endif

@@ -1,0 +1,24 @@
+#ifndef PRENAS_WEIGHTS_H
+#define PRENAS_WEIGHTS_H
+
+/* Supernet tensors in HDF5, one float32 dataset per tensor under a group, named and shaped
+ * as the reference's state_dict (`/params/blocks.3.attn.qkv.weight` [768, 256]), so that
+ * checkpoints map one to one to the authors' weights (tools/torch2h5.py converts theirs). */
+
+#include "h5.h"
+#include "vit.h"
+
+#include <stdbool.h>
+
+#define SUPERNET_SCHEMA "prenas.supernet"
+enum { SUPERNET_SCHEMA_VERSION = 1 };
+
+/* Writes every tensor of `arena` (vit->params, vit->grads, or a buffer laid out like them). */
+void weights_write(hid_t file, const char *group, const Vit *vit, const real *arena);
+/* Reads every tensor into `arena`; a missing tensor or a shape that differs from this
+ * supernet's is an input error naming the tensor and the file. */
+bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *arena);
+/* The parameters of a prenas.supernet file (e.g. from tools/torch2h5.py) into vit->params. */
+bool weights_load_supernet(const char *path, Vit *vit, Error *err);
+
+#endif
