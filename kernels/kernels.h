@@ -68,29 +68,31 @@ void pool_backward(real *dx, const real *dout, int batch, int tokens, int dim, b
 void qkv_split(real *q, real *k, real *v, const real *qkv, int rows, int qdim);
 void qkv_merge(real *dqkv, const real *dq, const real *dk, const real *dv, int rows, int qdim);
 
-/* Table rows of the 2-D relative positions between tokens i and k (method.md §3.6):
- * vertical and horizontal, clipped to [-R, R] and shifted by R + 1; row 0 whenever the
- * class token is involved. [tokens * tokens] each. */
-void relpos_index(int *rows_v, int *rows_h, int tokens, int max_relative_position);
-
 typedef struct {
     int batch, tokens, heads, head_dim;
-    int table_rows;             /* 2R + 2 */
-    const int *rows_v, *rows_h; /* from relpos_index */
-    double scale;               /* head_dim^-1/2 */
+    int grid;                  /* patches per side: tokens = 1 + grid^2 */
+    int max_relative_position; /* R: distances clipped to [-R, R]; tables have 2R + 2 rows */
+    double scale;              /* head_dim^-1/2 */
+    int threads;               /* threads the workspace has room for */
 } AttentionShape;
+
+/* Entries of scratch the two attention ops need for this shape. */
+size_t attention_workspace_size(const AttentionShape *shape);
 
 /* Per head j of q, k, v [batch * tokens, heads * head_dim]:
  *   L = scale (Q K^T + Q.Rk),  A = softmax(L),  O = A V + A.Rv
- * with Rk[i, k] = key_v[rows_v[i, k]] + key_h[rows_h[i, k]] (value_* likewise), shared by
- * the heads. Saves the probabilities A [batch, heads, tokens, tokens]. */
+ * with Rk[i, k] = key_v[row_v(i, k)] + key_h[row_h(i, k)] (value_* likewise; tables
+ * [2R + 2, head_dim], shared by the heads). Table rows (method.md §3.6): the key's grid row
+ * (column) minus the query's, clipped to [-R, R], plus R + 1; row 0 whenever the class
+ * token is involved. Saves the probabilities A [batch, heads, tokens, tokens]. */
 void attention_forward(real *out, real *probs, const real *q, const real *k, const real *v,
                        const real *key_v, const real *key_h, const real *value_v,
-                       const real *value_h, const AttentionShape *shape);
+                       const real *value_h, real *workspace, const AttentionShape *shape);
 void attention_backward(real *dq, real *dk, real *dv, real *dkey_v, real *dkey_h, real *dvalue_v,
                         real *dvalue_h, const real *dout, const real *probs, const real *q,
                         const real *k, const real *v, const real *key_v, const real *key_h,
-                        const real *value_v, const real *value_h, const AttentionShape *shape);
+                        const real *value_v, const real *value_h, real *workspace,
+                        const AttentionShape *shape);
 
 /* ---- residual stream ---- */
 

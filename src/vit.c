@@ -3,6 +3,7 @@
 #include "error.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -134,6 +135,7 @@ struct VitActivations {
     real *final_norm, *pooled;
     /* scratch */
     real *wide, *d_stream, *d_norm, *d_attn, *d_q, *d_k, *d_v, *d_wide, *d_pooled;
+    real *attention_workspace;
     size_t stream_size, qkv_size, probs_size, hidden_size, rows; /* per block, in entries */
 };
 
@@ -149,6 +151,11 @@ static VitActivations *activations_create(const Vit *vit, int batch) {
     a->hidden_size = rows * M;
     const size_t patch_in = (size_t)vit->channels * vit->patch_size * vit->patch_size;
     const size_t patch_rows = (size_t)batch * vit->patches;
+    const AttentionShape largest = {.batch = batch,
+                                    .tokens = vit->tokens,
+                                    .heads = vit->heads,
+                                    .max_relative_position = vit->max_relative_position,
+                                    .threads = vit->threads};
     struct {
         real **ptr;
         size_t count;
@@ -177,6 +184,7 @@ static VitActivations *activations_create(const Vit *vit, int batch) {
         {&a->d_v, a->qkv_size},
         {&a->d_wide, rows * (wide > E ? wide : E)},
         {&a->d_pooled, (size_t)batch * E},
+        {&a->attention_workspace, attention_workspace_size(&largest)},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += parts[i].count;
@@ -204,6 +212,7 @@ Vit *vit_create(const Space *space, int max_batch) {
     vit->channels = space->in_channels;
     vit->image_size = space->image_size;
     vit->patch_size = space->patch_size;
+    vit->max_relative_position = space->max_relative_position;
     vit->table_rows = 2 * space->max_relative_position + 2;
     vit->class_token_pooling = space->class_token_pooling;
     build_table(vit);
@@ -212,11 +221,8 @@ Vit *vit_create(const Space *space, int max_batch) {
     bind_views(vit, vit->params, &vit->p);
     bind_views(vit, vit->grads, &vit->g);
     vit->max_batch = max_batch;
+    vit->threads = omp_get_max_threads();
     vit->act = activations_create(vit, max_batch);
-    const size_t pairs = (size_t)vit->tokens * vit->tokens;
-    vit->rows_v = xmalloc(pairs * sizeof *vit->rows_v);
-    vit->rows_h = xmalloc(pairs * sizeof *vit->rows_h);
-    relpos_index(vit->rows_v, vit->rows_h, vit->tokens, space->max_relative_position);
     return vit;
 }
 
@@ -227,8 +233,6 @@ void vit_free(Vit *vit) {
     free(vit->params);
     free(vit->grads);
     free(vit->tensors);
-    free(vit->rows_v);
-    free(vit->rows_h);
     free(vit);
 }
 
@@ -324,9 +328,15 @@ static BlockActivations block_activations(const VitActivations *a, int l) {
 }
 
 static AttentionShape attention_shape(const Vit *vit, const Arch *arch, int l, int batch) {
-    return (AttentionShape){
-        batch,           vit->tokens, arch->num_heads[l], vit->head_dim,
-        vit->table_rows, vit->rows_v, vit->rows_h,        1.0 / sqrt((double)vit->head_dim)};
+    return (AttentionShape){.batch = batch,
+                            .tokens = vit->tokens,
+                            .heads = arch->num_heads[l],
+                            .head_dim = vit->head_dim,
+                            .grid = vit->image_size / vit->patch_size,
+                            .max_relative_position = vit->max_relative_position,
+                            .scale = 1.0 / sqrt((double)vit->head_dim),
+                            .threads = omp_get_max_threads() < vit->threads ? omp_get_max_threads()
+                                                                            : vit->threads};
 }
 
 static void check_call(const Vit *vit, const Arch *arch, int batch) {
@@ -360,7 +370,7 @@ void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, cons
         linear_forward(a->wide, b.norm1, w->qkv.weight, w->qkv.bias, rows, E, 3 * q, Es);
         qkv_split(b.q, b.k, b.v, a->wide, rows, q);
         attention_forward(b.attn, b.probs, b.q, b.k, b.v, w->rel_key_v, w->rel_key_h,
-                          w->rel_value_v, w->rel_value_h, &shape);
+                          w->rel_value_v, w->rel_value_h, a->attention_workspace, &shape);
         linear_forward(a->wide, b.attn, w->proj.weight, w->proj.bias, rows, q, E, Es);
         residual_forward(b.mid, b.x, a->wide, drop_scales ? drop_scales + 2 * l * batch : NULL,
                          batch, N, E);
@@ -419,7 +429,8 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
                         w->proj.weight, rows, q, E, Es);
         attention_backward(a->d_q, a->d_k, a->d_v, gw->rel_key_v, gw->rel_key_h, gw->rel_value_v,
                            gw->rel_value_h, a->d_attn, b.probs, b.q, b.k, b.v, w->rel_key_v,
-                           w->rel_key_h, w->rel_value_v, w->rel_value_h, &shape);
+                           w->rel_key_h, w->rel_value_v, w->rel_value_h, a->attention_workspace,
+                           &shape);
         qkv_merge(a->d_wide, a->d_q, a->d_k, a->d_v, rows, q);
         linear_backward(a->d_norm, gw->qkv.weight, gw->qkv.bias, a->d_wide, b.norm1, w->qkv.weight,
                         rows, E, 3 * q, Es);

@@ -62,9 +62,9 @@ typedef struct {
     real *params, *grads; /* arenas of n_params entries, tensor after tensor */
     VitTensors p, g;      /* named views into params and grads */
 
-    int max_batch;
+    int max_batch, threads; /* the activations have room for these */
     VitActivations *act;
-    int *rows_v, *rows_h; /* relative-position table rows, [tokens * tokens] */
+    int max_relative_position;
 } Vit;
 
 /* A supernet of the space's shape with room for batches of up to max_batch images. */

@@ -71,6 +71,19 @@ bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *
     return true;
 }
 
+bool weights_save_supernet(const char *path, const Vit *vit, const Space *space, int argc,
+                           char **argv, Error *err) {
+    ArtefactWriter w;
+    if (!artefact_begin(&w, path, err)) return false;
+    ArtefactMeta meta;
+    artefact_meta_init(&meta, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, argc, argv);
+    artefact_meta_set_config(&meta, space->text);
+    weights_write(w.file, "params", vit, vit->params);
+    artefact_commit(&w, &meta);
+    artefact_meta_free(&meta);
+    return true;
+}
+
 bool weights_load_supernet(const char *path, Vit *vit, Error *err) {
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;

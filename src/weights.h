@@ -6,6 +6,7 @@
  * checkpoints map one to one to the authors' weights (tools/torch2h5.py converts theirs). */
 
 #include "h5.h"
+#include "space.h"
 #include "vit.h"
 
 #include <stdbool.h>
@@ -18,6 +19,9 @@ void weights_write(hid_t file, const char *group, const Vit *vit, const real *ar
 /* Reads every tensor into `arena`; a missing tensor or a shape that differs from this
  * supernet's is an input error naming the tensor and the file. */
 bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *arena);
+/* A prenas.supernet file holding vit->params, with the space's configuration in /meta. */
+bool weights_save_supernet(const char *path, const Vit *vit, const Space *space, int argc,
+                           char **argv, Error *err);
 /* The parameters of a prenas.supernet file (e.g. from tools/torch2h5.py) into vit->params. */
 bool weights_load_supernet(const char *path, Vit *vit, Error *err);
 

@@ -216,13 +216,13 @@ static void qkv_case(void) {
 
 typedef struct {
     AttentionShape shape;
-    double *q, *k, *v, *key_v, *key_h, *value_v, *value_h, *out, *probs, *wo;
+    double *q, *k, *v, *key_v, *key_h, *value_v, *value_h, *out, *probs, *wo, *workspace;
 } AttentionCase;
 
 static double attention_objective(void *p) {
     AttentionCase *c = p;
     attention_forward(c->out, c->probs, c->q, c->k, c->v, c->key_v, c->key_h, c->value_v,
-                      c->value_h, &c->shape);
+                      c->value_h, c->workspace, &c->shape);
     return dot(c->out, c->wo,
                (size_t)c->shape.batch * c->shape.tokens * c->shape.heads * c->shape.head_dim);
 }
@@ -231,25 +231,26 @@ static void attention_case(void) {
     /* 4x4 grid + class token; R = 1 clips every distance beyond one patch */
     const int batch = 2, grid = 4, tokens = grid * grid + 1, heads = 2, head_dim = 3, R = 1;
     const int T = 2 * R + 2, qd = heads * head_dim;
-    int *rows_v = malloc(sizeof(int) * tokens * tokens),
-        *rows_h = malloc(sizeof(int) * tokens * tokens);
-    relpos_index(rows_v, rows_h, tokens, R);
-    /* spot checks of method.md §3.6: class token row 0; patch (0,0) to (3,1) is clipped */
-    CHECK(rows_v[0 * tokens + 5] == 0 && rows_h[5 * tokens + 0] == 0);
-    CHECK(rows_v[1 * tokens + 14] == 2 * R + 1 && rows_h[1 * tokens + 14] == R + 1 + 1);
-    CHECK(rows_v[14 * tokens + 1] == 1 && rows_h[14 * tokens + 1] == R + 1 - 1);
-    AttentionCase c = {.shape = {batch, tokens, heads, head_dim, T, rows_v, rows_h, 1 / sqrt(3.0)}};
+    AttentionCase c = {.shape = {.batch = batch,
+                                 .tokens = tokens,
+                                 .heads = heads,
+                                 .head_dim = head_dim,
+                                 .grid = grid,
+                                 .max_relative_position = R,
+                                 .scale = 1 / sqrt(3.0),
+                                 .threads = 2}};
     const size_t n = (size_t)batch * tokens * qd, tn = (size_t)T * head_dim;
     c.q = random_array(n, 1), c.k = random_array(n, 1), c.v = random_array(n, 1);
     c.key_v = random_array(tn, 1), c.key_h = random_array(tn, 1);
     c.value_v = random_array(tn, 1), c.value_h = random_array(tn, 1);
     c.out = zeros(n), c.probs = zeros((size_t)batch * heads * tokens * tokens),
     c.wo = random_array(n, 1);
+    c.workspace = zeros(attention_workspace_size(&c.shape));
     attention_objective(&c);
     double *dq = zeros(n), *dk = zeros(n), *dv = zeros(n), *dkv = zeros(tn), *dkh = zeros(tn),
            *dvv = zeros(tn), *dvh = zeros(tn);
     attention_backward(dq, dk, dv, dkv, dkh, dvv, dvh, c.wo, c.probs, c.q, c.k, c.v, c.key_v,
-                       c.key_h, c.value_v, c.value_h, &c.shape);
+                       c.key_h, c.value_v, c.value_h, c.workspace, &c.shape);
     check_gradient("attention dq", attention_objective, &c, c.q, dq, n);
     check_gradient("attention dk", attention_objective, &c, c.k, dk, n);
     check_gradient("attention dv", attention_objective, &c, c.v, dv, n);
@@ -261,7 +262,7 @@ static void attention_case(void) {
                    tn);
     free(c.q), free(c.k), free(c.v), free(c.key_v), free(c.key_h), free(c.value_v), free(c.value_h);
     free(c.out), free(c.probs), free(c.wo), free(dq), free(dk), free(dv), free(dkv), free(dkh);
-    free(dvv), free(dvh), free(rows_v), free(rows_h);
+    free(dvv), free(dvh), free(c.workspace);
 }
 
 /* ---- residual with drop path ---- */

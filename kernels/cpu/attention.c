@@ -1,16 +1,21 @@
 /* Multi-head attention with the 2-D relative positions of method.md §3.5-§3.6.
  *
- * The relative terms never materialise the [tokens, tokens, head_dim] embeddings: a query's
- * dot product with Rk[i, k] = Tv[rv(i,k)] + Th[rh(i,k)] is a lookup in Q Tv^T and Q Th^T
- * ([tokens, 2R+2] each), and A Rv is (A summed into the table rows it uses) times the
- * value tables. That turns O(N^2 d) work per head into two small matrix products. */
+ * The relative terms never materialise the [tokens, tokens, head_dim] embeddings. A query's
+ * dot product with Rk[i, k] = Tv[row_v(i, k)] + Th[row_h(i, k)] is a lookup in Q Tv^T and
+ * Q Th^T ([tokens, 2R+2] per query and head), and A Rv is A summed into the table rows it
+ * uses, times the value tables. Those products run over all samples and heads at once
+ * (rows of Q are token-major, head-minor: [batch * tokens * heads, head_dim]), which leaves
+ * only Q K^T, A V and their gradients to be done head by head.
+ *
+ * The table row of a pair depends on the grid rows of the two patches (vertical table) or
+ * their grid columns (horizontal), so lookups and sums go grid row by grid row, without
+ * index arrays. The class token (token 0) uses row 0 of both tables, as query and as key. */
 #include "kernels.h"
 
-#include "error.h"
+#include "fastmath.h"
+#include "parallel.h"
 
-#include <math.h>
 #include <omp.h>
-#include <stdlib.h>
 #include <string.h>
 
 void qkv_split(real *q, real *k, real *v, const real *qkv, int rows, int qdim) {
@@ -40,132 +45,165 @@ void qkv_merge(real *dqkv, const real *dq, const real *dk, const real *dv, int r
     }
 }
 
-static int clip(int value, int bound) {
-    return value < -bound ? -bound : value > bound ? bound : value;
+/* Table row of a (query, key) distance along one grid axis. */
+static inline int table_row(int key, int query, int R) {
+    const int d = key - query;
+    return (d < -R ? -R : d > R ? R : d) + R + 1;
 }
 
-void relpos_index(int *rows_v, int *rows_h, int tokens, int max_relative_position) {
-    const int side = (int)floor(sqrt((double)(tokens - 1)) + 1e-9), R = max_relative_position;
-    for (int i = 0; i < tokens; i++) {
-        for (int k = 0; k < tokens; k++) {
-            int v = 0, h = 0; /* the class token uses row 0 of both tables */
-            if (i > 0 && k > 0) {
-                const int p = i - 1, pk = k - 1;
-                v = clip(pk / side - p / side, R) + R + 1;
-                h = clip(pk % side - p % side, R) + R + 1;
-            }
-            rows_v[i * tokens + k] = v;
-            rows_h[i * tokens + k] = h;
-        }
+static int table_rows(const AttentionShape *s) {
+    return 2 * s->max_relative_position + 2;
+}
+
+size_t attention_workspace_size(const AttentionShape *s) {
+    const size_t per_table = (size_t)s->batch * s->tokens * s->heads * table_rows(s);
+    return 4 * per_table + (size_t)s->threads * s->tokens * s->tokens;
+}
+
+/* row[k] += lookup_v[row_v(i, k)] + lookup_h[row_h(i, k)] for query token i. */
+CPU_DISPATCH static void add_relative(real *row, const real *lookup_v, const real *lookup_h, int i,
+                                      const AttentionShape *s) {
+    const int G = s->grid, R = s->max_relative_position;
+    if (i == 0) {
+        for (int k = 0; k < s->tokens; k++) row[k] += lookup_v[0] + lookup_h[0];
+        return;
+    }
+    const int qy = (i - 1) / G, qx = (i - 1) % G;
+    real horizontal[G];
+    for (int kx = 0; kx < G; kx++) horizontal[kx] = lookup_h[table_row(kx, qx, R)];
+    row[0] += lookup_v[0] + lookup_h[0];
+    for (int ky = 0; ky < G; ky++) {
+        const real vertical = lookup_v[table_row(ky, qy, R)];
+        real *keys = row + 1 + ky * G;
+        for (int kx = 0; kx < G; kx++) keys[kx] += vertical + horizontal[kx];
     }
 }
 
-/* sums[i, r] = sum over k with rows[i, k] == r of m[i, k] */
-static void sum_by_table_row(real *sums, const real *m, const int *rows, int tokens,
-                             int table_rows) {
-    memset(sums, 0, (size_t)tokens * table_rows * sizeof *sums);
-    for (int i = 0; i < tokens; i++)
-        for (int k = 0; k < tokens; k++)
-            sums[i * table_rows + rows[i * tokens + k]] += m[(size_t)i * tokens + k];
+/* sums_v[r] = sum of row[k] over the keys k whose vertical table row is r; sums_h likewise. */
+CPU_DISPATCH static void sum_relative(real *sums_v, real *sums_h, const real *row, int i,
+                                      const AttentionShape *s) {
+    const int G = s->grid, R = s->max_relative_position, T = table_rows(s);
+    memset(sums_v, 0, (size_t)T * sizeof *sums_v);
+    memset(sums_h, 0, (size_t)T * sizeof *sums_h);
+    if (i == 0) {
+        real total = 0;
+        for (int k = 0; k < s->tokens; k++) total += row[k];
+        sums_v[0] = sums_h[0] = total;
+        return;
+    }
+    const int qy = (i - 1) / G, qx = (i - 1) % G;
+    real columns[G];
+    memset(columns, 0, sizeof columns);
+    sums_v[0] = sums_h[0] = row[0];
+    for (int ky = 0; ky < G; ky++) {
+        const real *keys = row + 1 + ky * G;
+        real total = 0;
+        for (int kx = 0; kx < G; kx++) {
+            total += keys[kx];
+            columns[kx] += keys[kx];
+        }
+        sums_v[table_row(ky, qy, R)] += total;
+    }
+    for (int kx = 0; kx < G; kx++) sums_h[table_row(kx, qx, R)] += columns[kx];
+}
+
+/* row = softmax(scale * row), in place. */
+CPU_DISPATCH static void softmax_row(real *row, int n, real scale) {
+    real max = row[0], sum = 0;
+#pragma omp simd reduction(max : max)
+    for (int c = 1; c < n; c++) max = row[c] > max ? row[c] : max;
+#pragma omp simd reduction(+ : sum)
+    for (int c = 0; c < n; c++) {
+        row[c] = fast_exp(scale * (row[c] - max));
+        sum += row[c];
+    }
+    const real inverse = 1 / sum;
+    for (int c = 0; c < n; c++) row[c] *= inverse;
+}
+
+/* Through A = softmax(scale L): dL = scale A (dA - sum(dA A)); dA in row, overwritten. */
+CPU_DISPATCH static void softmax_backward_row(real *row, const real *probs, int n, real scale) {
+    real dot = 0;
+#pragma omp simd reduction(+ : dot)
+    for (int c = 0; c < n; c++) dot += row[c] * probs[c];
+    for (int c = 0; c < n; c++) row[c] = scale * probs[c] * (row[c] - dot);
 }
 
 void attention_forward(real *out, real *probs, const real *q, const real *k, const real *v,
                        const real *key_v, const real *key_h, const real *value_v,
-                       const real *value_h, const AttentionShape *s) {
-    const int N = s->tokens, d = s->head_dim, T = s->table_rows, qd = s->heads * d;
+                       const real *value_h, real *workspace, const AttentionShape *s) {
+    const int N = s->tokens, d = s->head_dim, T = table_rows(s), qd = s->heads * d;
+    const int rows = s->batch * N * s->heads; /* (sample, token, head) rows of d features */
     const real scale = (real)s->scale;
-#pragma omp parallel
-    {
-        real *scratch = xmalloc((size_t)4 * N * T * sizeof *scratch);
-        real *qt_v = scratch, *qt_h = qt_v + N * T, *a_v = qt_h + N * T, *a_h = a_v + N * T;
-#pragma omp for schedule(static)
-        for (int bj = 0; bj < s->batch * s->heads; bj++) {
-            const int b = bj / s->heads, j = bj % s->heads;
-            const size_t head = (size_t)b * N * qd + (size_t)j * d;
-            real *p = probs + (size_t)bj * N * N, *oj = out + head;
-            gemm(false, true, N, N, d, 1, q + head, qd, k + head, qd, 0, p, N);
-            gemm(false, true, N, T, d, 1, q + head, qd, key_v, d, 0, qt_v, T);
-            gemm(false, true, N, T, d, 1, q + head, qd, key_h, d, 0, qt_h, T);
-            for (int i = 0; i < N; i++) {
-                real *row = p + (size_t)i * N, max = -INFINITY;
-                const int *rv = s->rows_v + i * N, *rh = s->rows_h + i * N;
-                for (int c = 0; c < N; c++) {
-                    row[c] = scale * (row[c] + qt_v[i * T + rv[c]] + qt_h[i * T + rh[c]]);
-                    max = row[c] > max ? row[c] : max;
-                }
-                real sum = 0;
-                for (int c = 0; c < N; c++) sum += row[c] = real_exp(row[c] - max);
-                for (int c = 0; c < N; c++) row[c] /= sum;
-            }
-            gemm(false, false, N, d, N, 1, p, N, v + head, qd, 0, oj, qd);
-            sum_by_table_row(a_v, p, s->rows_v, N, T);
-            sum_by_table_row(a_h, p, s->rows_h, N, T);
-            gemm(false, false, N, d, T, 1, a_v, T, value_v, d, 1, oj, qd);
-            gemm(false, false, N, d, T, 1, a_h, T, value_h, d, 1, oj, qd);
+    real *q_v = workspace, *q_h = q_v + (size_t)rows * T;
+    real *a_v = q_h + (size_t)rows * T, *a_h = a_v + (size_t)rows * T;
+    gemm(false, true, rows, T, d, 1, q, d, key_v, d, 0, q_v, T);
+    gemm(false, true, rows, T, d, 1, q, d, key_h, d, 0, q_h, T);
+#pragma omp parallel for schedule(static) num_threads(s->threads)
+    for (int bj = 0; bj < s->batch * s->heads; bj++) {
+        const int b = bj / s->heads, j = bj % s->heads;
+        const size_t head = (size_t)b * N * qd + (size_t)j * d;
+        real *p = probs + (size_t)bj * N * N;
+        gemm(false, true, N, N, d, 1, q + head, qd, k + head, qd, 0, p, N);
+        for (int i = 0; i < N; i++) {
+            const size_t r = ((size_t)b * N + i) * s->heads + j;
+            real *row = p + (size_t)i * N;
+            add_relative(row, q_v + r * T, q_h + r * T, i, s);
+            softmax_row(row, N, scale);
+            sum_relative(a_v + r * T, a_h + r * T, row, i, s);
         }
-        free(scratch);
+        gemm(false, false, N, d, N, 1, p, N, v + head, qd, 0, out + head, qd);
     }
+    gemm(false, false, rows, d, T, 1, a_v, T, value_v, d, 1, out, d);
+    gemm(false, false, rows, d, T, 1, a_h, T, value_h, d, 1, out, d);
 }
 
 void attention_backward(real *dq, real *dk, real *dv, real *dkey_v, real *dkey_h, real *dvalue_v,
                         real *dvalue_h, const real *dout, const real *probs, const real *q,
                         const real *k, const real *v, const real *key_v, const real *key_h,
-                        const real *value_v, const real *value_h, const AttentionShape *s) {
-    const int N = s->tokens, d = s->head_dim, T = s->table_rows, qd = s->heads * d;
+                        const real *value_v, const real *value_h, real *workspace,
+                        const AttentionShape *s) {
+    const int N = s->tokens, d = s->head_dim, T = table_rows(s), qd = s->heads * d;
+    const int rows = s->batch * N * s->heads;
     const real scale = (real)s->scale;
-    const int threads = omp_get_max_threads();
-    /* per-thread table gradients, added in thread order afterwards: deterministic */
-    real *table_grads = xcalloc((size_t)threads * 4 * T * d, sizeof *table_grads);
-#pragma omp parallel num_threads(threads)
-    {
-        real *scratch = xmalloc(((size_t)N * N + (size_t)4 * N * T) * sizeof *scratch);
-        real *dp = scratch, *t_v = dp + (size_t)N * N, *t_h = t_v + N * T, *a_v = t_h + N * T,
-             *a_h = a_v + N * T;
-        real *g = table_grads + (size_t)omp_get_thread_num() * 4 * T * d;
-        real *g_key_v = g, *g_key_h = g + T * d, *g_value_v = g + 2 * T * d,
-             *g_value_h = g + 3 * T * d;
-#pragma omp for schedule(static)
-        for (int bj = 0; bj < s->batch * s->heads; bj++) {
-            const int b = bj / s->heads, j = bj % s->heads;
-            const size_t head = (size_t)b * N * qd + (size_t)j * d;
-            const real *p = probs + (size_t)bj * N * N, *dOj = dout + head;
-            /* through O = A V + A.Rv */
-            gemm(true, false, N, d, N, 1, p, N, dOj, qd, 0, dv + head, qd);
-            gemm(false, true, N, N, d, 1, dOj, qd, v + head, qd, 0, dp, N);
-            gemm(false, true, N, T, d, 1, dOj, qd, value_v, d, 0, t_v, T);
-            gemm(false, true, N, T, d, 1, dOj, qd, value_h, d, 0, t_h, T);
-            sum_by_table_row(a_v, p, s->rows_v, N, T);
-            sum_by_table_row(a_h, p, s->rows_h, N, T);
-            gemm(true, false, T, d, N, 1, a_v, T, dOj, qd, 1, g_value_v, d);
-            gemm(true, false, T, d, N, 1, a_h, T, dOj, qd, 1, g_value_h, d);
-            /* through the softmax: dL = A (dA - sum(dA A)), then the scale */
-            for (int i = 0; i < N; i++) {
-                real *row = dp + (size_t)i * N;
-                const real *pr = p + (size_t)i * N;
-                const int *rv = s->rows_v + i * N, *rh = s->rows_h + i * N;
-                real dot = 0;
-                for (int c = 0; c < N; c++) {
-                    row[c] += t_v[i * T + rv[c]] + t_h[i * T + rh[c]];
-                    dot += row[c] * pr[c];
-                }
-                for (int c = 0; c < N; c++) row[c] = scale * pr[c] * (row[c] - dot);
-            }
-            /* through L = Q K^T + Q.Rk */
-            gemm(false, false, N, d, N, 1, dp, N, k + head, qd, 0, dq + head, qd);
-            gemm(true, false, N, d, N, 1, dp, N, q + head, qd, 0, dk + head, qd);
-            sum_by_table_row(a_v, dp, s->rows_v, N, T);
-            sum_by_table_row(a_h, dp, s->rows_h, N, T);
-            gemm(false, false, N, d, T, 1, a_v, T, key_v, d, 1, dq + head, qd);
-            gemm(false, false, N, d, T, 1, a_h, T, key_h, d, 1, dq + head, qd);
-            gemm(true, false, T, d, N, 1, a_v, T, q + head, qd, 1, g_key_v, d);
-            gemm(true, false, T, d, N, 1, a_h, T, q + head, qd, 1, g_key_h, d);
+    real *do_v = workspace, *do_h = do_v + (size_t)rows * T;
+    real *sum_v = do_h + (size_t)rows * T, *sum_h = sum_v + (size_t)rows * T;
+    real *per_thread = sum_h + (size_t)rows * T;
+    /* through O = A V + A.Rv: the value tables' share */
+    gemm(false, true, rows, T, d, 1, dout, d, value_v, d, 0, do_v, T);
+    gemm(false, true, rows, T, d, 1, dout, d, value_h, d, 0, do_h, T);
+#pragma omp parallel for schedule(static) num_threads(s->threads)
+    for (int bj = 0; bj < s->batch * s->heads; bj++) {
+        const int b = bj / s->heads, j = bj % s->heads;
+        const real *p = probs + (size_t)bj * N * N;
+        for (int i = 0; i < N; i++) {
+            const size_t r = ((size_t)b * N + i) * s->heads + j;
+            sum_relative(sum_v + r * T, sum_h + r * T, p + (size_t)i * N, i, s);
         }
-        free(scratch);
     }
-    real *targets[4] = {dkey_v, dkey_h, dvalue_v, dvalue_h};
-    for (int t = 0; t < threads; t++)
-        for (int m = 0; m < 4; m++)
-            for (int i = 0; i < T * d; i++)
-                targets[m][i] += table_grads[((size_t)t * 4 + m) * T * d + i];
-    free(table_grads);
+    gemm(true, false, T, d, rows, 1, sum_v, T, dout, d, 1, dvalue_v, d);
+    gemm(true, false, T, d, rows, 1, sum_h, T, dout, d, 1, dvalue_h, d);
+#pragma omp parallel for schedule(static) num_threads(s->threads)
+    for (int bj = 0; bj < s->batch * s->heads; bj++) {
+        const int b = bj / s->heads, j = bj % s->heads;
+        const size_t head = (size_t)b * N * qd + (size_t)j * d;
+        const real *p = probs + (size_t)bj * N * N, *dOj = dout + head;
+        real *dp = per_thread + (size_t)omp_get_thread_num() * N * N;
+        gemm(true, false, N, d, N, 1, p, N, dOj, qd, 0, dv + head, qd);
+        gemm(false, true, N, N, d, 1, dOj, qd, v + head, qd, 0, dp, N);
+        for (int i = 0; i < N; i++) {
+            const size_t r = ((size_t)b * N + i) * s->heads + j;
+            real *row = dp + (size_t)i * N;
+            add_relative(row, do_v + r * T, do_h + r * T, i, s);
+            softmax_backward_row(row, p + (size_t)i * N, N, scale);
+            sum_relative(sum_v + r * T, sum_h + r * T, row, i, s);
+        }
+        /* through L = Q K^T + Q.Rk */
+        gemm(false, false, N, d, N, 1, dp, N, k + head, qd, 0, dq + head, qd);
+        gemm(true, false, N, d, N, 1, dp, N, q + head, qd, 0, dk + head, qd);
+    }
+    gemm(false, false, rows, d, T, 1, sum_v, T, key_v, d, 1, dq, d);
+    gemm(false, false, rows, d, T, 1, sum_h, T, key_h, d, 1, dq, d);
+    gemm(true, false, T, d, rows, 1, sum_v, T, q, d, 1, dkey_v, d);
+    gemm(true, false, T, d, rows, 1, sum_h, T, q, d, 1, dkey_h, d);
 }

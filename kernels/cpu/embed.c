@@ -1,7 +1,7 @@
 /* Patch embedding input, token assembly, and pooling. */
 #include "kernels.h"
 
-#include "column_sums.h"
+#include "parallel.h"
 
 #include <string.h>
 

@@ -4,8 +4,8 @@
  * plain loop, exact enough to be the reference. */
 #include "kernels.h"
 
-#include "column_sums.h"
 #include "error.h"
+#include "parallel.h"
 
 #include <string.h>
 

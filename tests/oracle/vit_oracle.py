@@ -17,10 +17,6 @@ import h5py
 import numpy as np
 import torch
 
-torch.set_default_dtype(torch.float64)
-torch.set_num_threads(2)
-
-
 def parse_arch(text):
     embed, depth, heads, ratios = text.split(":")
     heads = [int(h) for h in heads.split(",")]
@@ -86,12 +82,15 @@ def soft_target_loss(logits, targets):
 
 
 def main(inp, out):
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(2)
     with h5py.File(inp, "r") as f:
         cfg = {k: int(f.attrs[k]) for k in ("patch_size", "head_dim", "max_relative_position",
                                              "class_token_pooling")}
         arch = parse_arch(f.attrs["arch"].decode() if isinstance(f.attrs["arch"], bytes) else f.attrs["arch"])
         names = list(f["params"].keys())
-        P = {n: torch.tensor(np.asarray(f["params"][n], dtype=np.float64), requires_grad=True) for n in names}
+        P = {n: torch.tensor(np.asarray(f["params"][n], dtype=np.float64), requires_grad=True)
+             for n in names}
         steps = int(f.attrs["adamw_steps"])
         batches = [(torch.tensor(np.asarray(f[f"batch{k}/images"], dtype=np.float64)),
                     torch.tensor(np.asarray(f[f"batch{k}/targets"], dtype=np.float64)))

@@ -1,0 +1,181 @@
+/* prenas-bench-step: the speed of one training step (forward, loss, backward, AdamW over the
+ * whole supernet) and of evaluation for one subnet, on the CPU engine. The last line is
+ * img_per_s=<training images per second>, for scripts (bench/step-vs-torch.sh). */
+#include "arch.h"
+#include "cli.h"
+#include "cost.h"
+#include "kernels.h"
+#include "optim.h"
+#include "rng.h"
+#include "space.h"
+#include "vit.h"
+
+#include <getopt.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static const char USAGE[] =
+    "usage: prenas-bench-step --config SPACE.cfg [--arch ARCH] [--batch B] [--steps N]\n"
+    "\n"
+    "Times training steps (forward, soft-target loss, backward, AdamW over every supernet\n"
+    "tensor) and evaluation passes of one subnet on random images, after two warm-up steps.\n"
+    "\n"
+    "  --config FILE   the search space (its supernet is allocated whole)\n"
+    "  --arch ARCH     the subnet (default: the space's largest)\n"
+    "  --batch B       images per step (default 8)\n"
+    "  --steps N       measured steps (default 5)\n"
+    "  --help, --version\n"
+    "Threads: OMP_NUM_THREADS (default: all cores).\n"
+    "Prints per-phase times, images/s, model GFLOP/s (6 x MACs per trained image, 2 x per\n"
+    "evaluated image; MACs of method.md 4.4), the sgemm rate of this machine measured in the\n"
+    "same run, and peak memory; the last line is img_per_s=<training images per second>.\n";
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* The best of three 2048^3 products through the engine's gemm: the ceiling to compare with. */
+static double sgemm_gflops(void) {
+    const int n = 2048;
+    real *a = malloc(sizeof(real) * n * n), *b = malloc(sizeof(real) * n * n),
+         *c = malloc(sizeof(real) * n * n);
+    for (int i = 0; i < n * n; i++) a[i] = (real)(i % 7) * 0.1f, b[i] = (real)(i % 5) * 0.1f;
+    double best = 1e30;
+    for (int r = 0; r < 4; r++) {
+        double t0 = now();
+        gemm(false, true, n, n, n, 1, a, n, b, n, 0, c, n);
+        double dt = now() - t0;
+        if (r > 0 && dt < best) best = dt; /* the first run pays for page faults */
+    }
+    free(a), free(b), free(c);
+    return 2.0 * n * n * n / best / 1e9;
+}
+
+typedef struct {
+    double forward, loss, backward, optimizer;
+} StepTimes;
+
+int main(int argc, char **argv) {
+    enum { OPT_VERSION = 256 };
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"arch", required_argument, NULL, 'a'},
+                                            {"batch", required_argument, NULL, 'b'},
+                                            {"steps", required_argument, NULL, 's'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {NULL, 0, NULL, 0}};
+    const char *config = NULL, *arch_text = NULL;
+    int batch = 8, steps = 5;
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
+        switch (c) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'a':
+            arch_text = optarg;
+            break;
+        case 'b':
+            batch = (int)cli_long("--batch", optarg, 1, 65536);
+            break;
+        case 's':
+            steps = (int)cli_long("--steps", optarg, 1, 1000000);
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        case OPT_VERSION:
+            cli_print_version(stdout);
+            return 0;
+        default:
+            cli_bad_option(argv, optopt);
+        }
+    }
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!config) cli_usage_error("--config SPACE.cfg is required");
+    Error err = {0};
+    Space *space = space_load_file(config, &err);
+    if (!space) die(&err);
+    Arch arch;
+    if (arch_text) {
+        if (!arch_parse(arch_text, &arch, &err) || !arch_check(&arch, space, &err)) die(&err);
+    } else {
+        arch_largest(space, &arch);
+    }
+    char text[ARCH_TEXT_MAX];
+    arch_format(&arch, text, sizeof text);
+    const ArchCost cost = arch_cost(&arch, space);
+    printf("space %s, subnet %s (%.3fM parameters, %.3f GMACs per image)\n", space->name, text,
+           cost.params / 1e6, cost.macs / 1e9);
+    printf("batch %d, %d OpenMP threads, %d measured steps after 2 warm-up\n", batch,
+           omp_get_max_threads(), steps);
+
+    Vit *vit = vit_create(space, batch);
+    vit_init(vit, 1);
+    AdamW opt = adamw_create(vit, 0.9, 0.999, 1e-8, 0.05);
+    const int C = vit->classes;
+    const size_t pixels = (size_t)batch * vit->channels * vit->image_size * vit->image_size;
+    real *images = malloc(pixels * sizeof(real)), *targets = malloc(sizeof(real) * batch * C);
+    real *logits = malloc(sizeof(real) * batch * C), *probs = malloc(sizeof(real) * batch * C);
+    real *dlogits = malloc(sizeof(real) * batch * C), *loss = malloc(sizeof(real) * batch);
+    int *labels = malloc(sizeof(int) * batch);
+    Rng rng = rng_stream(1, 1);
+    for (size_t i = 0; i < pixels; i++) images[i] = (real)rng_normal(&rng);
+    for (int b = 0; b < batch; b++) labels[b] = (int)rng_below(&rng, (uint64_t)C);
+    soft_targets(targets, labels, labels, NULL, 0.1, batch, C);
+
+    StepTimes total = {0};
+    for (int s = -2; s < steps; s++) {
+        double t0 = now();
+        vit_zero_grads(vit);
+        vit_forward(vit, &arch, images, batch, NULL, logits);
+        double t1 = now();
+        cross_entropy_forward(loss, probs, logits, targets, batch, C);
+        cross_entropy_backward(dlogits, probs, targets, batch, C, 1.0 / batch);
+        double t2 = now();
+        vit_backward(vit, &arch, dlogits, batch, NULL);
+        double t3 = now();
+        adamw_step(&opt, vit, 1e-4);
+        double t4 = now();
+        if (s < 0) continue;
+        total.forward += t1 - t0, total.loss += t2 - t1, total.backward += t3 - t2;
+        total.optimizer += t4 - t3;
+    }
+    double step_time = (total.forward + total.loss + total.backward + total.optimizer) / steps;
+    double train_rate = batch / step_time;
+    printf("train step %.4f s: forward %.4f, loss %.4f, backward %.4f, AdamW %.4f (%zu entries)\n",
+           step_time, total.forward / steps, total.loss / steps, total.backward / steps,
+           total.optimizer / steps, vit->n_params);
+
+    double eval_time = 0;
+    for (int s = -1; s < steps; s++) {
+        double t0 = now();
+        vit_forward(vit, &arch, images, batch, NULL, logits);
+        if (s >= 0) eval_time += now() - t0;
+    }
+    double eval_rate = batch * steps / eval_time;
+    double ceiling = sgemm_gflops();
+    double train_gflops = 6.0 * cost.macs * train_rate / 1e9,
+           eval_gflops = 2.0 * cost.macs * eval_rate / 1e9;
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    printf("train %.2f img/s, %.1f GFLOP/s; eval %.2f img/s, %.1f GFLOP/s\n", train_rate,
+           train_gflops, eval_rate, eval_gflops);
+    printf("sgemm 2048^3 on this machine now: %.1f GFLOP/s (train reaches %.0f%%, eval %.0f%%)\n",
+           ceiling, 100 * train_gflops / ceiling, 100 * eval_gflops / ceiling);
+    printf("peak RSS %.0f MiB\n", usage.ru_maxrss / 1024.0);
+    printf("eval_img_per_s=%.3f\n", eval_rate);
+    printf("img_per_s=%.3f\n", train_rate);
+
+    adamw_free(&opt);
+    free(images), free(targets), free(logits), free(probs), free(dlogits), free(loss), free(labels);
+    vit_free(vit);
+    space_free(space);
+    return 0;
+}

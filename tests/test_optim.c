@@ -1,0 +1,80 @@
+/* AdamW and the learning-rate schedule against method.md §9.4-§9.5. */
+#include "check.h"
+
+#include "optim.h"
+#include "space.h"
+#include "vit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* method.md §9.5: epochs 0 and 1 use 1e-6, epoch 20 uses sched(19) = 9.5005e-4, epoch 21
+ * sched(20) ~ 9.961e-4, epoch 499 sched(498) ~ min + 3.9e-8. */
+static void schedule(void) {
+    const LrSchedule s = {
+        .lr_max = 1e-3, .lr_min = 1e-5, .warmup_lr = 1e-6, .epochs = 500, .warmup_epochs = 20};
+    CHECK_NEAR(lr_at_epoch(&s, 0), 1e-6, 1e-15);
+    CHECK_NEAR(lr_at_epoch(&s, 1), 1e-6, 1e-15);
+    CHECK_NEAR(lr_at_epoch(&s, 2), 1e-6 + (1e-3 - 1e-6) / 20, 1e-15);
+    CHECK_NEAR(lr_at_epoch(&s, 20), 9.5005e-4, 1e-12);
+    CHECK_NEAR(lr_at_epoch(&s, 21), 9.961e-4, 1e-7);
+    CHECK_NEAR(lr_at_epoch(&s, 499) - 1e-5, 3.9e-8, 1e-9);
+    bool decreasing = true; /* after the warm-up */
+    for (int e = 22; e < 500; e++) decreasing &= lr_at_epoch(&s, e) <= lr_at_epoch(&s, e - 1);
+    CHECK(decreasing);
+}
+
+/* One step with a known gradient: m_hat = g, v_hat = g^2, so every entry with g != 0 moves
+ * by lr * g / (|g| + eps) after its decay; decay only where §9.4 says. */
+static void one_step(void) {
+    Error err = {0};
+    Space *space = space_load_file("configs/spaces/micro.cfg", &err);
+    Vit *vit = vit_create(space, 1);
+    vit_init(vit, 9);
+    real *before = malloc(vit->n_params * sizeof(real));
+    memcpy(before, vit->params, vit->n_params * sizeof(real));
+    for (size_t i = 0; i < vit->n_params; i++) vit->grads[i] = (real)((i % 3) - 1) * 0.01f;
+    const double lr = 1e-3, wd = 0.05;
+    AdamW opt = adamw_create(vit, 0.9, 0.999, 1e-8, wd);
+    adamw_step(&opt, vit, lr);
+    double worst = 0;
+    int decayed = 0, not_decayed = 0;
+    for (int t = 0; t < vit->n_tensors; t++) {
+        const TensorInfo *info = &vit->tensors[t];
+        const double decay = info->weight_decay ? 1 - lr * wd : 1;
+        decayed += info->weight_decay;
+        not_decayed += !info->weight_decay;
+        for (size_t i = info->offset; i < info->offset + info->count; i++) {
+            const double g = vit->grads[i];
+            const double expected = before[i] * decay - (g == 0 ? 0 : lr * g / (fabs(g) + 1e-8));
+            worst = fmax(worst, fabs(vit->params[i] - expected));
+        }
+    }
+    CHECK(worst < 2e-7);
+    /* 6 blocks x (qkv, 4 tables, proj, fc1, fc2) + patch weight + head weight */
+    CHECK_EQ_I64(decayed, 6 * 8 + 2);
+    CHECK_EQ_I64(not_decayed, vit->n_tensors - decayed);
+    CHECK(!vit_find_tensor(vit, "pos_embed")->weight_decay);
+    CHECK(!vit_find_tensor(vit, "cls_token")->weight_decay);
+    CHECK(vit_find_tensor(vit, "blocks.0.attn.rel_pos_embed_k.embeddings_table_v")->weight_decay);
+    CHECK_EQ_I64(opt.step, 1);
+    /* Second step: the bias corrections follow the step counter. */
+    memcpy(before, vit->params, vit->n_params * sizeof(real));
+    adamw_step(&opt, vit, lr);
+    const size_t i = vit_find_tensor(vit, "head.bias")->offset + 1; /* g = 0.01 * ((i%3)-1) */
+    const double g = vit->grads[i], m = 0.9 * 0.1 * g + 0.1 * g,
+                 v = 0.999 * 0.001 * g * g + 0.001 * g * g;
+    const double m_hat = m / (1 - 0.81), v_hat = v / (1 - 0.998001);
+    CHECK_NEAR(vit->params[i], before[i] - lr * m_hat / (sqrt(v_hat) + 1e-8), 1e-7);
+    adamw_free(&opt);
+    free(before);
+    vit_free(vit);
+    space_free(space);
+}
+
+int main(void) {
+    schedule();
+    one_step();
+    return check_summary();
+}
