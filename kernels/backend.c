@@ -5,15 +5,24 @@
 
 static const char *isa_name(dnnl_cpu_isa_t isa) {
     switch (isa) {
-    case dnnl_cpu_isa_sse41: return "SSE4.1";
-    case dnnl_cpu_isa_avx: return "AVX";
-    case dnnl_cpu_isa_avx2: return "AVX2";
-    case dnnl_cpu_isa_avx2_vnni: return "AVX2-VNNI";
-    case dnnl_cpu_isa_avx512_core: return "AVX-512";
-    case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 VNNI";
-    case dnnl_cpu_isa_avx512_core_bf16: return "AVX-512 BF16";
-    case dnnl_cpu_isa_avx512_core_amx: return "AVX-512 AMX";
-    default: return "other";
+    case dnnl_cpu_isa_sse41:
+        return "SSE4.1";
+    case dnnl_cpu_isa_avx:
+        return "AVX";
+    case dnnl_cpu_isa_avx2:
+        return "AVX2";
+    case dnnl_cpu_isa_avx2_vnni:
+        return "AVX2-VNNI";
+    case dnnl_cpu_isa_avx512_core:
+        return "AVX-512";
+    case dnnl_cpu_isa_avx512_core_vnni:
+        return "AVX-512 VNNI";
+    case dnnl_cpu_isa_avx512_core_bf16:
+        return "AVX-512 BF16";
+    case dnnl_cpu_isa_avx512_core_amx:
+        return "AVX-512 AMX";
+    default:
+        return "other";
     }
 }
 

@@ -1,19 +1,32 @@
 #!/bin/bash
 # The main job (README): the prenas pipeline on Fashion-MNIST with the micro search space, on
-# the CPU, from a fresh Debian 12 machine. Results go to $PRENAS_WORK (default work/fmnist).
+# the CPU with 2 MPI ranks on this machine, from a fresh Debian 12 machine. Results go to
+# $PRENAS_WORK (default work/fmnist).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 bin=${BUILD_DIR:-build}
 work=${PRENAS_WORK:-work/fmnist}
 space=configs/spaces/micro.cfg
+ranks=${PRENAS_RANKS:-2}
 mkdir -p "$work"
+mpirun=(mpirun -np "$ranks" --bind-to none)
+if [ "$(id -u)" -eq 0 ]; then # Open MPI refuses root unless told (toolchain.md §3)
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(($(nproc) / ranks > 0 ? $(nproc) / ranks : 1))}
 
 echo "== pack: Fashion-MNIST -> $work/dataset.h5"
 "$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist \
     --class-names configs/datasets/fashion-mnist.classes --out "$work/dataset.h5"
-"$bin/prenas-inspect" "$work/dataset.h5"
 
 echo "== the search space"
 "$bin/prenas-arch" --config "$space"
-"$bin/prenas-arch" --config "$space" --enumerate
+
+echo "== score: one gradient pass of the random supernet ($ranks ranks)"
+"${mpirun[@]}" "$bin/prenas-score" --config "$space" --out "$work/scores.h5"
+
+echo "== select: the preferred space"
+"${mpirun[@]}" "$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" \
+    --json "$work/preferred.json" --refined "$work/preferred.cfg"
+"$bin/prenas-inspect" "$work/preferred.h5"

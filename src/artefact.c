@@ -204,6 +204,27 @@ void artefact_abort(ArtefactWriter *w) {
     if (w->tmp_path[0]) unlink(w->tmp_path);
 }
 
+bool atomic_write_text(const char *path, const char *text, Error *err) {
+    char tmp[ARTEFACT_PATH_MAX + 8], dir[ARTEFACT_PATH_MAX];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f) return input_error(err, "cannot create the output file: %m, %s", tmp);
+    const size_t length = strlen(text);
+    bool ok = fwrite(text, 1, length, f) == length && fflush(f) == 0 && fsync(fileno(f)) == 0;
+    if (fclose(f) != 0) ok = false;
+    if (!ok) {
+        unlink(tmp);
+        return input_error(err, "cannot write: %m, %s", tmp);
+    }
+    if (rename(tmp, path) != 0) {
+        unlink(tmp);
+        return input_error(err, "cannot rename %s to %s: %m", tmp, path);
+    }
+    directory_of(path, dir, sizeof dir);
+    fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    return true;
+}
+
 /* ---- reading ---- */
 
 bool artefact_open(Artefact *a, const char *path, const char *schema, int64_t max_version,

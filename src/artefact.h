@@ -59,6 +59,9 @@ void artefact_commit(ArtefactWriter *writer, const ArtefactMeta *meta);
 /* Closes and removes PATH.tmp; PATH (an older version, if any) is untouched. */
 void artefact_abort(ArtefactWriter *writer);
 
+/* A text file (JSON, a configuration) written the same way: PATH.tmp, fsync, rename. */
+bool atomic_write_text(const char *path, const char *text, Error *err);
+
 typedef struct {
     hid_t file;
     char path[ARTEFACT_PATH_MAX];

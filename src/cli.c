@@ -16,14 +16,12 @@ void cli_print_version(FILE *out) {
 }
 
 _Noreturn void cli_usage_error(const char *fmt, ...) {
-    char message[1024];
+    char message[900];
     va_list args;
     va_start(args, fmt);
     vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
-    fprintf(stderr, "%s: error: %s (see %s --help)\n", program_invocation_short_name, message,
-            program_invocation_short_name);
-    exit(EXIT_INPUT);
+    die_input("%s (see %s --help)", message, program_invocation_short_name);
 }
 
 _Noreturn void cli_bad_option(char **argv, int optopt_value) {

@@ -41,13 +41,18 @@ void split_writer_append(SplitWriter *w, const uint8_t *images, const int32_t *l
     h5_write_rows(w->labels, H5T_NATIVE_INT32, (hsize_t)w->written, (hsize_t)n, labels);
     h5_write_rows(w->source_index, H5T_NATIVE_INT64, (hsize_t)w->written, (hsize_t)n, source_index);
     const int channels = w->shape.channels;
-    const int64_t values = n * w->shape.height * w->shape.width * channels;
+    const int64_t pixels = n * w->shape.height * w->shape.width;
     /* Per-channel sums in integers: exact, and independent of how rows are slabbed. */
     uint64_t sum[DATASET_MAX_CHANNELS] = {0}, sum_sq[DATASET_MAX_CHANNELS] = {0};
-    for (int64_t i = 0; i < values; i++) {
-        uint64_t v = images[i];
-        sum[i % channels] += v;
-        sum_sq[i % channels] += v * v;
+    for (int c = 0; c < channels; c++) {
+        uint64_t s = 0, s2 = 0;
+        for (int64_t p = 0; p < pixels; p++) {
+            const uint64_t v = images[p * channels + c];
+            s += v;
+            s2 += v * v;
+        }
+        sum[c] = s;
+        sum_sq[c] = s2;
     }
     for (int c = 0; c < channels; c++) {
         w->sum[c] += (double)sum[c];
@@ -70,6 +75,13 @@ void split_writer_close(SplitWriter *w) {
     }
     h5_attr_doubles(w->group, "mean", mean, w->shape.channels);
     h5_attr_doubles(w->group, "std", std, w->shape.channels);
+    CHECK_H5(H5Dclose(w->images));
+    CHECK_H5(H5Dclose(w->labels));
+    CHECK_H5(H5Dclose(w->source_index));
+    CHECK_H5(H5Gclose(w->group));
+}
+
+void split_writer_discard(SplitWriter *w) {
     CHECK_H5(H5Dclose(w->images));
     CHECK_H5(H5Dclose(w->labels));
     CHECK_H5(H5Dclose(w->source_index));
@@ -207,5 +219,20 @@ void dataset_print_summary(const DatasetFile *ds, FILE *out) {
         fprintf(out, "  std");
         for (int c = 0; c < s->channels; c++) fprintf(out, " %.4f", split->std[c]);
         fprintf(out, "  from %s\n", split->source);
+    }
+}
+
+void images_to_tensor(real *out, const uint8_t *images, int64_t n, ImageShape shape,
+                      const double *mean, const double *std) {
+    const int64_t pixels = (int64_t)shape.height * shape.width;
+#pragma omp parallel for schedule(static)
+    for (int64_t i = 0; i < n; i++) {
+        const uint8_t *image = images + i * pixels * shape.channels;
+        for (int c = 0; c < shape.channels; c++) {
+            real *plane = out + (i * shape.channels + c) * pixels;
+            const double scale = 1.0 / (255.0 * std[c]), shift = mean[c] / std[c];
+            for (int64_t p = 0; p < pixels; p++)
+                plane[p] = (real)(image[p * shape.channels + c] * scale - shift);
+        }
     }
 }

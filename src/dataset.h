@@ -8,6 +8,7 @@
 
 #include "artefact.h"
 #include "error.h"
+#include "real.h"
 
 #include <hdf5.h>
 #include <stdbool.h>
@@ -41,6 +42,8 @@ void split_writer_append(SplitWriter *writer, const uint8_t *images, const int32
                          const int64_t *source_index, int64_t n);
 /* Writes the split's mean / std; every declared row must have been appended. */
 void split_writer_close(SplitWriter *writer);
+/* Closes a split that an input error left incomplete; its file is about to be discarded. */
+void split_writer_discard(SplitWriter *writer);
 
 /* ---- reading ---- */
 
@@ -65,6 +68,10 @@ const SplitInfo *dataset_split(const DatasetFile *dataset, const char *name); /*
 /* Rows [first, first + count) of a split; labels are checked against the class count. */
 bool dataset_read(DatasetFile *dataset, const char *split, int64_t first, int64_t count,
                   uint8_t *images, int32_t *labels, Error *err);
+/* Model input from stored images: [n, H, W, C] uint8 to [n, C, H, W], (x / 255 - mean) / std
+ * per channel. */
+void images_to_tensor(real *out, const uint8_t *images, int64_t n, ImageShape shape,
+                      const double *mean, const double *std);
 /* A few lines for people: shape, classes, and each split's size, statistics and origin. */
 void dataset_print_summary(const DatasetFile *dataset, FILE *out);
 

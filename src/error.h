@@ -26,7 +26,9 @@ typedef struct {
 bool error_set(Error *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 #define input_error(err, ...) error_set((err), EXIT_INPUT, __VA_ARGS__)
 
-/* Prints "<program>: error: <message>" and exits with the error's code. */
+/* Prints "<program>: error: <message>" and exits with the error's code. Under MPI it is
+ * collective: every rank calls it for the same error, rank 0 prints, all finalise. (An error
+ * that only some ranks meet goes through comm_check, mpi/comm.h.) */
 _Noreturn void die(const Error *err);
 /* The same for an error a stage detects itself (usage, option values): exit 2. */
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

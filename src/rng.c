@@ -15,6 +15,10 @@ Rng rng_stream(uint64_t seed, uint64_t stream) {
     return rng;
 }
 
+Rng rng_stream_at(uint64_t seed, uint64_t stream, uint64_t index) {
+    return rng_stream(seed, mix64(stream * 0xd1b54a32d192ed03ULL + index));
+}
+
 void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]) {
     uint32_t c0 = counter[0], c1 = counter[1], c2 = counter[2], c3 = counter[3];
     uint32_t k0 = key[0], k1 = key[1];

@@ -12,6 +12,9 @@
 enum {
     RNG_STREAM_DATASET_SPLIT = 1, /* prenas-pack: which training images become validation */
     RNG_STREAM_INIT = 2,          /* supernet initialisation, mixed with each tensor's name */
+    RNG_STREAM_DROP_PATH = 3,     /* drop-path decisions, one stream per sample */
+    RNG_STREAM_DATA_FREE = 4,     /* prenas-score: the synthetic images, one stream per image */
+    RNG_STREAM_SCORE_SAMPLE = 5,  /* prenas-score, data mode: which training images */
 };
 
 typedef struct {
@@ -22,6 +25,9 @@ typedef struct {
 } Rng;
 
 Rng rng_stream(uint64_t seed, uint64_t stream);
+/* Stream `stream` of item `index` (a sample, an image): randomness tied to the item, not to
+ * the rank that happens to process it, so results do not depend on the rank count. */
+Rng rng_stream_at(uint64_t seed, uint64_t stream, uint64_t index);
 /* The Philox4x32-10 bijection itself (checked against the authors' known-answer vectors). */
 void philox4x32_10(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4]);
 /* Four 32-bit outputs of block `counter` of the stream with this key (stateless form). */

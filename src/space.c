@@ -1,6 +1,7 @@
 #include "space.h"
 
 #include "arch.h"
+#include "sorted.h"
 #include "text.h"
 
 #include <libconfig.h>
@@ -305,23 +306,30 @@ static bool read_data_free(Reader *r, const config_setting_t *root, Space *sp) {
     return true;
 }
 
-static bool read_intervals(Reader *r, const config_setting_t *root, Space *sp) {
-    static const char *const keys[] = {"params", NULL};
-    static const char *const param_keys[] = {"min", "max", "width", NULL};
-    const config_setting_t *g = member(r, root, "intervals", CONFIG_TYPE_GROUP, "a group { ... }");
-    if (!g || !check_keys(r, g, keys)) return false;
-    const config_setting_t *p = member(r, g, "params", CONFIG_TYPE_GROUP, "a group { ... }");
+/* One budget's intervals; `unit` converts the file's numbers (millions, G) to whole units so
+ * that binning is exact. */
+static bool read_interval_spec(Reader *r, const config_setting_t *g, const char *key, double unit,
+                               bool required, IntervalSpec *out) {
+    static const char *const keys[] = {"min", "max", "width", NULL};
+    if (!required && !config_setting_get_member(g, key)) return true;
+    const config_setting_t *p = member(r, g, key, CONFIG_TYPE_GROUP, "a group { ... }");
     double min, max, width;
-    if (!p || !check_keys(r, p, param_keys) || !get_real(r, p, "min", 0, 1e6, &min) ||
-        !get_real(r, p, "max", 0, 1e6, &max) || !get_real(r, p, "width", 0, 1e6, &width))
+    if (!p || !check_keys(r, p, keys) || !get_real(r, p, "min", 0, 1e9, &min) ||
+        !get_real(r, p, "max", 0, 1e9, &max) || !get_real(r, p, "width", 0, 1e9, &width))
         return false;
-    /* Millions of parameters in the file, whole parameters inside: binning is exact. */
-    sp->param_intervals =
-        (IntervalSpec){llround(min * 1e6), llround(max * 1e6), llround(width * 1e6)};
-    if (sp->param_intervals.width <= 0) return fail_at(r, p, "width must be positive");
-    if (sp->param_intervals.min >= sp->param_intervals.max)
-        return fail_at(r, p, "min (%g) must be below max (%g)", min, max);
+    *out = (IntervalSpec){true, llround(min * unit), llround(max * unit), llround(width * unit)};
+    if (out->width <= 0) return fail_at(r, p, "width must be positive");
+    if (out->min >= out->max) return fail_at(r, p, "min (%g) must be below max (%g)", min, max);
     return true;
+}
+
+static bool read_intervals(Reader *r, const config_setting_t *root, Space *sp) {
+    static const char *const keys[] = {"params", "flops", "macs", NULL};
+    const config_setting_t *g = member(r, root, "intervals", CONFIG_TYPE_GROUP, "a group { ... }");
+    return g && check_keys(r, g, keys) &&
+           read_interval_spec(r, g, "params", 1e6, true, &sp->param_intervals) &&
+           read_interval_spec(r, g, "flops", 1e9, false, &sp->flops_intervals) &&
+           read_interval_spec(r, g, "macs", 1e9, false, &sp->macs_intervals);
 }
 
 static bool read_space(Reader *r, const config_setting_t *root, Space *sp) {
@@ -477,6 +485,27 @@ bool choice_list_contains(const ChoiceList *list, int value) {
     return false;
 }
 
+bool space_same_search(const Space *a, const Space *b) {
+    if (a->image_size != b->image_size || a->patch_size != b->patch_size ||
+        a->in_channels != b->in_channels || a->num_classes != b->num_classes ||
+        a->head_dim != b->head_dim || a->max_relative_position != b->max_relative_position ||
+        a->class_token_pooling != b->class_token_pooling ||
+        memcmp(&a->supernet, &b->supernet, sizeof a->supernet) != 0 || a->uniform != b->uniform ||
+        a->n_widths != b->n_widths)
+        return false;
+    for (int w = 0; w < a->n_widths; w++) {
+        const SpaceWidth *x = &a->widths[w], *y = &b->widths[w];
+        if (x->embed_dim != y->embed_dim || x->n_layers != y->n_layers ||
+            memcmp(&x->depths, &y->depths, sizeof x->depths) != 0)
+            return false;
+        for (int l = 0; l < x->n_layers; l++)
+            if (memcmp(&x->num_heads[l], &y->num_heads[l], sizeof x->num_heads[l]) != 0 ||
+                memcmp(&x->mlp_ratio[l], &y->mlp_ratio[l], sizeof x->mlp_ratio[l]) != 0)
+                return false;
+    }
+    return true;
+}
+
 /* ---- writing a space back as configuration text ---- */
 
 /* A decimal that libconfig reads as a float: 4000 -> "4.0", 3500 -> "3.5". */
@@ -485,11 +514,22 @@ static void format_milli_float(int milli, char *buf, size_t size) {
     if (!strchr(buf, '.')) strncat(buf, ".0", size - strlen(buf) - 1);
 }
 
-/* Whole parameters as millions, exactly: 5000000 -> "5.0", 100000 -> "0.1". */
-static void format_millions_float(int64_t value, char *buf, size_t size) {
-    int n = snprintf(buf, size, "%lld.%06lld", (long long)(value / 1000000),
-                     (long long)(value % 1000000));
+/* Whole units as multiples of `unit` (1e6, 1e9), exactly: 5000000 -> "5.0". */
+static void format_scaled(int64_t value, int64_t unit, char *buf, size_t size) {
+    const int digits = unit == 1000000 ? 6 : 9;
+    int n = snprintf(buf, size, "%lld.%0*lld", (long long)(value / unit), digits,
+                     (long long)(value % unit));
     while (n > 2 && buf[n - 1] == '0' && buf[n - 2] != '.') buf[--n] = '\0';
+}
+
+static void write_interval_spec(FILE *out, const char *key, const IntervalSpec *spec,
+                                int64_t unit) {
+    char a[48], b[48], c[48];
+    if (!spec->present) return;
+    format_scaled(spec->min, unit, a, sizeof a);
+    format_scaled(spec->max, unit, b, sizeof b);
+    format_scaled(spec->width, unit, c, sizeof c);
+    fprintf(out, " %s = { min = %s; max = %s; width = %s; };", key, a, b, c);
 }
 
 static void write_choice_array(FILE *out, const ChoiceList *list, bool milli) {
@@ -516,7 +556,7 @@ static void write_per_layer(FILE *out, const char *key, const ChoiceList *lists,
 }
 
 char *space_format(const Space *sp) {
-    char *text = NULL, a[32], b[32], c[32];
+    char *text = NULL, a[32];
     size_t size = 0;
     FILE *out = open_memstream(&text, &size);
     if (!out) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
@@ -557,11 +597,11 @@ char *space_format(const Space *sp) {
     fputs("]; std = [", out);
     for (int ch = 0; ch < sp->in_channels; ch++)
         fprintf(out, "%s%.17g", ch ? ", " : "", sp->data_free_std[ch]);
-    format_millions_float(sp->param_intervals.min, a, sizeof a);
-    format_millions_float(sp->param_intervals.max, b, sizeof b);
-    format_millions_float(sp->param_intervals.width, c, sizeof c);
-    fprintf(out, "]; };\nintervals = { params = { min = %s; max = %s; width = %s; }; };\n", a, b,
-            c);
+    fputs("]; };\nintervals = {", out);
+    write_interval_spec(out, "params", &sp->param_intervals, 1000000);
+    write_interval_spec(out, "flops", &sp->flops_intervals, 1000000000);
+    write_interval_spec(out, "macs", &sp->macs_intervals, 1000000000);
+    fputs(" };\n", out);
     if (fclose(out) != 0) fatal_at(__FILE__, __LINE__, "formatting a space: %m");
     return text;
 }
@@ -569,15 +609,8 @@ char *space_format(const Space *sp) {
 /* ---- the refined space of a list of architectures (method.md §5.3) ---- */
 
 static void choice_list_add(ChoiceList *list, int value) {
-    int i = 0;
-    while (i < list->count && list->values[i] < value) i++;
-    if (i < list->count && list->values[i] == value) return;
-    if (list->count == SPACE_MAX_CHOICES)
+    if (!sorted_insert(list->values, &list->count, SPACE_MAX_CHOICES, value))
         fatal_at(__FILE__, __LINE__, "more than %d choices", SPACE_MAX_CHOICES);
-    memmove(&list->values[i + 1], &list->values[i],
-            (size_t)(list->count - i) * sizeof list->values[0]);
-    list->values[i] = value;
-    list->count++;
 }
 
 Space *space_refine(const Space *base, const Arch *archs, int n_archs, const char *name) {

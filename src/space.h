@@ -34,7 +34,8 @@ typedef struct {
 } SupernetShape;
 
 typedef struct {
-    int64_t min, max, width; /* parameters; intervals [min + k*width, min + (k+1)*width) */
+    bool present;
+    int64_t min, max, width; /* whole units; intervals [min + k*width, min + (k+1)*width) */
 } IntervalSpec;
 
 typedef struct {
@@ -54,7 +55,9 @@ typedef struct {
     SpaceWidth widths[SPACE_MAX_CHOICES];
 
     double data_free_mean[SPACE_MAX_CHANNELS], data_free_std[SPACE_MAX_CHANNELS];
-    IntervalSpec param_intervals;
+    /* resource intervals of the preferred space: parameters (required, millions in the file),
+     * and optionally the reference's FLOPs or MACs (G in the file) */
+    IntervalSpec param_intervals, flops_intervals, macs_intervals;
 } Space;
 
 /* Read and validate; NULL and err set (file, line and key named) on any problem. */
@@ -67,6 +70,10 @@ int space_grid_side(const Space *space);                          /* image_size 
 int space_num_patches(const Space *space);                        /* grid side squared */
 int space_num_tokens(const Space *space);                         /* patches + the class token */
 const SpaceWidth *space_width(const Space *space, int embed_dim); /* NULL if not a choice */
+
+/* Whether two spaces define the same supernet and the same subnets (names, data-free
+ * statistics and intervals may differ). */
+bool space_same_search(const Space *a, const Space *b);
 
 /* The configuration text of a space (either form); loading it gives the same space back. */
 char *space_format(const Space *space);

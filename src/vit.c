@@ -289,12 +289,15 @@ bool vit_fits(const Vit *vit, const Arch *arch) {
 }
 
 void vit_drop_path_scales(real *scales, const Vit *vit, const Arch *arch, int batch,
-                          double max_rate, Rng *rng) {
-    for (int l = 0; l < arch->depth; l++) {
-        const double rate = vit->depth > 1 ? max_rate * l / (vit->depth - 1) : 0;
-        for (int i = 0; i < 2 * batch; i++)
-            scales[(size_t)2 * l * batch + i] =
-                rng_uniform(rng) < rate ? 0 : (real)(1 / (1 - rate));
+                          double max_rate, uint64_t seed, uint64_t first_sample) {
+    for (int b = 0; b < batch; b++) {
+        Rng rng = rng_stream_at(seed, RNG_STREAM_DROP_PATH, first_sample + (uint64_t)b);
+        for (int l = 0; l < arch->depth; l++) {
+            const double rate = vit->depth > 1 ? max_rate * l / (vit->depth - 1) : 0;
+            for (int branch = 0; branch < 2; branch++)
+                scales[((size_t)2 * l + branch) * batch + b] =
+                    rng_uniform(&rng) < rate ? 0 : (real)(1 / (1 - rate));
+        }
     }
 }
 

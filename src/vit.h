@@ -79,9 +79,10 @@ bool vit_fits(const Vit *vit, const Arch *arch);
 
 /* Per-sample drop-path scales [depth][2][batch] (attention branch, then MLP branch) for
  * training: block l drops with rate max_rate * l / (supernet depth - 1), by supernet block
- * index (method.md §3.5); kept samples are scaled by 1 / (1 - rate). */
+ * index (method.md §3.5); kept samples are scaled by 1 / (1 - rate). Sample b's decisions
+ * come from its own stream (seed, first_sample + b), whatever rank processes it. */
 void vit_drop_path_scales(real *scales, const Vit *vit, const Arch *arch, int batch,
-                          double max_rate, Rng *rng);
+                          double max_rate, uint64_t seed, uint64_t first_sample);
 
 /* logits [batch, classes] of `arch` for normalised images [batch, channels, size, size];
  * drop_scales from vit_drop_path_scales, or NULL (evaluation). */

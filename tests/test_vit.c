@@ -74,7 +74,7 @@ static void zero_outside_slices(void) {
         for (int i = 0; i < batch * 28 * 28; i++) images[i] = (real)rng_normal(&rng);
         for (int i = 0; i < batch * C; i++) dlogits[i] = (real)rng_normal(&rng);
         real scales[2 * 6 * 4];
-        vit_drop_path_scales(scales, vit, &arch, batch, 0.1, &rng);
+        vit_drop_path_scales(scales, vit, &arch, batch, 0.1, 3, 0);
         vit_forward(vit, &arch, images, batch, scales, logits);
         vit_zero_grads(vit);
         vit_backward(vit, &arch, dlogits, batch, scales);
@@ -159,8 +159,7 @@ static void drop_path_rates(void) {
     CHECK(arch_parse("192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4", &arch, &err));
     const int batch = 10000;
     real *scales = malloc(sizeof(real) * 2 * 12 * batch);
-    Rng rng = rng_stream(8, 8);
-    vit_drop_path_scales(scales, vit, &arch, batch, 0.1, &rng);
+    vit_drop_path_scales(scales, vit, &arch, batch, 0.1, 8, 0);
     bool all_ok = true;
     for (int l = 0; l < 12; l++) {
         const double rate = 0.1 * l / 13;
@@ -174,6 +173,18 @@ static void drop_path_rates(void) {
         all_ok &= fabs(dropped - n * rate) <= 5 * sd + 1e-9;
     }
     CHECK(all_ok);
+    /* a sample's decisions do not depend on how samples are split into calls (ranks) */
+    real *halves = malloc(sizeof(real) * 2 * 12 * 10), *whole = malloc(sizeof(real) * 2 * 12 * 10);
+    vit_drop_path_scales(whole, vit, &arch, 10, 0.5, 8, 100);
+    vit_drop_path_scales(halves, vit, &arch, 4, 0.5, 8, 100);
+    bool same = true;
+    for (int lb = 0; lb < 24; lb++)
+        for (int b = 0; b < 4; b++) same &= halves[lb * 4 + b] == whole[lb * 10 + b];
+    vit_drop_path_scales(halves, vit, &arch, 6, 0.5, 8, 104);
+    for (int lb = 0; lb < 24; lb++)
+        for (int b = 0; b < 6; b++) same &= halves[lb * 6 + b] == whole[lb * 10 + 4 + b];
+    CHECK(same);
+    free(halves), free(whole);
     free(scales);
     vit_free(vit);
     space_free(space);
@@ -202,7 +213,28 @@ static void batch_independence(void) {
     space_free(space);
 }
 
+/* The proxies' reductions over a leading block of a larger matrix. */
+static void reductions(void) {
+    enum { ROWS = 37, COLS = 53, LD = 64 };
+    real *a = malloc(sizeof(real) * ROWS * LD), *b = malloc(sizeof(real) * ROWS * LD);
+    Rng rng = rng_stream(6, 6);
+    for (int i = 0; i < ROWS * LD; i++)
+        a[i] = (real)rng_normal(&rng), b[i] = (real)rng_normal(&rng);
+    double product = 0, l1 = 0;
+    for (int r = 0; r < 30; r++) {
+        for (int c = 0; c < 40; c++) {
+            product += fabs((double)a[r * LD + c] * b[r * LD + c]);
+            l1 += fabs((double)a[r * LD + c]);
+        }
+    }
+    CHECK_NEAR(sum_abs_product(a, b, 30, 40, LD), product, 1e-9 * product);
+    CHECK_NEAR(sum_abs(a, 30, 40, LD), l1, 1e-9 * l1);
+    CHECK(sum_abs(a, 0, 40, LD) == 0);
+    free(a), free(b);
+}
+
 int main(void) {
+    reductions();
     zero_outside_slices();
     initialisation();
     drop_path_rates();

@@ -1,0 +1,116 @@
+#include "gradient_pass.h"
+
+#include "kernels.h"
+#include "rng.h"
+
+#include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool gradient_pass_open_data(GradientPass *pass, const char *path, Error *err) {
+    const Space *space = pass->space;
+    if (!dataset_open(&pass->dataset, path, err)) return false;
+    pass->data_mode = true;
+    const ImageShape s = pass->dataset.shape;
+    if (s.height != space->image_size || s.width != space->image_size ||
+        s.channels != space->in_channels || s.num_classes != space->num_classes)
+        return input_error(err,
+                           "the dataset has %dx%dx%d images in %d classes, the space expects "
+                           "%dx%dx%d in %d, %s",
+                           s.height, s.width, s.channels, s.num_classes, space->image_size,
+                           space->image_size, space->in_channels, space->num_classes, path);
+    const SplitInfo *train = dataset_split(&pass->dataset, "train");
+    const int64_t needed = (int64_t)pass->options.batch * pass->options.batches;
+    if (train->count < needed)
+        return input_error(err, "%lld training images needed, the dataset has %lld, %s",
+                           (long long)needed, (long long)train->count, path);
+    /* a seeded sample of the training split, the same on every rank */
+    pass->picked = xmalloc(sizeof *pass->picked * (size_t)train->count);
+    for (int64_t i = 0; i < train->count; i++) pass->picked[i] = i;
+    Rng rng = rng_stream(pass->options.seed, RNG_STREAM_SCORE_SAMPLE);
+    rng_shuffle_i64(&rng, pass->picked, train->count);
+    return true;
+}
+
+void gradient_pass_close(GradientPass *pass) {
+    if (pass->data_mode) dataset_close(&pass->dataset);
+    free(pass->picked);
+    pass->picked = NULL;
+    pass->data_mode = false;
+}
+
+/* Images [first, first + n) of the pass as model input [n, C, H, W]; labels in data mode. */
+static bool load_images(GradientPass *pass, int64_t first, int n, real *images, int *labels,
+                        uint8_t *pixels, Error *err) {
+    const Space *space = pass->space;
+    const size_t plane = (size_t)space->image_size * space->image_size;
+    if (!pass->data_mode) { /* the raw statistics, not N(0, 1): as the reference */
+        for (int i = 0; i < n; i++) {
+            Rng rng =
+                rng_stream_at(pass->options.seed, RNG_STREAM_DATA_FREE, (uint64_t)(first + i));
+            for (int c = 0; c < space->in_channels; c++)
+                for (size_t p = 0; p < plane; p++)
+                    images[((size_t)i * space->in_channels + c) * plane + p] =
+                        (real)(space->data_free_mean[c] +
+                               space->data_free_std[c] * rng_normal(&rng));
+        }
+        return true;
+    }
+    const size_t bytes = plane * (size_t)space->in_channels;
+    for (int i = 0; i < n; i++) {
+        int32_t label;
+        if (!dataset_read(&pass->dataset, "train", pass->picked[first + i], 1, pixels + i * bytes,
+                          &label, err))
+            return false;
+        labels[i] = label;
+    }
+    const SplitInfo *train = dataset_split(&pass->dataset, "train");
+    images_to_tensor(images, pixels, n, pass->dataset.shape, train->mean, train->std);
+    return true;
+}
+
+GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Vit *vit,
+                                     const Arch *arch, Error *err) {
+    const GradientPassOptions *o = &pass->options;
+    const int64_t total = (int64_t)o->batch * o->batches;
+    size_t first, count;
+    comm_share(comm, (size_t)total, &first, &count);
+    const int C = vit->classes, m = o->micro_batch;
+    const size_t image_size = (size_t)vit->channels * vit->image_size * vit->image_size;
+    real *images = xmalloc(sizeof(real) * image_size * (size_t)m);
+    real *logits = xmalloc(sizeof(real) * (size_t)m * C),
+         *dlogits = xmalloc(sizeof(real) * (size_t)m * C);
+    real *targets = xmalloc(sizeof(real) * (size_t)m * C),
+         *probs = xmalloc(sizeof(real) * (size_t)m * C);
+    real *loss = xmalloc(sizeof(real) * (size_t)m);
+    real *scales = xmalloc(sizeof(real) * 2 * (size_t)vit->depth * m);
+    int *labels = xmalloc(sizeof *labels * (size_t)m);
+    uint8_t *pixels = pass->data_mode ? xmalloc(image_size * (size_t)m) : NULL;
+    real *drop = o->drop_path > 0 ? scales : NULL;
+    GradientPassResult result = {0, 0, total};
+    const double start = MPI_Wtime();
+    vit_zero_grads(vit);
+    for (size_t done = 0; done < count; done += (size_t)m) {
+        const int n = (int)(count - done < (size_t)m ? count - done : (size_t)m);
+        const int64_t at = (int64_t)(first + done);
+        if (!load_images(pass, at, n, images, labels, pixels, err)) break;
+        vit_drop_path_scales(scales, vit, arch, n, o->drop_path, o->seed, (uint64_t)at);
+        vit_forward(vit, arch, images, n, drop, logits);
+        if (pass->data_mode) { /* the mean loss over all images = the mean over mini-batches */
+            soft_targets(targets, labels, labels, NULL, 0.1, n, C);
+            cross_entropy_forward(loss, probs, logits, targets, n, C);
+            cross_entropy_backward(dlogits, probs, targets, n, C, 1.0 / (double)total);
+            for (int i = 0; i < n; i++) result.objective += loss[i] / (double)total;
+        } else { /* L = sum of all logits: dL/dlogits = 1 */
+            for (int i = 0; i < n * C; i++) {
+                dlogits[i] = 1;
+                result.objective += logits[i];
+            }
+        }
+        vit_backward(vit, arch, dlogits, n, drop);
+    }
+    result.seconds = MPI_Wtime() - start;
+    free(images), free(logits), free(dlogits), free(targets), free(probs), free(loss);
+    free(scales), free(labels), free(pixels);
+    return result;
+}

@@ -1,0 +1,219 @@
+/* prenas-score: one gradient pass of the randomly initialised supernet (method.md §6.1) and
+ * the zero-cost tables prenas-select needs (§6.3, §6.4), in scores.h5. */
+#include "arch.h"
+#include "artefact.h"
+#include "cli.h"
+#include "comm.h"
+#include "gradient_pass.h"
+#include "h5.h"
+#include "proxy.h"
+#include "scores.h"
+#include "space.h"
+#include "vit.h"
+
+#include <getopt.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "usage: prenas-score --config SPACE.cfg --out scores.h5 [--data dataset.h5] [options]\n"
+    "\n"
+    "Builds the supernet of SPACE.cfg with random weights (seeded), activates the largest\n"
+    "architecture of the space, runs one gradient pass in training mode and tabulates every\n"
+    "zero-cost proxy's saliencies for prenas-select (method.md 6).\n"
+    "\n"
+    "  --config FILE      the search space\n"
+    "  --out FILE         scores.h5 to write (atomically)\n"
+    "  --data FILE        data mode: the loss on real training images of a dataset.h5 (no\n"
+    "                     augmentation; label smoothing 0.1) instead of the data-free pass:\n"
+    "                     Gaussian images with the space's data_free mean/std, loss = sum of\n"
+    "                     all logits (the reference's --data-free)\n"
+    "  --batch N          images in the pass (default 64, as the reference); data mode: images\n"
+    "                     per mini-batch\n"
+    "  --batches K        data mode: mini-batches (default 1); the gradient is their mean\n"
+    "  --micro-batch M    images per forward/backward on a rank (default 32; memory)\n"
+    "  --proxy NAME       the isomer proxy prenas-select uses by default (default\n"
+    "                     snip-layernorm); every proxy is tabulated: %s\n"
+    "  --drop-path P      drop-path rate of the last supernet block (default 0.1)\n"
+    "  --seed S           weights, images and drop path (default 0)\n"
+    "  --help, --version\n"
+    "\n"
+    "MPI: ranks share the images (the result does not depend on the rank count beyond float\n"
+    "rounding); gradients are summed across ranks. Exit status: 0 success, 2 bad usage or\n"
+    "input, 1 failure.\n";
+
+typedef struct {
+    const char *config, *out, *data, *proxy;
+    int batch, batches, micro_batch;
+    double drop_path;
+    uint64_t seed;
+} Options;
+
+static Options parse(int argc, char **argv) {
+    enum { OPT_VERSION = 256, OPT_BATCHES, OPT_MICRO, OPT_DROP };
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"out", required_argument, NULL, 'o'},
+                                            {"data", required_argument, NULL, 'd'},
+                                            {"batch", required_argument, NULL, 'b'},
+                                            {"batches", required_argument, NULL, OPT_BATCHES},
+                                            {"micro-batch", required_argument, NULL, OPT_MICRO},
+                                            {"proxy", required_argument, NULL, 'p'},
+                                            {"drop-path", required_argument, NULL, OPT_DROP},
+                                            {"seed", required_argument, NULL, 's'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {NULL, 0, NULL, 0}};
+    Options o = {
+        .proxy = "snip-layernorm", .batch = 64, .batches = 1, .micro_batch = 32, .drop_path = 0.1};
+    char names[128];
+    proxy_names(names, sizeof names);
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
+        switch (c) {
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
+        case 'd':
+            o.data = optarg;
+            break;
+        case 'b':
+            o.batch = (int)cli_long("--batch", optarg, 1, 1 << 20);
+            break;
+        case OPT_BATCHES:
+            o.batches = (int)cli_long("--batches", optarg, 1, 1 << 20);
+            break;
+        case OPT_MICRO:
+            o.micro_batch = (int)cli_long("--micro-batch", optarg, 1, 1 << 16);
+            break;
+        case 'p':
+            o.proxy = optarg;
+            break;
+        case OPT_DROP:
+            o.drop_path = cli_double("--drop-path", optarg, 0, 0.99);
+            break;
+        case 's':
+            o.seed = (uint64_t)cli_long("--seed", optarg, 0, INT64_MAX);
+            break;
+        case 'h':
+            printf(USAGE, names);
+            exit(0);
+        case OPT_VERSION:
+            cli_print_version(stdout);
+            exit(0);
+        default:
+            cli_bad_option(argv, optopt);
+        }
+    }
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o.config) cli_usage_error("--config SPACE.cfg is required");
+    if (!o.out) cli_usage_error("--out scores.h5 is required");
+    if (!proxy_find(o.proxy)) cli_usage_error("--proxy '%s': unknown (known: %s)", o.proxy, names);
+    if (!o.data && o.batches != 1) cli_usage_error("--batches goes with --data");
+    if (o.micro_batch > o.batch * o.batches) o.micro_batch = o.batch * o.batches;
+    return o;
+}
+
+static void print_summary(const ScoreTables *tables, const Proxy *proxy, const Space *space,
+                          const GradientPassResult *pass) {
+    const ScoreLayout *l = &tables->layout;
+    const ProxyTables *t = score_tables_find(tables, proxy);
+    printf("gradient pass: %lld images, objective %.6g, %.2f s\n", (long long)pass->images,
+           pass->objective, pass->seconds);
+    Arch smallest, largest;
+    arch_smallest(space, &smallest);
+    arch_largest(space, &largest);
+    printf("SNIP score (method.md 6.4): smallest architecture %.6g, largest %.6g\n",
+           score_rank(tables, &PROXY_SNIP, &smallest, space),
+           score_rank(tables, &PROXY_SNIP, &largest, space));
+    if (!space->uniform) return;
+    /* the increments the isomer allocation will compare, at the largest width */
+    const int w = layout_width(l, largest.embed_dim), H = l->max_heads;
+    const ChoiceList *heads = &space->choices.num_heads, *ratios = &space->choices.mlp_ratio;
+    printf("%s increments at width %d (layer: heads %d->%d ..., mlp ...):\n", proxy->name,
+           largest.embed_dim, heads->values[0],
+           heads->count > 1 ? heads->values[1] : heads->values[0]);
+    for (int layer = 0; layer < largest.depth; layer++) {
+        const size_t at = (size_t)w * l->depth + layer;
+        printf("  layer %2d  heads", layer);
+        for (int k = 1; k < heads->count; k++)
+            printf(" %.4g", t->alloc_heads[at * (H + 1) + heads->values[k]] -
+                                t->alloc_heads[at * (H + 1) + heads->values[k - 1]]);
+        printf("  mlp");
+        for (int k = 1; k < ratios->count; k++)
+            printf(" %.4g",
+                   t->alloc_mlp[at * l->n_ratios + layout_ratio(l, ratios->values[k])] -
+                       t->alloc_mlp[at * l->n_ratios + layout_ratio(l, ratios->values[k - 1])]);
+        printf("\n");
+    }
+}
+
+int main(int argc, char **argv) {
+    const Options o = parse(argc, argv);
+    Comm comm = comm_start(&argc, &argv);
+    h5_silence();
+    Error err = {0};
+    Space *space = space_load_file(o.config, &err);
+    if (!space) die(&err);
+    GradientPass pass = {.space = space,
+                         .options = {o.batch, o.batches, o.micro_batch, o.drop_path, o.seed}};
+    if (o.data && !gradient_pass_open_data(&pass, o.data, &err)) die(&err);
+    /* the output directory must be writable before an hour of work; only rank 0 writes */
+    ArtefactWriter writer = {.file = -1};
+    if (comm.rank == 0) artefact_begin(&writer, o.out, &err);
+    comm_check(&comm, &err);
+
+    Vit *vit = vit_create(space, o.micro_batch);
+    vit_init(vit, o.seed); /* the same weights on every rank */
+    Arch largest;
+    arch_largest(space, &largest);
+    GradientPassResult result = gradient_pass_run(&pass, &comm, vit, &largest, &err);
+    if (comm_failed(&comm, &err) && comm.rank == 0) artefact_abort(&writer);
+    comm_check(&comm, &err);
+    comm_sum_reals(&comm, vit->grads, vit->n_params);
+    comm_sum_doubles(&comm, &result.objective, 1);
+
+    if (comm.rank == 0) {
+        const double start = MPI_Wtime();
+        ScoreTables tables;
+        score_tables_compute(&tables, vit, space);
+        const double table_seconds = MPI_Wtime() - start;
+        ArtefactMeta meta;
+        artefact_meta_init(&meta, SCORES_SCHEMA, SCORES_SCHEMA_VERSION, argc, argv);
+        artefact_meta_set_config(&meta, space->text);
+        meta.seed = o.seed;
+        meta.world_size = comm.size;
+        if (o.data && !artefact_meta_add_input(&meta, "dataset", o.data, &err)) {
+            artefact_abort(&writer);
+            die(&err);
+        }
+        char text[ARCH_TEXT_MAX];
+        arch_format(&largest, text, sizeof text);
+        hid_t f = writer.file;
+        h5_attr_string(f, "mode", o.data ? "data" : "data-free");
+        h5_attr_int(f, "images", result.images);
+        h5_attr_string(f, "architecture", text);
+        h5_attr_string(f, "default_proxy", o.proxy);
+        h5_attr_doubles(f, "drop_path", &o.drop_path, 1);
+        h5_attr_doubles(f, "objective", &result.objective, 1);
+        h5_attr_doubles(f, "gradient_seconds", &result.seconds, 1);
+        h5_attr_doubles(f, "table_seconds", &table_seconds, 1);
+        scores_write(f, &tables);
+        artefact_commit(&writer, &meta);
+        artefact_meta_free(&meta);
+        printf("prenas-score: %s, %s, %d rank(s), seed %llu -> %s\n", space->name,
+               o.data ? "data mode" : "data-free", comm.size, (unsigned long long)o.seed, o.out);
+        print_summary(&tables, proxy_find(o.proxy), space, &result);
+        printf("tables of %d proxies in %.2f s\n", tables.n_proxies, table_seconds);
+        score_tables_free(&tables);
+    }
+    gradient_pass_close(&pass);
+    vit_free(vit);
+    space_free(space);
+    comm_finish();
+    return 0;
+}

@@ -1,0 +1,291 @@
+/* prenas-select: the preferred space (method.md §7, §8) from scores.h5. */
+#include "arch.h"
+#include "artefact.h"
+#include "cli.h"
+#include "comm.h"
+#include "h5.h"
+#include "interval.h"
+#include "isomer.h"
+#include "preferred.h"
+#include "proxy.h"
+#include "scores.h"
+#include "space.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char USAGE[] =
+    "usage: prenas-select --in scores.h5 --out preferred.h5 [options]\n"
+    "\n"
+    "Enumerates the isomer groups of the search space (method.md 8.2), builds each group's\n"
+    "representative with the isomer proxy (7), bins the representatives into resource\n"
+    "intervals [lo + k w, lo + (k+1) w) and keeps the best per interval by the ranking proxy:\n"
+    "the preferred space that prenas-train trains.\n"
+    "\n"
+    "  --in FILE            scores.h5 from prenas-score\n"
+    "  --out FILE           preferred.h5 to write (atomically)\n"
+    "  --config FILE        the search space; must be the one scores.h5 was made for\n"
+    "                       (default: the space recorded in scores.h5)\n"
+    "  --budget B           params (default), flops (the reference's count, comparable to the\n"
+    "                       paper) or macs\n"
+    "  --min X --max Y --width W  intervals, in millions of parameters or G(FL)OPs (default:\n"
+    "                       the space's `intervals` for the budget)\n"
+    "  --per-interval N     architectures kept per interval (default 1)\n"
+    "  --proxy NAME         isomer proxy (default: the one scores.h5 names)\n"
+    "  --rank-by NAME       ranking proxy (default snip, method.md 6.4)\n"
+    "  --all-count-vectors  also the count vectors the reference never generates (no layer at a\n"
+    "                       middle choice)\n"
+    "  --json FILE          also the reference's candidate JSON (interval_cands/*.json form)\n"
+    "  --refined FILE       also the refined space (method.md 5.3) as a configuration file\n"
+    "  --help, --version\n"
+    "Proxies: %s.\n"
+    "MPI: ranks share the enumeration; the result does not depend on the rank count.\n"
+    "Exit status: 0 success, 2 bad usage or input, 1 failure.\n";
+
+typedef struct {
+    const char *in, *out, *config, *json, *refined, *proxy, *rank_by;
+    const char *min, *max, *width;
+    Budget budget;
+    int per_interval;
+    bool all_count_vectors;
+} Options;
+
+static Options parse(int argc, char **argv) {
+    enum {
+        OPT_VERSION = 256,
+        OPT_MIN,
+        OPT_MAX,
+        OPT_WIDTH,
+        OPT_PER,
+        OPT_RANK,
+        OPT_ALL,
+        OPT_REFINED
+    };
+    static const struct option options[] = {{"in", required_argument, NULL, 'i'},
+                                            {"out", required_argument, NULL, 'o'},
+                                            {"config", required_argument, NULL, 'c'},
+                                            {"json", required_argument, NULL, 'j'},
+                                            {"refined", required_argument, NULL, OPT_REFINED},
+                                            {"budget", required_argument, NULL, 'b'},
+                                            {"min", required_argument, NULL, OPT_MIN},
+                                            {"max", required_argument, NULL, OPT_MAX},
+                                            {"width", required_argument, NULL, OPT_WIDTH},
+                                            {"per-interval", required_argument, NULL, OPT_PER},
+                                            {"proxy", required_argument, NULL, 'p'},
+                                            {"rank-by", required_argument, NULL, OPT_RANK},
+                                            {"all-count-vectors", no_argument, NULL, OPT_ALL},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {NULL, 0, NULL, 0}};
+    Options o = {.rank_by = "snip", .budget = BUDGET_PARAMS, .per_interval = 1};
+    char names[128];
+    proxy_names(names, sizeof names);
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
+        switch (c) {
+        case 'i':
+            o.in = optarg;
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'j':
+            o.json = optarg;
+            break;
+        case OPT_REFINED:
+            o.refined = optarg;
+            break;
+        case 'b':
+            if (!budget_parse(optarg, &o.budget))
+                cli_usage_error("--budget '%s': expected params, flops or macs", optarg);
+            break;
+        case OPT_MIN:
+            o.min = optarg;
+            break;
+        case OPT_MAX:
+            o.max = optarg;
+            break;
+        case OPT_WIDTH:
+            o.width = optarg;
+            break;
+        case OPT_PER:
+            o.per_interval = (int)cli_long("--per-interval", optarg, -1000000, 1000000);
+            break;
+        case 'p':
+            o.proxy = optarg;
+            break;
+        case OPT_RANK:
+            o.rank_by = optarg;
+            break;
+        case OPT_ALL:
+            o.all_count_vectors = true;
+            break;
+        case 'h':
+            printf(USAGE, names);
+            exit(0);
+        case OPT_VERSION:
+            cli_print_version(stdout);
+            exit(0);
+        default:
+            cli_bad_option(argv, optopt);
+        }
+    }
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o.in) cli_usage_error("--in scores.h5 is required");
+    if (!o.out) cli_usage_error("--out preferred.h5 is required");
+    if (o.per_interval <= 0)
+        cli_usage_error("--per-interval %d: must be at least 1", o.per_interval);
+    if (o.proxy && !proxy_find(o.proxy))
+        cli_usage_error("--proxy '%s': unknown (known: %s)", o.proxy, names);
+    if (!proxy_find(o.rank_by))
+        cli_usage_error("--rank-by '%s': unknown (known: %s)", o.rank_by, names);
+    if ((o.min || o.max || o.width) && !(o.min && o.max && o.width))
+        cli_usage_error("--min, --max and --width go together");
+    return o;
+}
+
+/* The budget's intervals: the command line's, or the space's. */
+static Intervals choose_intervals(const Options *o, const Space *space) {
+    const double unit = o->budget == BUDGET_PARAMS ? 1e6 : 1e9;
+    IntervalSpec spec;
+    if (o->min) {
+        spec = (IntervalSpec){true, llround(cli_double("--min", o->min, 0, 1e9) * unit),
+                              llround(cli_double("--max", o->max, 0, 1e9) * unit),
+                              llround(cli_double("--width", o->width, -1e9, 1e9) * unit)};
+    } else {
+        const IntervalSpec *given = budget_intervals(o->budget, space);
+        if (!given)
+            die_input("the space gives no %s intervals; pass --min, --max and --width, %s",
+                      budget_name(o->budget), space->source);
+        spec = *given;
+    }
+    if (spec.width <= 0) cli_usage_error("--width must be positive");
+    if (spec.min >= spec.max) cli_usage_error("--min must be below --max");
+    Intervals in = intervals_make(spec.min, spec.max, spec.width);
+    if (in.count == 0) cli_usage_error("no interval of width --width fits between --min and --max");
+    return in;
+}
+
+/* The space scores.h5 was made for, and the --config one if given: the same search. */
+static Space *scored_space(const Options *o, const Artefact *scores, Error *err) {
+    Space *recorded = space_load_text(scores->meta.config, o->in, err);
+    if (!recorded || !o->config) return recorded;
+    Space *given = space_load_file(o->config, err);
+    if (given && !space_same_search(given, recorded)) {
+        input_error(err, "the scores were computed for the space '%s' recorded in %s, not for %s",
+                    recorded->name, o->in, o->config);
+        space_free(given);
+        given = NULL;
+    }
+    space_free(recorded);
+    return given;
+}
+
+static char *preferred_text(void (*print)(FILE *, const Preferred *, const SelectOptions *),
+                            const Preferred *p, const SelectOptions *s) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    print(out, p, s);
+    fclose(out);
+    return text;
+}
+
+int main(int argc, char **argv) {
+    Options o = parse(argc, argv);
+    Comm comm = comm_start(&argc, &argv);
+    h5_silence();
+    Error err = {0};
+    Artefact scores;
+    if (!artefact_open(&scores, o.in, SCORES_SCHEMA, SCORES_SCHEMA_VERSION, &err)) die(&err);
+    Space *space = scored_space(&o, &scores, &err);
+    if (!space) die(&err);
+    ScoreTables tables;
+    H5Source src = {scores.file, o.in, &err};
+    if (!scores_read(&src, space, &tables)) die(&err);
+    char default_proxy[64] = "snip-layernorm";
+    if (!o.proxy)
+        h5_read_attr_string(&src, scores.file, "default_proxy", default_proxy,
+                            sizeof default_proxy);
+    if (err.code) die(&err);
+    SelectOptions s = {.budget = o.budget,
+                       .intervals = choose_intervals(&o, space),
+                       .per_interval = o.per_interval,
+                       .isomer = proxy_find(o.proxy ? o.proxy : default_proxy),
+                       .rank = proxy_find(o.rank_by),
+                       .all_count_vectors = o.all_count_vectors};
+    if (!s.isomer) die_input("scores.h5 names an unknown proxy '%s', %s", default_proxy, o.in);
+    if (!score_tables_find(&tables, s.isomer) ||
+        (!s.rank->arch_value && !score_tables_find(&tables, s.rank)))
+        die_input("scores.h5 has no tables for proxy '%s' or '%s', %s", s.isomer->name,
+                  s.rank->name, o.in);
+    IsomerGroups groups;
+    if (!isomer_groups(space, o.all_count_vectors, &groups, &err)) die(&err);
+    ArtefactWriter writer = {.file = -1};
+    if (comm.rank == 0) artefact_begin(&writer, o.out, &err);
+    comm_check(&comm, &err);
+
+    const double start = MPI_Wtime();
+    size_t first, count, total = 0;
+    comm_share(&comm, groups.count, &first, &count);
+    Candidate *mine = xcalloc(count + 1, sizeof *mine);
+    candidates_compute(space, &tables, &groups, first, count, &s, mine);
+    Candidate *all = comm_gather_bytes(&comm, mine, count * sizeof *mine, &total);
+    free(mine);
+    if (comm.rank == 0) {
+        Preferred p = preferred_select(all, total / sizeof *all, &s);
+        const double seconds = MPI_Wtime() - start;
+        Arch *chosen = xcalloc((size_t)p.n_chosen + 1, sizeof *chosen);
+        for (int i = 0; i < p.n_chosen; i++) chosen[i] = p.chosen[i].arch;
+        char name[80];
+        snprintf(name, sizeof name, "%s-preferred", space->name);
+        Space *refined = p.n_chosen ? space_refine(space, chosen, p.n_chosen, name) : NULL;
+        ArtefactMeta meta;
+        artefact_meta_init(&meta, PREFERRED_SCHEMA, PREFERRED_SCHEMA_VERSION, argc, argv);
+        artefact_meta_set_config(&meta, space->text);
+        meta.seed = scores.meta.seed;
+        meta.world_size = comm.size;
+        if (!artefact_meta_add_input(&meta, "scores", o.in, &err)) {
+            artefact_abort(&writer);
+            die(&err);
+        }
+        preferred_write(writer.file, &p, &s, refined ? refined->text : "");
+        char *json = o.json ? preferred_text(preferred_write_json, &p, &s) : NULL;
+        if ((json && !atomic_write_text(o.json, json, &err)) ||
+            (o.refined && refined && !atomic_write_text(o.refined, refined->text, &err))) {
+            artefact_abort(&writer);
+            die(&err);
+        }
+        artefact_commit(&writer, &meta);
+        printf("prenas-select: %s, %lld isomer groups (%s count vectors), isomer proxy %s, "
+               "ranked by %s, budget %s\n",
+               space->name, (long long)p.n_groups, o.all_count_vectors ? "all" : "the reference's",
+               s.isomer->name, s.rank->name, budget_name(s.budget));
+        preferred_print_table(stdout, &p, &s);
+        int empty = 0;
+        for (int k = 0; k < p.n_intervals; k++) empty += p.kept[k] == 0;
+        printf("%d preferred architectures in %d intervals (%d empty), %lld groups outside the "
+               "intervals; %.2f s on %d rank(s) -> %s\n",
+               p.n_chosen, p.n_intervals, empty, (long long)p.outside, seconds, comm.size, o.out);
+        free(json);
+        free(chosen);
+        space_free(refined);
+        artefact_meta_free(&meta);
+        preferred_free(&p);
+        free(all);
+    }
+    isomer_groups_free(&groups);
+    score_tables_free(&tables);
+    artefact_close(&scores);
+    space_free(space);
+    comm_finish();
+    return 0;
+}

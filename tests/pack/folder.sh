@@ -1,0 +1,36 @@
+#!/bin/bash
+# Image folders written by libpng and libjpeg (pack_fixture.c): class mapping, counts per
+# split, exact PNG pixels after cropping and resizing, JPEG pixels within a few levels, gray
+# output, skipped entries, and the flat layout whose common size needs no --size.
+source "$(dirname "$0")/lib.sh"
+scratch folder
+expect_ok "make the fixture" "$fixture" make "$work"
+
+run "$pack" --from folder "$work/splits" --out "$work/rgb.h5" --size 8
+expect_status 0 "RGB"
+expect_out_has "images 8x8x3, 3 classes: cat, dog, zebra" "RGB summary"
+expect_out_has "train        9 images" "train count"
+expect_out_has "val          2 images" "val count"
+expect_out_has "test         2 images" "test count"
+expect_out_has "skipped 4 entries that are not images" "skipped entries"
+expect_ok "RGB pixels" "$fixture" check "$work/rgb.h5" 3
+
+run "$pack" --from folder "$work/splits" --out "$work/gray.h5" --size 8 --channels 1
+expect_status 0 "gray"
+expect_out_has "images 8x8x1" "gray summary"
+expect_ok "gray pixels" "$fixture" check "$work/gray.h5" 1
+
+run "$pack" --from folder "$work/flat" --out "$work/flat.h5" --val-fraction 0
+expect_status 0 "flat layout without --size"
+expect_out_has "train        3 images" "flat count"
+expect_ok "flat layout" "$fixture" check-flat "$work/flat.h5"
+
+run "$pack" --from folder "$work/splits" --out "$work/sizes.h5"
+expect_status 2 "sizes differ, no --size"
+expect_error_line "images differ in size (20x12: $work/splits/train/cat/a_wide.png; 16x16: $work/splits/train/cat/b_blocks.png); give --size" \
+    "sizes differ"
+run "$pack" --from folder "$work/splits" --out "$work/own-val.h5" --size 8 --val-fraction 0.2
+expect_status 2 "own val and --val-fraction"
+expect_error_line "--val-fraction: the source has its own val split, $work/splits" "own val"
+[ ! -e "$work/sizes.h5" ] && [ ! -e "$work/own-val.h5" ] && pass || fail "output after an error"
+finish
