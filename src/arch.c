@@ -160,6 +160,19 @@ void arch_largest(const Space *space, Arch *arch) {
     arch_extreme(space, arch, true);
 }
 
+void arch_sample(const Space *space, Rng *rng, Arch *arch) {
+    const SpaceWidth *width = &space->widths[rng_below(rng, (uint64_t)space->n_widths)];
+    memset(arch, 0, sizeof *arch);
+    arch->embed_dim = width->embed_dim;
+    arch->depth = width->depths.values[rng_below(rng, (uint64_t)width->depths.count)];
+    for (int l = 0; l < arch->depth; l++)
+        arch->mlp_ratio[l] =
+            width->mlp_ratio[l].values[rng_below(rng, (uint64_t)width->mlp_ratio[l].count)];
+    for (int l = 0; l < arch->depth; l++)
+        arch->num_heads[l] =
+            width->num_heads[l].values[rng_below(rng, (uint64_t)width->num_heads[l].count)];
+}
+
 cJSON *arch_to_json(const Arch *arch) {
     cJSON *object = cJSON_CreateObject();
     cJSON *ratios = cJSON_CreateArray(), *heads = cJSON_CreateArray(), *dims = cJSON_CreateArray();

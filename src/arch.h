@@ -7,6 +7,7 @@
  * e.g. 192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4 */
 
 #include "error.h"
+#include "rng.h"
 #include "space.h"
 
 #include <cjson/cJSON.h>
@@ -34,6 +35,10 @@ int arch_hidden_dim(const Arch *arch, int layer);                  /* floor(E * 
  * architecture the zero-cost gradient pass activates, method.md §6.1). */
 void arch_smallest(const Space *space, Arch *arch);
 void arch_largest(const Space *space, Arch *arch);
+
+/* A uniformly random architecture of the space, drawn in the reference's order: width, depth,
+ * every layer's MLP ratio, every layer's heads (method.md §9.9, §12.1). */
+void arch_sample(const Space *space, Rng *rng, Arch *arch);
 
 /* The reference's JSON form: {"layer_num", "mlp_ratio": [..], "num_heads": [..],
  * "embed_dim": [E repeated D times]}. */

@@ -1,186 +1,71 @@
 #include "space.h"
 
 #include "arch.h"
+#include "config.h"
 #include "sorted.h"
 #include "text.h"
 
-#include <libconfig.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- reading libconfig settings with messages that name file, line and key ---- */
-
-typedef struct {
-    const char *origin;
-    Error *err;
-} Reader;
-
-static void setting_path(const config_setting_t *s, char *buf, size_t size) {
-    const config_setting_t *chain[32];
-    int depth = 0;
-    for (; s && config_setting_parent(s) && depth < 32; s = config_setting_parent(s))
-        chain[depth++] = s;
-    size_t used = 0;
-    buf[0] = '\0';
-    for (int i = depth - 1; i >= 0 && used < size; i--) {
-        const char *name = config_setting_name(chain[i]);
-        int n = name ? snprintf(buf + used, size - used, "%s%s", used ? "." : "", name)
-                     : snprintf(buf + used, size - used, "[%d]", config_setting_index(chain[i]));
-        used += n > 0 ? (size_t)n : 0;
-    }
-}
-
-__attribute__((format(printf, 3, 4))) static bool fail_at(Reader *r, const config_setting_t *s,
-                                                          const char *fmt, ...) {
-    char what[512], path[256];
-    va_list args;
-    va_start(args, fmt);
-    vsnprintf(what, sizeof what, fmt, args);
-    va_end(args);
-    setting_path(s, path, sizeof path);
-    int line = s ? config_setting_source_line(s) : 0;
-    if (path[0] && line > 0)
-        return input_error(r->err, "%s: %s, %s:%d", path, what, r->origin, line);
-    if (path[0]) return input_error(r->err, "%s: %s, %s", path, what, r->origin);
-    return input_error(r->err, "%s, %s", what, r->origin);
-}
-
-static bool check_keys(Reader *r, const config_setting_t *group, const char *const *allowed) {
-    int n = config_setting_length(group);
-    for (int i = 0; i < n; i++) {
-        const config_setting_t *member = config_setting_get_elem(group, (unsigned)i);
-        const char *name = config_setting_name(member);
-        bool known = false;
-        for (const char *const *a = allowed; *a && !known; a++) known = strcmp(*a, name) == 0;
-        if (!known) {
-            char list[256] = "";
-            for (const char *const *a = allowed; *a; a++)
-                snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
-                         a == allowed ? "" : ", ", *a);
-            return fail_at(r, member, "unknown key (expected one of: %s)", list);
-        }
-    }
-    return true;
-}
-
-static const config_setting_t *member(Reader *r, const config_setting_t *group, const char *key,
-                                      int type, const char *type_name) {
-    const config_setting_t *s = config_setting_get_member(group, key);
-    if (!s) {
-        char path[256];
-        setting_path(group, path, sizeof path);
-        int line = config_setting_source_line(group);
-        if (path[0])
-            input_error(r->err, "%s: missing key '%s', %s:%d", path, key, r->origin, line);
-        else
-            input_error(r->err, "missing key '%s', %s", key, r->origin);
-        return NULL;
-    }
-    int actual = config_setting_type(s);
-    bool ok =
-        actual == type || (type == CONFIG_TYPE_INT && actual == CONFIG_TYPE_INT64) ||
-        (type == CONFIG_TYPE_FLOAT && (actual == CONFIG_TYPE_INT || actual == CONFIG_TYPE_INT64));
-    if (!ok) {
-        fail_at(r, s, "expected %s", type_name);
-        return NULL;
-    }
-    return s;
-}
-
-static double number_value(const config_setting_t *s) {
-    switch (config_setting_type(s)) {
-    case CONFIG_TYPE_INT:
-        return config_setting_get_int(s);
-    case CONFIG_TYPE_INT64:
-        return (double)config_setting_get_int64(s);
-    default:
-        return config_setting_get_float(s);
-    }
-}
-
-static bool int_in_range(Reader *r, const config_setting_t *s, int min, int max, int *out) {
-    if (config_setting_type(s) != CONFIG_TYPE_INT && config_setting_type(s) != CONFIG_TYPE_INT64)
-        return fail_at(r, s, "expected an integer");
-    long long v = config_setting_get_int64(s);
-    if (config_setting_type(s) == CONFIG_TYPE_INT) v = config_setting_get_int(s);
-    if (v < min || v > max) return fail_at(r, s, "%lld is outside [%d, %d]", v, min, max);
-    *out = (int)v;
-    return true;
-}
-
-static bool get_int(Reader *r, const config_setting_t *group, const char *key, int min, int max,
-                    int *out) {
-    const config_setting_t *s = member(r, group, key, CONFIG_TYPE_INT, "an integer");
-    return s && int_in_range(r, s, min, max, out);
-}
-
-static bool get_real(Reader *r, const config_setting_t *group, const char *key, double min,
-                     double max, double *out) {
-    const config_setting_t *s = member(r, group, key, CONFIG_TYPE_FLOAT, "a number");
-    if (!s) return false;
-    double v = number_value(s);
-    if (!(v >= min && v <= max)) return fail_at(r, s, "%g is outside [%g, %g]", v, min, max);
-    *out = v;
-    return true;
-}
-
-static bool milli_in_range(Reader *r, const config_setting_t *s, int *out) {
+static bool milli_in_range(CfgReader *r, const config_setting_t *s, int *out) {
     int type = config_setting_type(s);
     if (type != CONFIG_TYPE_FLOAT && type != CONFIG_TYPE_INT && type != CONFIG_TYPE_INT64)
-        return fail_at(r, s, "expected a number");
-    if (!milli_from_double(number_value(s), out) || *out <= 0 || *out > 64000)
-        return fail_at(r, s, "%g is not a ratio in (0, 64] with at most three decimals",
-                       number_value(s));
+        return cfg_fail(r, s, "expected a number");
+    if (!milli_from_double(cfg_number(s), out) || *out <= 0 || *out > 64000)
+        return cfg_fail(r, s, "%g is not a ratio in (0, 64] with at most three decimals",
+                        cfg_number(s));
     return true;
 }
 
 /* An array of numbers, non-empty and strictly ascending. */
-static bool choice_list(Reader *r, const config_setting_t *s, bool milli, int min, int max,
+static bool choice_list(CfgReader *r, const config_setting_t *s, bool milli, int min, int max,
                         ChoiceList *out) {
     if (config_setting_type(s) != CONFIG_TYPE_ARRAY)
-        return fail_at(r, s, "expected an array like [1, 2]");
+        return cfg_fail(r, s, "expected an array like [1, 2]");
     int n = config_setting_length(s);
-    if (n == 0) return fail_at(r, s, "the list of choices is empty");
-    if (n > SPACE_MAX_CHOICES) return fail_at(r, s, "more than %d choices", SPACE_MAX_CHOICES);
+    if (n == 0) return cfg_fail(r, s, "the list of choices is empty");
+    if (n > SPACE_MAX_CHOICES) return cfg_fail(r, s, "more than %d choices", SPACE_MAX_CHOICES);
     out->count = n;
     for (int i = 0; i < n; i++) {
         const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
         if (milli ? !milli_in_range(r, e, &out->values[i])
-                  : !int_in_range(r, e, min, max, &out->values[i]))
+                  : !cfg_int_in_range(r, e, min, max, &out->values[i]))
             return false;
         if (i > 0 && out->values[i] <= out->values[i - 1])
-            return fail_at(r, s, "choices must be strictly ascending");
+            return cfg_fail(r, s, "choices must be strictly ascending");
     }
     return true;
 }
 
-static bool get_choice_list(Reader *r, const config_setting_t *group, const char *key, bool milli,
-                            int min, int max, ChoiceList *out) {
-    const config_setting_t *s = member(r, group, key, CONFIG_TYPE_ARRAY, "an array like [1, 2]");
+static bool get_choice_list(CfgReader *r, const config_setting_t *group, const char *key,
+                            bool milli, int min, int max, ChoiceList *out) {
+    const config_setting_t *s =
+        cfg_member(r, group, key, CONFIG_TYPE_ARRAY, "an array like [1, 2]");
     return s && choice_list(r, s, milli, min, max, out);
 }
 
 /* ---- the space ---- */
 
-static bool read_supernet(Reader *r, const config_setting_t *root, Space *sp) {
+static bool read_supernet(CfgReader *r, const config_setting_t *root, Space *sp) {
     static const char *const keys[] = {"embed_dim", "depth", "num_heads", "mlp_ratio", NULL};
-    const config_setting_t *g = member(r, root, "supernet", CONFIG_TYPE_GROUP, "a group { ... }");
-    if (!g || !check_keys(r, g, keys)) return false;
+    const config_setting_t *g =
+        cfg_member(r, root, "supernet", CONFIG_TYPE_GROUP, "a group { ... }");
+    if (!g || !cfg_check_keys(r, g, keys)) return false;
     SupernetShape *s = &sp->supernet;
-    if (!get_int(r, g, "embed_dim", 1, 1 << 16, &s->embed_dim) ||
-        !get_int(r, g, "depth", 1, SPACE_MAX_DEPTH, &s->depth) ||
-        !get_int(r, g, "num_heads", 1, 1024, &s->num_heads))
+    if (!cfg_int(r, g, "embed_dim", 1, 1 << 16, &s->embed_dim) ||
+        !cfg_int(r, g, "depth", 1, SPACE_MAX_DEPTH, &s->depth) ||
+        !cfg_int(r, g, "num_heads", 1, 1024, &s->num_heads))
         return false;
-    const config_setting_t *ratio = member(r, g, "mlp_ratio", CONFIG_TYPE_FLOAT, "a number");
+    const config_setting_t *ratio = cfg_member(r, g, "mlp_ratio", CONFIG_TYPE_FLOAT, "a number");
     if (!ratio || !milli_in_range(r, ratio, &s->mlp_ratio)) return false;
     if (s->embed_dim != sp->head_dim * s->num_heads)
-        return fail_at(r, g,
-                       "embed_dim %d must equal head_dim x num_heads = %d x %d: the q/k/v rows "
-                       "of the supernet are its heads",
-                       s->embed_dim, sp->head_dim, s->num_heads);
+        return cfg_fail(r, g,
+                        "embed_dim %d must equal head_dim x num_heads = %d x %d: the q/k/v rows "
+                        "of the supernet are its heads",
+                        s->embed_dim, sp->head_dim, s->num_heads);
     return true;
 }
 
@@ -199,9 +84,9 @@ static void fill_uniform_widths(Space *sp) {
     }
 }
 
-static bool read_choices(Reader *r, const config_setting_t *g, Space *sp) {
+static bool read_choices(CfgReader *r, const config_setting_t *g, Space *sp) {
     static const char *const keys[] = {"embed_dim", "depth", "num_heads", "mlp_ratio", NULL};
-    if (!check_keys(r, g, keys) ||
+    if (!cfg_check_keys(r, g, keys) ||
         !get_choice_list(r, g, "embed_dim", false, 1, 1 << 16, &sp->choices.embed_dim) ||
         !get_choice_list(r, g, "depth", false, 1, SPACE_MAX_DEPTH, &sp->choices.depth) ||
         !get_choice_list(r, g, "num_heads", false, 1, 1024, &sp->choices.num_heads) ||
@@ -213,37 +98,38 @@ static bool read_choices(Reader *r, const config_setting_t *g, Space *sp) {
 }
 
 /* A list of per-layer arrays: ( [3, 4], [4], ... ). */
-static bool per_layer_lists(Reader *r, const config_setting_t *g, const char *key, bool milli,
+static bool per_layer_lists(CfgReader *r, const config_setting_t *g, const char *key, bool milli,
                             int n_layers, ChoiceList *out) {
     const config_setting_t *s =
-        member(r, g, key, CONFIG_TYPE_LIST, "a list of arrays ( [..], .. )");
+        cfg_member(r, g, key, CONFIG_TYPE_LIST, "a list of arrays ( [..], .. )");
     if (!s) return false;
     if (config_setting_length(s) != n_layers)
-        return fail_at(r, s, "%d per-layer lists for a largest depth of %d",
-                       config_setting_length(s), n_layers);
+        return cfg_fail(r, s, "%d per-layer lists for a largest depth of %d",
+                        config_setting_length(s), n_layers);
     for (int l = 0; l < n_layers; l++)
         if (!choice_list(r, config_setting_get_elem(s, (unsigned)l), milli, 1, 1024, &out[l]))
             return false;
     return true;
 }
 
-static bool read_widths(Reader *r, const config_setting_t *list, Space *sp) {
+static bool read_widths(CfgReader *r, const config_setting_t *list, Space *sp) {
     static const char *const keys[] = {"embed_dim", "depth", "num_heads", "mlp_ratio", NULL};
     int n = config_setting_length(list);
-    if (n == 0) return fail_at(r, list, "no widths");
-    if (n > SPACE_MAX_CHOICES) return fail_at(r, list, "more than %d widths", SPACE_MAX_CHOICES);
+    if (n == 0) return cfg_fail(r, list, "no widths");
+    if (n > SPACE_MAX_CHOICES) return cfg_fail(r, list, "more than %d widths", SPACE_MAX_CHOICES);
     sp->n_widths = n;
     for (int w = 0; w < n; w++) {
         const config_setting_t *g = config_setting_get_elem(list, (unsigned)w);
         if (config_setting_type(g) != CONFIG_TYPE_GROUP)
-            return fail_at(r, g, "expected a group { embed_dim = ..; ... }");
+            return cfg_fail(r, g, "expected a group { embed_dim = ..; ... }");
         SpaceWidth *width = &sp->widths[w];
-        if (!check_keys(r, g, keys) || !get_int(r, g, "embed_dim", 1, 1 << 16, &width->embed_dim) ||
+        if (!cfg_check_keys(r, g, keys) ||
+            !cfg_int(r, g, "embed_dim", 1, 1 << 16, &width->embed_dim) ||
             !get_choice_list(r, g, "depth", false, 1, SPACE_MAX_DEPTH, &width->depths))
             return false;
         for (int v = 0; v < w; v++)
             if (sp->widths[v].embed_dim == width->embed_dim)
-                return fail_at(r, g, "embed_dim %d appears twice", width->embed_dim);
+                return cfg_fail(r, g, "embed_dim %d appears twice", width->embed_dim);
         width->n_layers = width->depths.values[width->depths.count - 1];
         if (!per_layer_lists(r, g, "num_heads", false, width->n_layers, width->num_heads) ||
             !per_layer_lists(r, g, "mlp_ratio", true, width->n_layers, width->mlp_ratio))
@@ -254,53 +140,54 @@ static bool read_widths(Reader *r, const config_setting_t *list, Space *sp) {
 }
 
 /* Every choice must fit inside the supernet's tensors (method.md §3.2, §3.4). */
-static bool check_fits_supernet(Reader *r, const config_setting_t *where, const Space *sp) {
+static bool check_fits_supernet(CfgReader *r, const config_setting_t *where, const Space *sp) {
     const SupernetShape *s = &sp->supernet;
     int64_t super_hidden = (int64_t)s->embed_dim * s->mlp_ratio / 1000;
     for (int w = 0; w < sp->n_widths; w++) {
         const SpaceWidth *width = &sp->widths[w];
         if (width->embed_dim > s->embed_dim)
-            return fail_at(r, where, "embed_dim %d exceeds the supernet's %d", width->embed_dim,
-                           s->embed_dim);
+            return cfg_fail(r, where, "embed_dim %d exceeds the supernet's %d", width->embed_dim,
+                            s->embed_dim);
         if (width->n_layers > s->depth)
-            return fail_at(r, where, "depth %d exceeds the supernet's %d", width->n_layers,
-                           s->depth);
+            return cfg_fail(r, where, "depth %d exceeds the supernet's %d", width->n_layers,
+                            s->depth);
         for (int l = 0; l < width->n_layers; l++) {
             const ChoiceList *heads = &width->num_heads[l], *ratios = &width->mlp_ratio[l];
             if (heads->values[heads->count - 1] > s->num_heads)
-                return fail_at(r, where, "%d heads exceed the supernet's %d",
-                               heads->values[heads->count - 1], s->num_heads);
+                return cfg_fail(r, where, "%d heads exceed the supernet's %d",
+                                heads->values[heads->count - 1], s->num_heads);
             int64_t hidden = (int64_t)width->embed_dim * ratios->values[ratios->count - 1] / 1000;
             if (hidden > super_hidden)
-                return fail_at(r, where,
-                               "MLP width %lld (embed_dim %d) exceeds the supernet's %lld",
-                               (long long)hidden, width->embed_dim, (long long)super_hidden);
+                return cfg_fail(r, where,
+                                "MLP width %lld (embed_dim %d) exceeds the supernet's %lld",
+                                (long long)hidden, width->embed_dim, (long long)super_hidden);
             if ((int64_t)width->embed_dim * ratios->values[0] / 1000 < 1)
-                return fail_at(r, where, "MLP width 0 at embed_dim %d", width->embed_dim);
+                return cfg_fail(r, where, "MLP width 0 at embed_dim %d", width->embed_dim);
         }
     }
     return true;
 }
 
-static bool read_data_free(Reader *r, const config_setting_t *root, Space *sp) {
+static bool read_data_free(CfgReader *r, const config_setting_t *root, Space *sp) {
     static const char *const keys[] = {"mean", "std", NULL};
-    const config_setting_t *g = member(r, root, "data_free", CONFIG_TYPE_GROUP, "a group { ... }");
-    if (!g || !check_keys(r, g, keys)) return false;
+    const config_setting_t *g =
+        cfg_member(r, root, "data_free", CONFIG_TYPE_GROUP, "a group { ... }");
+    if (!g || !cfg_check_keys(r, g, keys)) return false;
     const char *names[2] = {"mean", "std"};
     double *targets[2] = {sp->data_free_mean, sp->data_free_std};
     for (int k = 0; k < 2; k++) {
-        const config_setting_t *s = member(r, g, names[k], CONFIG_TYPE_ARRAY, "an array");
+        const config_setting_t *s = cfg_member(r, g, names[k], CONFIG_TYPE_ARRAY, "an array");
         if (!s) return false;
         if (config_setting_length(s) != sp->in_channels)
-            return fail_at(r, s, "%d values for %d input channels", config_setting_length(s),
-                           sp->in_channels);
+            return cfg_fail(r, s, "%d values for %d input channels", config_setting_length(s),
+                            sp->in_channels);
         for (int c = 0; c < sp->in_channels; c++) {
             const config_setting_t *e = config_setting_get_elem(s, (unsigned)c);
             int type = config_setting_type(e);
             if (type != CONFIG_TYPE_FLOAT && type != CONFIG_TYPE_INT)
-                return fail_at(r, s, "expected numbers");
-            targets[k][c] = number_value(e);
-            if (k == 1 && !(targets[k][c] > 0)) return fail_at(r, s, "std must be positive");
+                return cfg_fail(r, s, "expected numbers");
+            targets[k][c] = cfg_number(e);
+            if (k == 1 && !(targets[k][c] > 0)) return cfg_fail(r, s, "std must be positive");
         }
     }
     return true;
@@ -308,31 +195,32 @@ static bool read_data_free(Reader *r, const config_setting_t *root, Space *sp) {
 
 /* One budget's intervals; `unit` converts the file's numbers (millions, G) to whole units so
  * that binning is exact. */
-static bool read_interval_spec(Reader *r, const config_setting_t *g, const char *key, double unit,
-                               bool required, IntervalSpec *out) {
+static bool read_interval_spec(CfgReader *r, const config_setting_t *g, const char *key,
+                               double unit, bool required, IntervalSpec *out) {
     static const char *const keys[] = {"min", "max", "width", NULL};
     if (!required && !config_setting_get_member(g, key)) return true;
-    const config_setting_t *p = member(r, g, key, CONFIG_TYPE_GROUP, "a group { ... }");
+    const config_setting_t *p = cfg_member(r, g, key, CONFIG_TYPE_GROUP, "a group { ... }");
     double min, max, width;
-    if (!p || !check_keys(r, p, keys) || !get_real(r, p, "min", 0, 1e9, &min) ||
-        !get_real(r, p, "max", 0, 1e9, &max) || !get_real(r, p, "width", 0, 1e9, &width))
+    if (!p || !cfg_check_keys(r, p, keys) || !cfg_real(r, p, "min", 0, 1e9, &min) ||
+        !cfg_real(r, p, "max", 0, 1e9, &max) || !cfg_real(r, p, "width", 0, 1e9, &width))
         return false;
     *out = (IntervalSpec){true, llround(min * unit), llround(max * unit), llround(width * unit)};
-    if (out->width <= 0) return fail_at(r, p, "width must be positive");
-    if (out->min >= out->max) return fail_at(r, p, "min (%g) must be below max (%g)", min, max);
+    if (out->width <= 0) return cfg_fail(r, p, "width must be positive");
+    if (out->min >= out->max) return cfg_fail(r, p, "min (%g) must be below max (%g)", min, max);
     return true;
 }
 
-static bool read_intervals(Reader *r, const config_setting_t *root, Space *sp) {
+static bool read_intervals(CfgReader *r, const config_setting_t *root, Space *sp) {
     static const char *const keys[] = {"params", "flops", "macs", NULL};
-    const config_setting_t *g = member(r, root, "intervals", CONFIG_TYPE_GROUP, "a group { ... }");
-    return g && check_keys(r, g, keys) &&
+    const config_setting_t *g =
+        cfg_member(r, root, "intervals", CONFIG_TYPE_GROUP, "a group { ... }");
+    return g && cfg_check_keys(r, g, keys) &&
            read_interval_spec(r, g, "params", 1e6, true, &sp->param_intervals) &&
            read_interval_spec(r, g, "flops", 1e9, false, &sp->flops_intervals) &&
            read_interval_spec(r, g, "macs", 1e9, false, &sp->macs_intervals);
 }
 
-static bool read_space(Reader *r, const config_setting_t *root, Space *sp) {
+static bool read_space(CfgReader *r, const config_setting_t *root, Space *sp) {
     static const char *const keys[] = {"name",
                                        "image_size",
                                        "patch_size",
@@ -347,16 +235,16 @@ static bool read_space(Reader *r, const config_setting_t *root, Space *sp) {
                                        "data_free",
                                        "intervals",
                                        NULL};
-    if (!check_keys(r, root, keys)) return false;
-    const config_setting_t *name = member(r, root, "name", CONFIG_TYPE_STRING, "a string");
+    if (!cfg_check_keys(r, root, keys)) return false;
+    const config_setting_t *name = cfg_member(r, root, "name", CONFIG_TYPE_STRING, "a string");
     if (!name) return false;
     snprintf(sp->name, sizeof sp->name, "%s", config_setting_get_string(name));
-    if (!get_int(r, root, "image_size", 1, 1 << 14, &sp->image_size) ||
-        !get_int(r, root, "patch_size", 1, 1 << 14, &sp->patch_size) ||
-        !get_int(r, root, "in_channels", 1, SPACE_MAX_CHANNELS, &sp->in_channels) ||
-        !get_int(r, root, "num_classes", 2, 1 << 20, &sp->num_classes) ||
-        !get_int(r, root, "head_dim", 1, 1024, &sp->head_dim) ||
-        !get_int(r, root, "max_relative_position", 1, 1 << 12, &sp->max_relative_position))
+    if (!cfg_int(r, root, "image_size", 1, 1 << 14, &sp->image_size) ||
+        !cfg_int(r, root, "patch_size", 1, 1 << 14, &sp->patch_size) ||
+        !cfg_int(r, root, "in_channels", 1, SPACE_MAX_CHANNELS, &sp->in_channels) ||
+        !cfg_int(r, root, "num_classes", 2, 1 << 20, &sp->num_classes) ||
+        !cfg_int(r, root, "head_dim", 1, 1024, &sp->head_dim) ||
+        !cfg_int(r, root, "max_relative_position", 1, 1 << 12, &sp->max_relative_position))
         return false;
     const config_setting_t *pooling = config_setting_get_member(root, "pooling");
     if (pooling) {
@@ -364,30 +252,30 @@ static bool read_space(Reader *r, const config_setting_t *root, Space *sp) {
                                ? config_setting_get_string(pooling)
                                : "";
         if (strcmp(mode, "mean") != 0 && strcmp(mode, "class") != 0)
-            return fail_at(r, pooling,
-                           "expected \"mean\" (patch tokens, the reference's --gp) or "
-                           "\"class\" (the class token)");
+            return cfg_fail(r, pooling,
+                            "expected \"mean\" (patch tokens, the reference's --gp) or "
+                            "\"class\" (the class token)");
         sp->class_token_pooling = strcmp(mode, "class") == 0;
     }
     if (sp->image_size % sp->patch_size != 0)
-        return fail_at(r, config_setting_get_member(root, "patch_size"),
-                       "image_size %d is not a multiple of patch_size %d", sp->image_size,
-                       sp->patch_size);
+        return cfg_fail(r, config_setting_get_member(root, "patch_size"),
+                        "image_size %d is not a multiple of patch_size %d", sp->image_size,
+                        sp->patch_size);
     if (!read_supernet(r, root, sp)) return false;
 
     const config_setting_t *choices = config_setting_get_member(root, "choices");
     const config_setting_t *widths = config_setting_get_member(root, "widths");
     if ((choices != NULL) == (widths != NULL))
-        return fail_at(r, choices ? choices : root,
-                       "give exactly one of 'choices' (a whole space) or 'widths' (a refined "
-                       "per-width, per-layer space)");
+        return cfg_fail(r, choices ? choices : root,
+                        "give exactly one of 'choices' (a whole space) or 'widths' (a refined "
+                        "per-width, per-layer space)");
     if (choices) {
         if (config_setting_type(choices) != CONFIG_TYPE_GROUP)
-            return fail_at(r, choices, "expected a group { ... }");
+            return cfg_fail(r, choices, "expected a group { ... }");
         if (!read_choices(r, choices, sp)) return false;
     } else {
         if (config_setting_type(widths) != CONFIG_TYPE_LIST)
-            return fail_at(r, widths, "expected a list of groups ( { ... }, ... )");
+            return cfg_fail(r, widths, "expected a list of groups ( { ... }, ... )");
         if (!read_widths(r, widths, sp)) return false;
     }
     return check_fits_supernet(r, choices ? choices : widths, sp) && read_data_free(r, root, sp) &&
@@ -399,13 +287,8 @@ Space *space_load_text(const char *text, const char *origin, Error *err) {
     config_init(&cfg);
     Space *sp = xcalloc(1, sizeof *sp);
     snprintf(sp->source, sizeof sp->source, "%s", origin);
-    Reader r = {sp->source, err};
-    bool ok = config_read_string(&cfg, text) == CONFIG_TRUE;
-    if (!ok)
-        input_error(err, "syntax error: %s, %s:%d", config_error_text(&cfg), origin,
-                    config_error_line(&cfg));
-    else
-        ok = read_space(&r, config_root_setting(&cfg), sp);
+    CfgReader r = {sp->source, err};
+    bool ok = cfg_parse(&cfg, text, origin, err) && read_space(&r, config_root_setting(&cfg), sp);
     config_destroy(&cfg);
     if (!ok) {
         free(sp);
@@ -416,27 +299,8 @@ Space *space_load_text(const char *text, const char *origin, Error *err) {
 }
 
 Space *space_load_file(const char *path, Error *err) {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        input_error(err, "cannot open the space configuration: %m, %s", path);
-        return NULL;
-    }
-    size_t capacity = 1 << 14, length = 0, n;
-    char *text = xmalloc(capacity);
-    while ((n = fread(text + length, 1, capacity - length - 1, f)) > 0) {
-        length += n;
-        if (capacity - length < 2) text = xrealloc(text, capacity *= 2);
-    }
-    bool read_failed = ferror(f);
-    fclose(f);
-    text[length] = '\0';
-    Space *sp = NULL;
-    if (read_failed)
-        input_error(err, "cannot read the space configuration, %s", path);
-    else if (strlen(text) != length)
-        input_error(err, "the space configuration contains a NUL byte (not a text file), %s", path);
-    else
-        sp = space_load_text(text, path, err);
+    char *text = cfg_read_file(path, "space configuration", err);
+    Space *sp = text ? space_load_text(text, path, err) : NULL;
     free(text);
     return sp;
 }

@@ -1,0 +1,138 @@
+#include "checkpoint.h"
+
+#include "h5.h"
+#include "weights.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void write_state(hid_t file, const AdamW *opt, const TrainState *s, const Vit *vit) {
+    hid_t optim = h5_create_group(file, "optim");
+    weights_write(optim, "m", vit, opt->m);
+    weights_write(optim, "v", vit, opt->v);
+    h5_attr_int(optim, "step", opt->step);
+    const double hyper[4] = {opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
+    h5_attr_doubles(optim, "beta1_beta2_eps_weight_decay", hyper, 4);
+    CHECK_H5(H5Gclose(optim));
+    hid_t state = h5_create_group(file, "state");
+    h5_attr_int(state, "step", s->step);
+    h5_attr_int(state, "skipped", s->skipped);
+    h5_attr_int(state, "nonfinite_run", s->nonfinite_run);
+    h5_attr_int(state, "samples", s->samples);
+    h5_attr_uint(state, "seed", s->seed);
+    h5_attr_int(state, "world_size", s->world_size);
+    h5_attr_int(state, "batch", s->batch);
+    h5_attr_string(state, "sampling", s->sampling);
+    h5_attr_doubles(state, "seconds", &s->seconds, 1);
+    CHECK_H5(H5Gclose(state));
+}
+
+static int is_checkpoint_name(const char *name, long long *step) {
+    int end = 0;
+    return sscanf(name, "checkpoint-%lld.h5%n", step, &end) == 1 && name[end] == '\0';
+}
+
+static int by_step(const void *a, const void *b) {
+    const long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+/* Removes all but the newest `keep` checkpoint-<step>.h5 files of the run directory. */
+static void rotate(const char *rundir, int keep) {
+    DIR *dir = opendir(rundir);
+    if (!dir) return;
+    long long steps[4096];
+    int n = 0;
+    for (struct dirent *e; (e = readdir(dir)) && n < 4096;)
+        if (is_checkpoint_name(e->d_name, &steps[n])) n++;
+    closedir(dir);
+    qsort(steps, (size_t)n, sizeof steps[0], by_step);
+    for (int i = 0; i + keep < n; i++) {
+        char path[ARTEFACT_PATH_MAX + 64];
+        snprintf(path, sizeof path, "%s/checkpoint-%08lld.h5", rundir, steps[i]);
+        unlink(path);
+    }
+}
+
+bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *opt,
+                     const TrainState *state, const CheckpointContext *c, Error *err) {
+    char path[ARTEFACT_PATH_MAX], link_tmp[ARTEFACT_PATH_MAX + 16], latest[ARTEFACT_PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/checkpoint-%08lld.h5", rundir, (long long)state->step);
+    snprintf(latest, sizeof latest, "%s/supernet.h5", rundir);
+    snprintf(link_tmp, sizeof link_tmp, "%s/supernet.h5.tmp", rundir);
+    ArtefactWriter w;
+    if (!artefact_begin(&w, path, err)) return false;
+    ArtefactMeta meta;
+    artefact_meta_init(&meta, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, c->argc, c->argv);
+    artefact_meta_set_config(&meta, c->recipe_text);
+    meta.seed = state->seed;
+    meta.world_size = state->world_size;
+    for (int i = 0; i < c->n_inputs; i++) meta.inputs[meta.n_inputs++] = c->inputs[i];
+    h5_write_text(w.file, "space", c->space_text);
+    weights_write(w.file, "params", vit, vit->params);
+    write_state(w.file, opt, state, vit);
+    artefact_commit(&w, &meta);
+    artefact_meta_free(&meta);
+    /* supernet.h5 becomes the new checkpoint in one rename */
+    unlink(link_tmp);
+    if (link(path, link_tmp) != 0 || rename(link_tmp, latest) != 0)
+        return input_error(err, "cannot make %s the latest checkpoint: %m", path);
+    int dir = open(rundir, O_RDONLY | O_DIRECTORY);
+    if (dir >= 0) {
+        fsync(dir);
+        close(dir);
+    }
+    rotate(rundir, keep);
+    return true;
+}
+
+void checkpoint_latest(const char *rundir, char *path, size_t size) {
+    snprintf(path, size, "%s/supernet.h5", rundir);
+    if (access(path, F_OK) != 0) path[0] = '\0';
+}
+
+char *checkpoint_space(const char *path, Error *err) {
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return NULL;
+    H5Source src = {a.file, path, err};
+    char *text = h5_exists(a.file, "space")
+                     ? h5_read_text(&src, "space")
+                     : (input_error(err, "no /space: not a training checkpoint, %s", path), NULL);
+    artefact_close(&a);
+    return text;
+}
+
+bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Error *err) {
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
+    H5Source src = {a.file, path, err};
+    memset(s, 0, sizeof *s);
+    bool ok = h5_exists(a.file, "state") && h5_exists(a.file, "optim");
+    if (!ok) input_error(err, "no training state (/state, /optim): weights only, %s", path);
+    ok = ok && weights_read(&src, "params", vit, vit->params) &&
+         weights_read(&src, "optim/m", vit, opt->m) && weights_read(&src, "optim/v", vit, opt->v);
+    if (ok) {
+        hid_t optim = H5Gopen2(a.file, "optim", H5P_DEFAULT),
+              state = H5Gopen2(a.file, "state", H5P_DEFAULT);
+        int64_t seed = 0, world = 0, batch = 0;
+        ok = h5_read_attr_int(&src, optim, "step", &opt->step) &&
+             h5_read_attr_int(&src, state, "step", &s->step) &&
+             h5_read_attr_int(&src, state, "skipped", &s->skipped) &&
+             h5_read_attr_int(&src, state, "nonfinite_run", &s->nonfinite_run) &&
+             h5_read_attr_int(&src, state, "samples", &s->samples) &&
+             h5_read_attr_int(&src, state, "seed", &seed) &&
+             h5_read_attr_int(&src, state, "world_size", &world) &&
+             h5_read_attr_int(&src, state, "batch", &batch) &&
+             h5_read_attr_string(&src, state, "sampling", s->sampling, sizeof s->sampling) &&
+             h5_read_attr_doubles(&src, state, "seconds", &s->seconds, 1);
+        s->seed = (uint64_t)seed, s->world_size = (int)world, s->batch = (int)batch;
+        H5Gclose(optim);
+        H5Gclose(state);
+    }
+    artefact_close(&a);
+    return ok;
+}

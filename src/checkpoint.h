@@ -1,0 +1,48 @@
+#ifndef PRENAS_CHECKPOINT_H
+#define PRENAS_CHECKPOINT_H
+
+/* Training checkpoints: RUNDIR/checkpoint-<step>.h5 (schema prenas.supernet with /optim and
+ * /state), written atomically; RUNDIR/supernet.h5 is then made the newest one (a hard link,
+ * replaced atomically) and all but the newest `keep` are removed. A checkpoint holds
+ * everything a run needs to continue exactly: weights, AdamW moments and step, the
+ * training step, and the seed every random stream derives from (the streams are functions
+ * of the seed and the step, epoch and sample position, so they need no state of their own). */
+
+#include "artefact.h"
+#include "error.h"
+#include "optim.h"
+#include "vit.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    int64_t step; /* optimizer steps taken or skipped */
+    int64_t skipped,
+        nonfinite_run; /* steps skipped for a non-finite loss; the current run of them */
+    int64_t samples;   /* images trained on */
+    uint64_t seed;
+    int world_size, batch;
+    char sampling[16];
+    double seconds; /* training wall time over all sessions */
+} TrainState;
+
+typedef struct {
+    const char *space_text;  /* the training supernet's space */
+    const char *recipe_text; /* recorded as /meta/config */
+    const ArtefactInput *inputs;
+    int n_inputs;
+    int argc;
+    char **argv;
+} CheckpointContext;
+
+bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *opt,
+                     const TrainState *state, const CheckpointContext *context, Error *err);
+/* RUNDIR/supernet.h5 when it is a training checkpoint; "" otherwise. */
+void checkpoint_latest(const char *rundir, char *path, size_t size);
+/* The space's text stored in a checkpoint (caller frees), to build the supernet before
+ * loading it. */
+char *checkpoint_space(const char *path, Error *err);
+bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err);
+
+#endif

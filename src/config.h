@@ -1,0 +1,51 @@
+#ifndef PRENAS_CONFIG_H
+#define PRENAS_CONFIG_H
+
+/* Reading libconfig files (spaces, recipes) with messages that name the file, the line and
+ * the key, and `--set key=value` overrides. */
+
+#include "error.h"
+
+#include <libconfig.h>
+#include <stdbool.h>
+
+typedef struct {
+    const char *origin; /* the file (or text) the settings came from */
+    Error *err;
+} CfgReader;
+
+/* Parses text into cfg; a syntax error names origin and line. */
+bool cfg_parse(config_t *cfg, const char *text, const char *origin, Error *err);
+/* A whole text file; NULL (and err) when it cannot be read or is not text. */
+char *cfg_read_file(const char *path, const char *what, Error *err);
+/* Applies "a.b=value" overrides to existing settings of any scalar type. */
+bool cfg_apply_sets(config_t *cfg, const char *const *sets, int n, const char *origin, Error *err);
+/* The configuration as libconfig writes it (after overrides: what actually ran). */
+char *cfg_text(const config_t *cfg);
+
+bool cfg_fail(CfgReader *r, const config_setting_t *s, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+bool cfg_check_keys(CfgReader *r, const config_setting_t *group, const char *const *allowed);
+/* A required member of the given type (integers are accepted for floats). */
+const config_setting_t *cfg_member(CfgReader *r, const config_setting_t *group, const char *key,
+                                   int type, const char *type_name);
+double cfg_number(const config_setting_t *s);
+bool cfg_int_in_range(CfgReader *r, const config_setting_t *s, int min, int max, int *out);
+bool cfg_int(CfgReader *r, const config_setting_t *group, const char *key, int min, int max,
+             int *out);
+bool cfg_real(CfgReader *r, const config_setting_t *group, const char *key, double min, double max,
+              double *out);
+
+/* Optional members: absent leaves *out as it is (the default). */
+bool cfg_int_or(CfgReader *r, const config_setting_t *group, const char *key, int min, int max,
+                int *out);
+bool cfg_real_or(CfgReader *r, const config_setting_t *group, const char *key, double min,
+                 double max, double *out);
+bool cfg_bool_or(CfgReader *r, const config_setting_t *group, const char *key, bool *out);
+/* One of `choices` (NULL-terminated); *out is its index. */
+bool cfg_choice_or(CfgReader *r, const config_setting_t *group, const char *key,
+                   const char *const *choices, int *out);
+/* An optional group; NULL when absent (err set when present but not a group). */
+const config_setting_t *cfg_group_or(CfgReader *r, const config_setting_t *group, const char *key);
+
+#endif

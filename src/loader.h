@@ -1,0 +1,60 @@
+#ifndef PRENAS_LOADER_H
+#define PRENAS_LOADER_H
+
+/* Training batches (method.md §9.7, design.md "data pipeline"). An epoch is a permutation of
+ * the training split seeded by (seed, epoch), each image repeated `repeated_augmentation`
+ * times in a row; step k of the epoch takes its positions [k G, (k+1) G) (G the global
+ * batch, the last partial batch dropped), and rank r the slice [k G + r b, k G + (r+1) b)
+ * with b = G / ranks. Every sample's augmentation comes from the stream of its position, so
+ * a batch is the same whatever the rank count, and a resumed run sees the same data.
+ *
+ * A background thread prepares the next step's batch while the current one trains
+ * (double buffering), augmenting with `workers` threads. The split is held in memory. */
+
+#include "augment.h"
+#include "comm.h"
+#include "dataset.h"
+#include "recipe.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    real *images; /* [b, C, H, W] */
+    int *labels, *partner;
+    real *mix; /* mixup / cutmix lambda per sample */
+    int64_t step, epoch;
+    int64_t first_sample; /* global index of this rank's first sample (drop-path streams) */
+} Batch;
+
+typedef struct {
+    const uint8_t *images;
+    const int32_t *labels;
+    int64_t count;
+    const Recipe *recipe;
+    Augmenter augmenter;
+    int rank, world, per_rank_batch, workers;
+    uint64_t seed;
+    int64_t epoch_length, steps_per_epoch;
+    int64_t *order, order_epoch;
+    Batch slots[2];
+    uint8_t *scratch; /* per worker */
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int64_t requested, ready;
+    bool running, stop;
+} Loader;
+
+/* The images stay the caller's. The per-rank batch must divide evenly: recipe->batch % world. */
+void loader_init(Loader *loader, const uint8_t *images, const int32_t *labels, int64_t count,
+                 ImageShape shape, const double *mean, const double *std, const Recipe *recipe,
+                 const Comm *comm, uint64_t seed, int workers);
+/* The batch of `step`; the thread then prepares step + 1. Adds the time waited. */
+const Batch *loader_next(Loader *loader, int64_t step, double *waited);
+/* A batch, prepared in the calling thread (the data-only benchmark, tests). */
+void loader_fill(Loader *loader, int64_t step, Batch *batch);
+void loader_free(Loader *loader);
+
+#endif

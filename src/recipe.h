@@ -1,0 +1,52 @@
+#ifndef PRENAS_RECIPE_H
+#define PRENAS_RECIPE_H
+
+/* A training recipe (method.md §9.3-§9.7; the files in configs/recipes): optimiser, schedule, loss,
+ * augmentation, checkpoints. Every setting can be overridden on the command line with
+ * `--set key=value`; the resolved text is recorded in the checkpoint's /meta. */
+
+#include "error.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef enum { CROP_NONE, CROP_PAD, CROP_RANDOM_RESIZED } CropKind;
+typedef enum { MIX_ELEM, MIX_BATCH } MixMode;
+
+typedef struct {
+    char name[64];
+    char source[4096];
+    char *text; /* resolved, after --set */
+
+    int epochs, warmup_epochs;
+    int batch;           /* global: the ranks split it */
+    double lr, lr_batch; /* peak lr = lr * batch / lr_batch (linear scaling) */
+    double min_lr, warmup_lr, weight_decay, beta1, beta2, eps;
+    double label_smoothing, drop_path, clip_grad; /* clip_grad 0: none */
+    struct {
+        double mixup_alpha, cutmix_alpha, prob, switch_prob;
+        MixMode mode;
+    } mix;
+    struct {
+        CropKind crop;
+        int pad;          /* CROP_PAD: zero padding on each side before the random crop */
+        double scale_min; /* CROP_RANDOM_RESIZED: area fraction range [scale_min, 1] */
+        bool flip;
+        int randaugment_ops;
+        double randaugment_magnitude, randaugment_std;
+        double erasing_prob;
+        int erasing_count;
+    } augment;
+    int repeated_augmentation; /* each image this many times per epoch (the reference: 3) */
+    int checkpoint_every, checkpoint_keep;
+    int eval_every_epochs, eval_batch;
+    int64_t eval_max_images; /* 0: the whole split */
+    int log_every;
+    int max_nonfinite; /* consecutive skipped steps before giving up */
+} Recipe;
+
+Recipe *recipe_load(const char *path, const char *const *sets, int n_sets, Error *err);
+void recipe_free(Recipe *recipe);
+double recipe_peak_lr(const Recipe *recipe);
+
+#endif

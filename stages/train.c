@@ -1,0 +1,433 @@
+/* prenas-train: preferred one-shot training of the supernet (method.md §9). */
+#include "arch.h"
+#include "artefact.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "comm.h"
+#include "cost.h"
+#include "dataset.h"
+#include "evaluate.h"
+#include "h5.h"
+#include "loader.h"
+#include "optim.h"
+#include "preferred.h"
+#include "recipe.h"
+#include "sampler.h"
+#include "space.h"
+#include "trainer.h"
+#include "vit.h"
+#include "weights.h"
+
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char USAGE[] =
+    "usage: prenas-train --config SPACE.cfg --recipe RECIPE.cfg --data dataset.h5 --out RUNDIR\n"
+    "                    [--preferred preferred.h5] [--sampling MODE] [--arch ARCH] [--resume]\n"
+    "                    [--seed S] [--steps N] [--set KEY=VALUE]... [--workers W]\n"
+    "\n"
+    "Trains the weight-sharing supernet, one architecture per step for all ranks (method.md 9).\n"
+    "\n"
+    "  --config FILE      the search space (scores, select and this run must share it)\n"
+    "  --recipe FILE      the training recipe (configs/recipes/*.cfg)\n"
+    "  --data FILE        dataset.h5: trains on 'train', monitors on 'val', reports on 'test'\n"
+    "  --preferred FILE   preferred.h5 from prenas-select (balanced, uniform, resample)\n"
+    "  --out RUNDIR       the run directory: supernet.h5 (the latest checkpoint),\n"
+    "                     checkpoint-<step>.h5, train.log (key:value lines)\n"
+    "  --sampling MODE    balanced (default; PreNAS: an (embed dim, depth) group uniformly,\n"
+    "                     then a member), uniform (a preferred architecture uniformly),\n"
+    "                     resample (the refined space's per-layer choices uniformly), space\n"
+    "                     (the whole search space uniformly: AutoFormer's baseline; no\n"
+    "                     --preferred), fixed (one --arch from scratch)\n"
+    "  --arch ARCH        the architecture of --sampling fixed\n"
+    "  --resume           continue the run in RUNDIR (also automatic when RUNDIR holds a\n"
+    "                     checkpoint); the result is the same as an uninterrupted run\n"
+    "  --seed S           weights, data order, augmentation, sampling, drop path (default 0)\n"
+    "  --steps N          stop after N optimizer steps in total, resumed ones included\n"
+    "  --set KEY=VALUE    override a recipe setting, e.g. --set epochs=5 --set mix.prob=0\n"
+    "  --workers W        threads augmenting the next batch (default 1)\n"
+    "  --help, --version\n"
+    "\n"
+    "The recipe's batch is global: with R ranks each takes batch/R images a step and the\n"
+    "gradients are averaged (mpirun -np R, or srun). SIGTERM or SIGUSR1 (Slurm's warning before\n"
+    "the time limit: sbatch --signal=USR1@120) checkpoints and exits with status 0; run the same\n"
+    "command again to continue. Exit status: 0 success, 2 bad usage or input, 1 failure.\n";
+
+static volatile sig_atomic_t signalled = 0;
+
+/* SIGTERM and SIGUSR1 are blocked in every thread (before MPI and OpenMP start theirs) and
+ * taken here with sigwait: an asynchronous handler could interrupt a JIT-compiled oneDNN
+ * kernel, whose data below the stack pointer the signal frame would overwrite. */
+static void *wait_for_signals(void *set) {
+    int number;
+    while (sigwait(set, &number) == 0) signalled = number;
+    return NULL;
+}
+
+typedef struct {
+    const char *config, *recipe, *data, *preferred, *out, *arch;
+    SamplingMode sampling;
+    bool resume;
+    uint64_t seed;
+    int64_t steps;
+    int workers, n_sets;
+    const char *sets[64];
+} Options;
+
+static Options parse(int argc, char **argv) {
+    enum { OPT_VERSION = 256, OPT_RESUME, OPT_WORKERS };
+    static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                            {"recipe", required_argument, NULL, 'r'},
+                                            {"data", required_argument, NULL, 'd'},
+                                            {"preferred", required_argument, NULL, 'p'},
+                                            {"out", required_argument, NULL, 'o'},
+                                            {"sampling", required_argument, NULL, 'm'},
+                                            {"arch", required_argument, NULL, 'a'},
+                                            {"resume", no_argument, NULL, OPT_RESUME},
+                                            {"seed", required_argument, NULL, 's'},
+                                            {"steps", required_argument, NULL, 'n'},
+                                            {"set", required_argument, NULL, 'e'},
+                                            {"workers", required_argument, NULL, OPT_WORKERS},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {NULL, 0, NULL, 0}};
+    Options o = {.sampling = SAMPLING_BALANCED, .steps = -1, .workers = 1};
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
+        switch (c) {
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'r':
+            o.recipe = optarg;
+            break;
+        case 'd':
+            o.data = optarg;
+            break;
+        case 'p':
+            o.preferred = optarg;
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
+        case 'm':
+            if (!sampling_parse(optarg, &o.sampling))
+                cli_usage_error(
+                    "--sampling '%s': expected balanced, uniform, resample, space or fixed",
+                    optarg);
+            break;
+        case 'a':
+            o.arch = optarg;
+            break;
+        case OPT_RESUME:
+            o.resume = true;
+            break;
+        case 's':
+            o.seed = (uint64_t)cli_long("--seed", optarg, 0, INT64_MAX);
+            break;
+        case 'n':
+            o.steps = cli_long("--steps", optarg, 0, INT64_MAX);
+            break;
+        case 'e':
+            if (o.n_sets == 64) cli_usage_error("more than 64 --set");
+            o.sets[o.n_sets++] = optarg;
+            break;
+        case OPT_WORKERS:
+            o.workers = (int)cli_long("--workers", optarg, 1, 256);
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            exit(0);
+        case OPT_VERSION:
+            cli_print_version(stdout);
+            exit(0);
+        default:
+            cli_bad_option(argv, optopt);
+        }
+    }
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o.config || !o.recipe || !o.data || !o.out)
+        cli_usage_error("--config, --recipe, --data and --out are required");
+    const bool needs_preferred = o.sampling != SAMPLING_SPACE && o.sampling != SAMPLING_FIXED;
+    if (needs_preferred && !o.preferred)
+        cli_usage_error("--sampling %s needs --preferred preferred.h5", sampling_name(o.sampling));
+    if ((o.sampling == SAMPLING_FIXED) != (o.arch != NULL))
+        cli_usage_error("--arch goes with --sampling fixed, and --sampling fixed needs --arch");
+    return o;
+}
+
+/* Everything one split of the dataset holds, in memory. */
+typedef struct {
+    uint8_t *images;
+    int32_t *labels;
+    int64_t count;
+} Split;
+
+static bool load_split(DatasetFile *ds, const char *name, Split *s, Error *err) {
+    const SplitInfo *info = dataset_split(ds, name);
+    memset(s, 0, sizeof *s);
+    if (!info) return true;
+    const size_t bytes =
+        (size_t)info->count * ds->shape.height * ds->shape.width * ds->shape.channels;
+    s->images = xmalloc(bytes + 1);
+    s->labels = xmalloc(sizeof *s->labels * ((size_t)info->count + 1));
+    s->count = info->count;
+    return dataset_read(ds, name, 0, info->count, s->images, s->labels, err);
+}
+
+/* What the run trains: the training space and, for the preferred modes, the architectures. */
+typedef struct {
+    Space *search, *training;
+    PreferredFile preferred;
+    Arch fixed, monitored[2];
+    int n_monitored;
+} Plan;
+
+static bool plan_run(const Options *o, Plan *p, Error *err) {
+    memset(p, 0, sizeof *p);
+    p->preferred.artefact.file = -1;
+    if (!(p->search = space_load_file(o->config, err))) return false;
+    if (o->sampling == SAMPLING_FIXED) {
+        if (!arch_parse(o->arch, &p->fixed, err) || !arch_check(&p->fixed, p->search, err))
+            return false;
+        p->monitored[p->n_monitored++] = p->fixed;
+        return true;
+    }
+    if (o->sampling == SAMPLING_SPACE) {
+        arch_smallest(p->search, &p->monitored[0]);
+        arch_largest(p->search, &p->monitored[1]);
+        p->n_monitored = 2;
+        return true;
+    }
+    if (!preferred_open(&p->preferred, o->preferred, err)) return false;
+    Space *scored = space_load_text(p->preferred.artefact.meta.config, o->preferred, err);
+    if (!scored) return false;
+    const bool same = space_same_search(scored, p->search);
+    space_free(scored);
+    if (!same)
+        return input_error(err,
+                           "the preferred architectures were selected in another space than %s, %s",
+                           o->config, o->preferred);
+    H5Source src = {p->preferred.artefact.file, o->preferred, err};
+    char *refined = h5_read_text(&src, "refined_space");
+    if (!refined) return false;
+    p->training = space_load_text(refined, o->preferred, err);
+    free(refined);
+    if (!p->training) return false;
+    int small = 0, large = 0;
+    for (int i = 1; i < p->preferred.n; i++) {
+        const int64_t params = arch_cost(&p->preferred.archs[i], p->search).params;
+        if (params < arch_cost(&p->preferred.archs[small], p->search).params) small = i;
+        if (params > arch_cost(&p->preferred.archs[large], p->search).params) large = i;
+    }
+    p->monitored[0] = p->preferred.archs[small];
+    p->monitored[1] = p->preferred.archs[large];
+    p->n_monitored = small == large ? 1 : 2;
+    return true;
+}
+
+static void print_test_table(Vit *vit, const Plan *plan, const EvalImages *test, int batch,
+                             const Comm *comm, FILE *log) {
+    const Arch *archs = plan->preferred.n ? plan->preferred.archs : plan->monitored;
+    const int n = plan->preferred.n ? plan->preferred.n : plan->n_monitored;
+    if (comm->rank == 0)
+        printf("%-10s %8s %8s %9s  %s\n", "params", "top-1", "top-5", "loss",
+               "architecture (test split)");
+    for (int i = 0; i < n; i++) {
+        const EvalResult e = evaluate_subnet(vit, &archs[i], test, batch, comm);
+        if (comm->rank != 0) continue;
+        char text[ARCH_TEXT_MAX];
+        arch_format(&archs[i], text, sizeof text);
+        const int64_t params = arch_cost(&archs[i], plan->search).params;
+        printf("%-10lld %7.2f%% %7.2f%% %9.4f  %s\n", (long long)params, e.top1, e.top5, e.loss,
+               text);
+        if (log)
+            fprintf(log, "test arch=%s params=%lld top1=%.4f top5=%.4f loss=%.6f\n", text,
+                    (long long)params, e.top1, e.top5, e.loss);
+    }
+}
+
+/* A live progress bar only on a terminal that is really the user's: MPI launchers hand their
+ * ranks a pseudo-terminal even when their own output goes to a file. */
+static bool live_bar(void) {
+    return isatty(STDOUT_FILENO) && !getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK") &&
+           !getenv("SLURM_PROCID");
+}
+
+int main(int argc, char **argv) {
+    Options o = parse(argc, argv);
+    static sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
+    Comm comm = comm_start(&argc, &argv);
+    h5_silence();
+    Error err = {0};
+    Recipe *recipe = recipe_load(o.recipe, o.sets, o.n_sets, &err);
+    if (!recipe) die(&err);
+    if (recipe->batch % comm.size != 0)
+        die_input("the recipe's global batch %d does not split over %d ranks, %s", recipe->batch,
+                  comm.size, o.recipe);
+    Plan plan;
+    if (!plan_run(&o, &plan, &err)) die(&err);
+    const Space *training = plan.training ? plan.training : plan.search;
+    DatasetFile data;
+    if (!dataset_open(&data, o.data, &err)) die(&err);
+    const ImageShape shape = data.shape;
+    if (shape.height != training->image_size || shape.width != training->image_size ||
+        shape.channels != training->in_channels || shape.num_classes != training->num_classes)
+        die_input(
+            "the dataset has %dx%dx%d images in %d classes, the space expects %dx%dx%d in %d, %s",
+            shape.height, shape.width, shape.channels, shape.num_classes, training->image_size,
+            training->image_size, training->in_channels, training->num_classes, o.data);
+    Split train, val, test;
+    if (!load_split(&data, "train", &train, &err) || !load_split(&data, "val", &val, &err) ||
+        !load_split(&data, "test", &test, &err))
+        die(&err);
+    if (train.count < recipe->batch)
+        die_input("the recipe's batch %d is larger than the %lld training images, %s",
+                  recipe->batch, (long long)train.count, o.data);
+    const SplitInfo *train_info = dataset_split(&data, "train");
+    struct stat st;
+    if (comm.rank == 0 && stat(o.out, &st) != 0 && mkdir(o.out, 0777) != 0)
+        input_error(&err, "cannot create the run directory: %m, %s", o.out);
+    comm_check(&comm, &err);
+
+    /* a fresh supernet, or the run in RUNDIR continued */
+    char latest[4200];
+    checkpoint_latest(o.out, latest, sizeof latest);
+    if (o.resume && !latest[0]) die_input("--resume: no checkpoint in %s", o.out);
+    Vit *vit = vit_create(training, recipe->batch / comm.size < recipe->eval_batch
+                                        ? recipe->eval_batch
+                                        : recipe->batch / comm.size);
+    AdamW opt = adamw_create(vit, recipe->beta1, recipe->beta2, recipe->eps, recipe->weight_decay);
+    TrainState state = {.seed = o.seed, .world_size = comm.size, .batch = recipe->batch};
+    snprintf(state.sampling, sizeof state.sampling, "%s", sampling_name(o.sampling));
+    if (latest[0]) {
+        char *space_text = checkpoint_space(latest, &err);
+        if (space_text) {
+            Space *stored = space_load_text(space_text, latest, &err);
+            if (stored && !space_same_search(stored, training))
+                input_error(&err, "the checkpoint trains another supernet than this command, %s",
+                            latest);
+            space_free(stored);
+            free(space_text);
+        }
+        if (!err.code) checkpoint_load(latest, vit, &opt, &state, &err);
+        if (!err.code && state.batch != recipe->batch)
+            input_error(
+                &err, "the checkpoint was trained with a global batch of %d, the recipe has %d, %s",
+                state.batch, recipe->batch, latest);
+        if (!err.code && strcmp(state.sampling, sampling_name(o.sampling)) != 0)
+            input_error(&err, "the checkpoint was trained with --sampling %s, %s", state.sampling,
+                        latest);
+        if (err.code) die(&err);
+        if (comm.rank == 0)
+            printf("resuming %s at step %lld%s\n", latest, (long long)state.step,
+                   state.world_size != comm.size
+                       ? " (on another rank count: equal up to float rounding)"
+                       : "");
+        state.world_size = comm.size;
+    } else {
+        vit_init(vit, o.seed);
+    }
+
+    Loader loader;
+    loader_init(&loader, train.images, train.labels, train.count, shape, train_info->mean,
+                train_info->std, recipe, &comm, state.seed, o.workers);
+    Sampler sampler;
+    sampler_init(&sampler, o.sampling, state.seed, plan.preferred.archs, plan.preferred.n,
+                 o.sampling == SAMPLING_RESAMPLE ? plan.training : plan.search, &plan.fixed);
+    ArtefactMeta inputs;
+    artefact_meta_init(&inputs, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, argc, argv);
+    if (comm.rank == 0) {
+        if (artefact_meta_add_input(&inputs, "dataset", o.data, &err) && o.preferred)
+            artefact_meta_add_input(&inputs, "preferred", o.preferred, &err);
+    }
+    comm_check(&comm, &err);
+    const CheckpointContext context = {training->text,  recipe->text, inputs.inputs,
+                                       inputs.n_inputs, argc,         argv};
+    FILE *log = NULL;
+    if (comm.rank == 0) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/train.log", o.out);
+        log = fopen(path, "a");
+        if (!log) fatal_at(__FILE__, __LINE__, "cannot open %s: %m", path);
+        fprintf(log,
+                "start step=%lld ranks=%d sampling=%s seed=%llu batch=%d steps_per_epoch=%lld\n",
+                (long long)state.step, comm.size, sampling_name(o.sampling),
+                (unsigned long long)state.seed, recipe->batch, (long long)loader.steps_per_epoch);
+        printf(
+            "prenas-train: %s, %s sampling, %d preferred, %d rank(s) x %d images, %lld steps per "
+            "epoch, %d epochs, peak lr %.3g -> %s\n",
+            training->name, sampling_name(o.sampling), plan.preferred.n, comm.size,
+            recipe->batch / comm.size, (long long)loader.steps_per_epoch, recipe->epochs,
+            recipe_peak_lr(recipe), o.out);
+        fflush(stdout);
+    }
+    pthread_t waiter;
+    if (pthread_create(&waiter, NULL, wait_for_signals, &stop_signals) != 0 ||
+        pthread_detach(waiter) != 0)
+        fatal_at(__FILE__, __LINE__, "cannot start the signal thread");
+
+    const char *names[2] = {plan.n_monitored == 2 ? "smallest" : "trained", "largest"};
+    const int64_t end = (int64_t)recipe->epochs * loader.steps_per_epoch;
+    Trainer trainer = {
+        .recipe = recipe,
+        .comm = &comm,
+        .vit = vit,
+        .opt = &opt,
+        .loader = &loader,
+        .sampler = &sampler,
+        .state = &state,
+        .checkpoint = &context,
+        .rundir = o.out,
+        .val = {val.count ? val.images : test.images, val.count ? val.labels : test.labels,
+                val.count ? val.count : test.count, shape, train_info->mean, train_info->std},
+        .monitored = plan.monitored,
+        .monitored_names = names,
+        .n_monitored = plan.n_monitored,
+        .stop_step = o.steps >= 0 && o.steps < end ? o.steps : end,
+        .signalled = &signalled,
+        .log = log,
+        .live_bar = live_bar()};
+    const TrainOutcome outcome = trainer_run(&trainer, &err);
+    comm_check(&comm, &err);
+    const StepTimes *t = &trainer.times;
+    if (comm.rank == 0 && t->steps > 0)
+        printf("\nper step: data wait %.4f s, forward %.4f s, backward %.4f s, allreduce %.4f s, "
+               "AdamW %.4f s; %lld skipped steps; %.0f s of training in all\n",
+               t->data / t->steps, t->forward / t->steps, t->backward / t->steps,
+               t->allreduce / t->steps, t->optimizer / t->steps, (long long)state.skipped,
+               state.seconds);
+    if (outcome == TRAIN_STOPPED_BY_SIGNAL && comm.rank == 0)
+        printf(
+            "stopped by signal %d at step %lld: checkpointed; run the same command to continue\n",
+            (int)signalled, (long long)state.step);
+    if (outcome == TRAIN_DONE && test.count > 0) {
+        const EvalImages test_images = {test.images, test.labels,      test.count,
+                                        shape,       train_info->mean, train_info->std};
+        print_test_table(vit, &plan, &test_images, recipe->eval_batch, &comm, log);
+    }
+    if (log) fclose(log);
+    loader_free(&loader);
+    artefact_meta_free(&inputs);
+    adamw_free(&opt);
+    vit_free(vit);
+    free(train.images), free(train.labels), free(val.images), free(val.labels);
+    free(test.images), free(test.labels);
+    dataset_close(&data);
+    if (plan.preferred.artefact.file >= 0) preferred_close(&plan.preferred);
+    space_free(plan.search);
+    space_free(plan.training);
+    recipe_free(recipe);
+    comm_finish();
+    return 0;
+}

@@ -1,0 +1,130 @@
+#!/bin/bash
+# prenas-train as a user meets it, on Fashion-MNIST and the micro space: a resumed run equals
+# an uninterrupted one bit for bit (stopped by --steps, and killed with SIGKILL), 2 ranks with
+# half the batch each match 1 rank, SIGTERM and SIGUSR1 leave a complete checkpoint, a full
+# (tiny) recipe ends with the test table, and bad inputs are one-line errors.
+source "$(dirname "$0")/lib.sh"
+bin=$PRENAS_BINARY_DIR
+src=$PRENAS_SOURCE_DIR
+py=$PRENAS_PYTHON
+work=$(mktemp -d)
+trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+export OMP_NUM_THREADS=1
+
+"$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist --out "$work/full.h5" >/dev/null
+"$py" "$(dirname "$0")/small_dataset.py" "$work/full.h5" "$work/data.h5" 2048 512 512
+"$bin/prenas-score" --config "$src/configs/spaces/micro.cfg" --out "$work/scores.h5" >/dev/null
+"$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" >/dev/null
+common=(--config "$src/configs/spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg"
+        --data "$work/data.h5" --preferred "$work/preferred.h5" --set batch=32
+        --set checkpoint.every_steps=3 --set eval.every_epochs=0 --set log.every_steps=1)
+state_step() { "$py" -c "import h5py,sys; print(h5py.File(sys.argv[1])['state'].attrs['step'])" "$1"; }
+same_state() { # same_state A B: parameters, optimiser state and step bit for bit
+    h5diff "$1" "$2" /params >/dev/null && h5diff "$1" "$2" /optim >/dev/null &&
+        [ "$(state_step "$1")" = "$(state_step "$2")" ]
+}
+
+# 6 steps straight, and 3 + 3 (the run stops at --steps and is continued).
+run "$bin/prenas-train" "${common[@]}" --out "$work/A" --steps 6
+expect_status 0 "6 steps"
+run "$bin/prenas-train" "${common[@]}" --out "$work/B" --steps 3
+expect_status 0 "3 steps"
+run "$bin/prenas-train" "${common[@]}" --out "$work/B" --steps 6
+expect_status 0 "continued to 6"
+expect_out_has "resuming $work/B/supernet.h5 at step 3" "resumed from the checkpoint"
+same_state "$work/A/supernet.h5" "$work/B/supernet.h5" && pass || fail "3 + 3 steps differ from 6"
+[ "$(ls "$work/A" | grep -c '^checkpoint-')" -eq 2 ] && pass || fail "two checkpoints kept: $(ls "$work/A")"
+
+# Killed without warning after its first checkpoint, then continued.
+"$bin/prenas-train" "${common[@]}" --out "$work/C" --steps 300 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 600); do [ -e "$work/C/checkpoint-00000003.h5" ] && break; sleep 0.02; done
+kill -9 $pid; wait $pid 2>/dev/null
+resumed_at=$(state_step "$work/C/supernet.h5")
+run "$bin/prenas-train" "${common[@]}" --out "$work/C" --steps 6
+expect_status 0 "continued after SIGKILL (from step $resumed_at)"
+same_state "$work/A/supernet.h5" "$work/C/supernet.h5" && pass || fail "SIGKILL + resume differs from 6 steps"
+
+# 2 ranks with 16 images each against 1 rank with 32: the same steps to float rounding.
+run mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" --out "$work/D" --steps 4
+expect_status 0 "2 ranks"
+run "$bin/prenas-train" "${common[@]}" --out "$work/E" --steps 4
+expect_status 0 "1 rank"
+run "$py" - "$work/D" "$work/E" <<'PY'
+import sys, h5py, numpy as np
+d, e = (h5py.File(p + "/supernet.h5", "r") for p in sys.argv[1:3])
+assert d["state"].attrs["world_size"] == 2 and e["state"].attrs["world_size"] == 1
+lossd = [float(l.split("loss=")[1].split()[0]) for l in open(sys.argv[1] + "/train.log") if l.startswith("step=")]
+losse = [float(l.split("loss=")[1].split()[0]) for l in open(sys.argv[2] + "/train.log") if l.startswith("step=")]
+assert len(lossd) == len(losse) == 4, (lossd, losse)
+assert max(abs(a - b) for a, b in zip(lossd, losse)) < 1e-5, (lossd, losse)
+close = total = 0
+worst = 0.0
+for name in d["params"]:
+    x, y = d["params"][name][:], e["params"][name][:]
+    close += int(np.sum(np.abs(x - y) <= 1e-6)); total += x.size
+    worst = max(worst, float(np.max(np.abs(x - y))))
+assert close / total > 0.999 and worst < 2 * 4 * 1e-4, (close / total, worst)
+print("ok", close / total, worst)
+PY
+expect_out_has "ok" "2 ranks x 16 = 1 rank x 32 (losses and weights)"
+
+# SIGTERM (a process of its own) and SIGUSR1 (through mpirun, as Slurm sends it) checkpoint.
+for how in single mpi; do
+    if [ $how = single ]; then
+        "$bin/prenas-train" "${common[@]}" --out "$work/F$how" --steps 3000 >"$work/F$how.out" 2>&1 &
+        signal=TERM
+    else
+        mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" --out "$work/F$how" --steps 3000 >"$work/F$how.out" 2>&1 &
+        signal=USR1
+    fi
+    pid=$!
+    for _ in $(seq 600); do
+        logged=$(grep -c '^step=' "$work/F$how/train.log" 2>/dev/null)
+        [ "${logged:-0}" -ge 5 ] && break
+        sleep 0.05
+    done
+    kill -$signal $pid
+    wait $pid
+    status=$?
+    [ $status -eq 0 ] && pass || fail "SIG$signal: exit $status: $(grep -v '^epoch' "$work/F$how.out")"
+    grep -q "stopped by signal" "$work/F$how.out" && pass || fail "SIG$signal: no message: $(tail -3 "$work/F$how.out")"
+    step=$(state_step "$work/F$how/supernet.h5")
+    [ "$step" -ge 5 ] && [ "$step" -lt 3000 ] && pass || fail "SIG$signal: checkpoint at step $step"
+    run "$bin/prenas-train" "${common[@]}" --out "$work/F$how" --steps $((step + 1))
+    expect_status 0 "continued after SIG$signal"
+done
+
+# A whole (one-epoch) recipe: per-epoch validation and the preferred subnets' test table.
+run "$bin/prenas-train" "${common[@]}" --out "$work/G" --set epochs=1 --set warmup_epochs=0 --set eval.every_epochs=1
+expect_status 0 "one epoch"
+expect_out_has "epoch 1: largest subnet val top-1" "validation at the end of the epoch"
+expect_out_has "architecture (test split)" "test table"
+[ "$(grep -c '^test arch=' "$work/G/train.log")" -eq 4 ] && pass || fail "four test lines in train.log"
+
+# Bad inputs: exit 2, one line.
+run "$bin/prenas-train" "${common[@]}" --out "$work/H" --set epochz=3
+expect_status 2 "unknown --set"
+expect_error_line "--set epochz: no such setting" "unknown --set"
+run "$bin/prenas-train" "${common[@]}" --out "$work/H" --resume
+expect_status 2 "--resume without a checkpoint"
+expect_error_line "--resume: no checkpoint in $work/H" "--resume without a checkpoint"
+run "$bin/prenas-train" --config "$src/configs/spaces/vit-tiny.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg" \
+    --data "$work/data.h5" --preferred "$work/preferred.h5" --out "$work/H"
+expect_status 2 "preferred of another space"
+expect_error_line "selected in another space" "preferred of another space"
+run "$bin/prenas-train" --config "$src/configs/spaces/vit-tiny.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg" \
+    --data "$work/data.h5" --sampling space --out "$work/H"
+expect_status 2 "dataset of another shape"
+expect_error_line "the dataset has 28x28x1 images in 10 classes, the space expects 224x224x3" "dataset shape"
+run "$bin/prenas-train" "${common[@]}" --out "$work/B" --sampling uniform
+expect_status 2 "a checkpoint of another sampling"
+expect_error_line "trained with --sampling balanced" "sampling mismatch"
+mkdir -p "$work/I" && echo garbage >"$work/I/supernet.h5"
+run "$bin/prenas-train" "${common[@]}" --out "$work/I"
+expect_status 2 "a damaged checkpoint"
+expect_error_line "not an HDF5 file, $work/I/supernet.h5" "damaged checkpoint"
+run mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" --out "$work/J" --set batch=33
+expect_status 2 "a batch that does not split over the ranks"
+grep -qF "does not split over 2 ranks" <<<"$err" && pass || fail "batch split message: $err"
+finish

@@ -1,0 +1,241 @@
+/* Recipes, augmentation and batches: --set overrides, augmentation that does what it says,
+ * mixup's lambda distribution, and batches that do not depend on the rank count. */
+#include "check.h"
+
+#include "augment.h"
+#include "comm.h"
+#include "loader.h"
+#include "recipe.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char dir[] = "/tmp/prenas-test-data-XXXXXX";
+
+static const char RECIPE[] =
+    "name = \"test\";\nepochs = 3;\nbatch = 8;\nlr = 1e-3;\nwarmup_epochs = 1;\n"
+    "mix = { mixup_alpha = 0.0; cutmix_alpha = 0.0; prob = 1.0; switch_prob = 0.5; mode = "
+    "\"elem\"; };\n"
+    "augment = { crop = \"pad\"; pad = 2; flip = true;\n"
+    "            randaugment = { ops = 0; magnitude = 9.0; std = 0.5; };\n"
+    "            erasing = { prob = 0.0; count = 1; }; };\n";
+
+static Recipe *load(const char *text, const char *const *sets, int n, Error *err) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/recipe.cfg", dir);
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+    return recipe_load(path, sets, n, err);
+}
+
+static void recipes(void) {
+    Error err = {0};
+    const char *sets[] = {"epochs=7", "mix.cutmix_alpha=1.0", "augment.crop=none"};
+    Recipe *r = load(RECIPE, sets, 3, &err);
+    if (!CHECK(r != NULL)) {
+        fprintf(stderr, "     %s\n", err.message);
+        return;
+    }
+    CHECK_EQ_I64(r->epochs, 7);
+    CHECK_NEAR(r->mix.cutmix_alpha, 1.0, 0);
+    CHECK(r->augment.crop == CROP_NONE);
+    CHECK_NEAR(r->label_smoothing, 0.1, 0); /* the reference's default */
+    CHECK_STR_CONTAINS(r->text, "epochs = 7");
+    CHECK_NEAR(recipe_peak_lr(r), 1e-3 * 8 / 512, 1e-18);
+    recipe_free(r);
+    static const struct {
+        const char *set, *message;
+    } bad[] = {{"epochz=3", "--set epochz: no such setting"},
+               {"epochs=three", "--set epochs=three: the value does not fit"},
+               {"augment.crop=diagonal",
+                "augment.crop: \"diagonal\" is not one of \"none\", \"pad\", \"random-resized\""},
+               {"warmup_epochs=5", "warmup_epochs: 5 warm-up epochs for 3 epochs"},
+               {"augment", "--set 'augment': expected KEY=VALUE"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        Error e = {0};
+        CHECK(load(RECIPE, &bad[i].set, 1, &e) == NULL);
+        CHECK_EQ_I64(e.code, EXIT_INPUT);
+        CHECK_STR_CONTAINS(e.message, bad[i].message);
+    }
+    Error e = {0};
+    CHECK(load("epochs = 3;\nbatch = 8;\nlr = 1e-3;\ncolour = 1;\n", NULL, 0, &e) == NULL);
+    CHECK_STR_CONTAINS(e.message, "colour: unknown key");
+    CHECK_STR_CONTAINS(e.message, "recipe.cfg:4");
+}
+
+/* A 6x6 single-channel image with distinct pixels. */
+static void make_image(uint8_t *image) {
+    for (int i = 0; i < 36; i++) image[i] = (uint8_t)(10 + 5 * i);
+}
+
+static void augmentation(void) {
+    Error err = {0};
+    Recipe *r = load(RECIPE, NULL, 0, &err);
+    const ImageShape shape = {6, 6, 1, 10};
+    const double mean[1] = {0}, std[1] = {1.0}; /* output = pixel / 255 */
+    uint8_t image[36], scratch[72];
+    make_image(image);
+    real out[36];
+    /* no crop, no flip: the image, scaled */
+    Augmenter a = augmenter_make(r, shape, mean, std);
+    a.crop = CROP_NONE, a.flip = false;
+    Rng rng = rng_stream(1, 1);
+    augment_image(&a, image, out, scratch, &rng);
+    bool same = true;
+    for (int i = 0; i < 36; i++) same &= fabsf(out[i] - image[i] / 255.0f) < 1e-6f;
+    CHECK(same);
+    /* pad-crop: a shifted copy with zeros coming in; every output pixel is 0 or an input pixel
+     * from a shift of at most 2 */
+    a.crop = CROP_PAD, a.pad = 2;
+    int shifted = 0;
+    for (int trial = 0; trial < 50; trial++) {
+        augment_image(&a, image, out, scratch, &rng);
+        bool plausible = true;
+        for (int y = 0; y < 6; y++)
+            for (int x = 0; x < 6; x++) {
+                const int v = (int)lroundf(out[y * 6 + x] * 255);
+                const int i = (v - 10) / 5, sy = i / 6, sx = i % 6;
+                plausible &= v == 0 ||
+                             (v >= 10 && (v - 10) % 5 == 0 && abs(sy - y) <= 2 && abs(sx - x) <= 2);
+            }
+        CHECK(plausible);
+        shifted += lroundf(out[0] * 255) != image[0];
+    }
+    CHECK(shifted > 30); /* 24 of 25 offsets move the corner */
+    /* flip only: mirrored rows */
+    a.crop = CROP_NONE, a.flip = true;
+    int flipped = 0;
+    for (int trial = 0; trial < 200; trial++) {
+        augment_image(&a, image, out, scratch, &rng);
+        const bool mirrored =
+            lroundf(out[0] * 255) == image[5] && lroundf(out[5] * 255) == image[0];
+        flipped += mirrored;
+        CHECK(mirrored || lroundf(out[0] * 255) == image[0]);
+    }
+    CHECK(flipped > 70 && flipped < 130); /* binomial(200, 1/2), 4.2 sd */
+    /* RandAugment with every op keeps images valid (in [0, 1]) */
+    a.flip = false, a.randaugment_ops = 3, a.randaugment_magnitude = 9;
+    bool in_range = true;
+    for (int trial = 0; trial < 300; trial++) {
+        augment_image(&a, image, out, scratch, &rng);
+        for (int i = 0; i < 36; i++) in_range &= out[i] >= 0 && out[i] <= 1;
+    }
+    CHECK(in_range);
+    /* random erasing: about the given share of images carry N(0,1) noise (values outside [0,1]) */
+    a.randaugment_ops = 0, a.erasing_prob = 0.5;
+    int erased = 0;
+    for (int trial = 0; trial < 400; trial++) {
+        augment_image(&a, image, out, scratch, &rng);
+        bool noise = false;
+        for (int i = 0; i < 36; i++) noise |= out[i] < 0 || out[i] > 1;
+        erased += noise;
+    }
+    CHECK(erased > 120 && erased < 210); /* ~0.5 x 400 less the boxes whose noise stays in [0, 1] */
+    recipe_free(r);
+}
+
+static void mixing(void) {
+    Error err = {0};
+    const char *sets[] = {"mix.mixup_alpha=0.8", "mix.cutmix_alpha=0.0"};
+    Recipe *r = load(RECIPE, sets, 2, &err);
+    Rng rng = rng_stream(2, 2);
+    double sum = 0, sum_sq = 0;
+    const int n = 20000;
+    for (int i = 0; i < n; i++) {
+        const double x = rng_beta(&rng, 0.8, 0.8);
+        sum += x, sum_sq += x * x;
+    }
+    /* Beta(0.8, 0.8): mean 1/2, variance 1 / (4 (2 a + 1)) = 0.0962 */
+    CHECK_NEAR(sum / n, 0.5, 0.012);
+    CHECK_NEAR(sum_sq / n - (sum / n) * (sum / n), 0.25 / 2.6, 0.006);
+    const ImageShape shape = {4, 4, 1, 10};
+    real images[4 * 16], before[4 * 16], mix[4];
+    int labels[4] = {0, 1, 2, 3}, partner[4];
+    for (int i = 0; i < 64; i++) images[i] = before[i] = (real)(i / 16); /* image k is all k */
+    mix_batch(r, images, 4, shape, labels, partner, mix, &rng);
+    for (int i = 0; i < 4; i++) {
+        CHECK_EQ_I64(partner[i], 3 - i);
+        CHECK_NEAR(images[i * 16], mix[i] * i + (1 - mix[i]) * (3 - i), 1e-5);
+    }
+    recipe_free(r);
+    /* cutmix: lambda is corrected to the pasted area */
+    const char *cut[] = {"mix.mixup_alpha=0.0", "mix.cutmix_alpha=1.0"};
+    r = load(RECIPE, cut, 2, &err);
+    const ImageShape big = {16, 16, 1, 10};
+    real *many = malloc(sizeof(real) * 2 * 256);
+    for (int trial = 0; trial < 50; trial++) {
+        for (int i = 0; i < 512; i++) many[i] = (real)(i / 256);
+        int two[2] = {0, 1}, other[2];
+        real lambda[2];
+        mix_batch(r, many, 2, big, two, other, lambda, &rng);
+        int from_partner = 0;
+        for (int p = 0; p < 256; p++) from_partner += many[p] == 1;
+        CHECK_NEAR(lambda[0], 1 - from_partner / 256.0, 1e-6);
+    }
+    free(many);
+    recipe_free(r);
+}
+
+/* Rank r of R takes the r-th slice of the global batch: the slices of 2 ranks are the
+ * batch of 1 rank, sample for sample. */
+static void batches_split_over_ranks(void) {
+    Error err = {0};
+    const char *sets[] = {"augment.erasing.prob=0.5"};
+    Recipe *r = load(RECIPE, sets, 1, &err);
+    const ImageShape shape = {6, 6, 1, 10};
+    enum { N = 20 };
+    uint8_t images[N * 36];
+    int32_t labels[N];
+    for (int i = 0; i < N * 36; i++) images[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < N; i++) labels[i] = i % 10;
+    const double mean[1] = {0.5}, std[1] = {0.25};
+    Loader one, half[2];
+    loader_init(&one, images, labels, N, shape, mean, std, r, &(Comm){0, 1}, 9, 1);
+    loader_init(&half[0], images, labels, N, shape, mean, std, r, &(Comm){0, 2}, 9, 1);
+    loader_init(&half[1], images, labels, N, shape, mean, std, r, &(Comm){1, 2}, 9, 2);
+    CHECK_EQ_I64(one.steps_per_epoch, 2); /* 20 images, batch 8, the last 4 dropped */
+    Batch whole = {0}, part[2] = {{0}};
+    for (int i = 0; i < 2; i++) {
+        part[i].images = malloc(sizeof(real) * 4 * 36), part[i].labels = malloc(sizeof(int) * 4);
+        part[i].partner = malloc(sizeof(int) * 4), part[i].mix = malloc(sizeof(real) * 4);
+    }
+    whole.images = malloc(sizeof(real) * 8 * 36), whole.labels = malloc(sizeof(int) * 8);
+    whole.partner = malloc(sizeof(int) * 8), whole.mix = malloc(sizeof(real) * 8);
+    int seen[N] = {0};
+    for (int64_t step = 0; step < 5; step++) {
+        loader_fill(&one, step, &whole);
+        loader_fill(&half[0], step, &part[0]);
+        loader_fill(&half[1], step, &part[1]);
+        CHECK(memcmp(whole.images, part[0].images, sizeof(real) * 4 * 36) == 0);
+        CHECK(memcmp(whole.images + 4 * 36, part[1].images, sizeof(real) * 4 * 36) == 0);
+        CHECK(memcmp(whole.labels + 4, part[1].labels, sizeof(int) * 4) == 0);
+        CHECK_EQ_I64(whole.epoch, step / 2);
+        CHECK_EQ_I64(part[1].first_sample, whole.first_sample + 4);
+        if (step < 2)
+            for (int i = 0; i < 8; i++) seen[whole.labels[i]]++;
+    }
+    int total = 0;
+    for (int i = 0; i < 10; i++) total += seen[i];
+    CHECK_EQ_I64(total, 16); /* two full batches of the first epoch */
+    for (int i = 0; i < 2; i++)
+        free(part[i].images), free(part[i].labels), free(part[i].partner), free(part[i].mix);
+    free(whole.images), free(whole.labels), free(whole.partner), free(whole.mix);
+    loader_free(&one), loader_free(&half[0]), loader_free(&half[1]);
+    recipe_free(r);
+}
+
+int main(void) {
+    if (!mkdtemp(dir)) return 1;
+    recipes();
+    augmentation();
+    mixing();
+    batches_split_over_ranks();
+    char command[128];
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    int rc = check_summary();
+    if (system(command) != 0) rc = 1;
+    return rc;
+}
