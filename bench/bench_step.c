@@ -3,6 +3,7 @@
  * img_per_s=<training images per second>, for scripts (bench/step-vs-torch.sh). */
 #include "arch.h"
 #include "cli.h"
+#include "clock.h"
 #include "cost.h"
 #include "kernels.h"
 #include "optim.h"
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 static const char USAGE[] =
     "usage: prenas-bench-step --config SPACE.cfg [--arch ARCH] [--batch B] [--steps N]\n"
@@ -34,12 +34,6 @@ static const char USAGE[] =
     "evaluated image; MACs of method.md 4.4), the sgemm rate of this machine measured in the\n"
     "same run, and peak memory; the last line is img_per_s=<training images per second>.\n";
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* The best of three 2048^3 products through the engine's gemm: the ceiling to compare with. */
 static double sgemm_gflops(void) {
     const int n = 2048;
@@ -48,9 +42,9 @@ static double sgemm_gflops(void) {
     for (int i = 0; i < n * n; i++) a[i] = (real)(i % 7) * 0.1f, b[i] = (real)(i % 5) * 0.1f;
     double best = 1e30;
     for (int r = 0; r < 4; r++) {
-        double t0 = now();
+        double t0 = monotonic_seconds();
         gemm(false, true, n, n, n, 1, a, n, b, n, 0, c, n);
-        double dt = now() - t0;
+        double dt = monotonic_seconds() - t0;
         if (r > 0 && dt < best) best = dt; /* the first run pays for page faults */
     }
     free(a), free(b), free(c);
@@ -62,13 +56,12 @@ typedef struct {
 } StepTimes;
 
 int main(int argc, char **argv) {
-    enum { OPT_VERSION = 256 };
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"arch", required_argument, NULL, 'a'},
                                             {"batch", required_argument, NULL, 'b'},
                                             {"steps", required_argument, NULL, 's'},
                                             {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
     const char *config = NULL, *arch_text = NULL;
     int batch = 8, steps = 5;
@@ -87,14 +80,8 @@ int main(int argc, char **argv) {
         case 's':
             steps = (int)cli_long("--steps", optarg, 1, 1000000);
             break;
-        case 'h':
-            fputs(USAGE, stdout);
-            return 0;
-        case OPT_VERSION:
-            cli_print_version(stdout);
-            return 0;
         default:
-            cli_bad_option(argv, optopt);
+            cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
@@ -132,17 +119,17 @@ int main(int argc, char **argv) {
 
     StepTimes total = {0};
     for (int s = -2; s < steps; s++) {
-        double t0 = now();
+        double t0 = monotonic_seconds();
         vit_zero_grads(vit);
         vit_forward(vit, &arch, images, batch, NULL, logits);
-        double t1 = now();
+        double t1 = monotonic_seconds();
         cross_entropy_forward(loss, probs, logits, targets, batch, C);
         cross_entropy_backward(dlogits, probs, targets, batch, C, 1.0 / batch);
-        double t2 = now();
+        double t2 = monotonic_seconds();
         vit_backward(vit, &arch, dlogits, batch, NULL);
-        double t3 = now();
+        double t3 = monotonic_seconds();
         adamw_step(&opt, vit, 1e-4);
-        double t4 = now();
+        double t4 = monotonic_seconds();
         if (s < 0) continue;
         total.forward += t1 - t0, total.loss += t2 - t1, total.backward += t3 - t2;
         total.optimizer += t4 - t3;
@@ -155,9 +142,9 @@ int main(int argc, char **argv) {
 
     double eval_time = 0;
     for (int s = -1; s < steps; s++) {
-        double t0 = now();
+        double t0 = monotonic_seconds();
         vit_forward(vit, &arch, images, batch, NULL, logits);
-        if (s >= 0) eval_time += now() - t0;
+        if (s >= 0) eval_time += monotonic_seconds() - t0;
     }
     double eval_rate = batch * steps / eval_time;
     double ceiling = sgemm_gflops();

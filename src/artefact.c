@@ -88,6 +88,7 @@ static void write_meta(hid_t file, const ArtefactMeta *meta) {
     h5_attr_string(g, "command_line", meta->command_line ? meta->command_line : "");
     h5_attr_uint(g, "seed", meta->seed);
     h5_attr_int(g, "world_size", meta->world_size);
+    if (meta->mode[0]) h5_attr_string(g, "mode", meta->mode);
     h5_write_text(g, "config", meta->config ? meta->config : "");
     hid_t inputs = h5_create_group(g, "inputs");
     for (int i = 0; i < meta->n_inputs; i++) {

@@ -34,6 +34,7 @@ typedef struct {
     char *config;       /* the resolved configuration text, owned; "" when none */
     uint64_t seed;
     int64_t world_size;
+    char mode[64]; /* how the stage ran, when it has modes (prenas-train: the sampling); "" */
     int n_inputs;
     ArtefactInput inputs[ARTEFACT_MAX_INPUTS];
 } ArtefactMeta;

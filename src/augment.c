@@ -1,55 +1,15 @@
 #include "augment.h"
 
-#include "error.h"
+#include "image_ops.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 Augmenter augmenter_make(const Recipe *r, ImageShape shape, const double *mean, const double *std) {
-    Augmenter a = {.shape = shape,
-                   .crop = r->augment.crop,
-                   .pad = r->augment.pad,
-                   .scale_min = r->augment.scale_min,
-                   .flip = r->augment.flip,
-                   .randaugment_ops = r->augment.randaugment_ops,
-                   .randaugment_magnitude = r->augment.randaugment_magnitude,
-                   .randaugment_std = r->augment.randaugment_std,
-                   .erasing_prob = r->augment.erasing_prob,
-                   .erasing_count = r->augment.erasing_count};
+    Augmenter a = {.shape = shape, .settings = r->augment};
     for (int c = 0; c < shape.channels; c++) a.mean[c] = mean[c], a.std[c] = std[c];
     return a;
-}
-
-static uint8_t clamp_byte(double v) {
-    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5);
-}
-
-/* ---- geometry: out(x, y) = in(M (x, y)) with bilinear sampling, `fill` outside ---- */
-
-typedef struct {
-    double a, b, c, d, e, f; /* source x = a x + b y + c, source y = d x + e y + f */
-} Affine;
-
-static void warp(uint8_t *out, const uint8_t *in, ImageShape s, Affine m, const uint8_t *fill) {
-    const int W = s.width, H = s.height, C = s.channels;
-    for (int y = 0; y < H; y++) {
-        for (int x = 0; x < W; x++) {
-            const double sx = m.a * x + m.b * y + m.c, sy = m.d * x + m.e * y + m.f;
-            const int x0 = (int)floor(sx), y0 = (int)floor(sy);
-            const double fx = sx - x0, fy = sy - y0;
-            for (int ch = 0; ch < C; ch++) {
-                double v = 0;
-                for (int k = 0; k < 4; k++) {
-                    const int xi = x0 + (k & 1), yi = y0 + (k >> 1);
-                    const double w = ((k & 1) ? fx : 1 - fx) * ((k >> 1) ? fy : 1 - fy);
-                    const bool inside = xi >= 0 && xi < W && yi >= 0 && yi < H;
-                    v += w * (inside ? in[((size_t)yi * W + xi) * C + ch] : fill[ch]);
-                }
-                out[((size_t)y * W + x) * C + ch] = clamp_byte(v);
-            }
-        }
-    }
 }
 
 /* Pad with zeros on every side and crop the image size back at a random offset. */
@@ -92,7 +52,7 @@ static void resized_crop(uint8_t *out, const uint8_t *in, ImageShape s, double s
                 0,
                 h / s.height,
                 y0 + 0.5 * h / s.height - 0.5};
-    warp(out, in, s, m, black);
+    image_warp(out, in, s, m, black);
 }
 
 static void flip(uint8_t *image, ImageShape s) {
@@ -107,166 +67,75 @@ static void flip(uint8_t *image, ImageShape s) {
     }
 }
 
-/* ---- RandAugment (timm's rand-mM-nN-mstd*-inc1: the 15 "increasing" ops) ---- */
+/* ---- automatic augmentation policies ---- */
 
-typedef enum {
-    OP_AUTO_CONTRAST,
-    OP_EQUALIZE,
-    OP_INVERT,
-    OP_ROTATE,
-    OP_POSTERIZE,
-    OP_SOLARIZE,
-    OP_SOLARIZE_ADD,
-    OP_COLOR,
-    OP_CONTRAST,
-    OP_BRIGHTNESS,
-    OP_SHARPNESS,
-    OP_SHEAR_X,
-    OP_SHEAR_Y,
-    OP_TRANSLATE_X,
-    OP_TRANSLATE_Y,
-    N_OPS
-} AugmentOp;
-
-static double luminance(const uint8_t *p, int channels) {
-    return channels >= 3 ? 0.299 * p[0] + 0.587 * p[1] + 0.114 * p[2] : p[0];
+static double noisy_magnitude(double m, double std, Rng *rng) {
+    m += std * rng_normal(rng);
+    return m < 0 ? 0 : m > 10 ? 10 : m;
 }
 
-/* out = degenerate + factor (image - degenerate), PIL's ImageEnhance */
-static void blend(uint8_t *image, const uint8_t *degenerate, size_t n, double factor) {
-    for (size_t i = 0; i < n; i++)
-        image[i] = clamp_byte(degenerate[i] + factor * (image[i] - degenerate[i]));
-}
-
-static void per_channel_lut(uint8_t *image, ImageShape s, const uint8_t lut[][256]) {
-    const size_t pixels = (size_t)s.width * s.height;
-    for (size_t p = 0; p < pixels; p++)
-        for (int c = 0; c < s.channels; c++)
-            image[p * s.channels + c] = lut[c][image[p * s.channels + c]];
-}
-
-static void apply_op(AugmentOp op, double m, uint8_t *image, uint8_t *tmp, ImageShape s, Rng *rng) {
-    const size_t pixels = (size_t)s.width * s.height, n = pixels * s.channels;
-    const double sign = rng_uniform(rng) < 0.5 ? -1 : 1, level = m / 10;
-    const uint8_t fill[DATASET_MAX_CHANNELS] = {124, 116, 104, 0};
-    uint8_t lut[DATASET_MAX_CHANNELS][256];
-    const double cx = 0.5 * (s.width - 1), cy = 0.5 * (s.height - 1);
-    switch (op) {
-    case OP_AUTO_CONTRAST:
-    case OP_EQUALIZE:
-        for (int c = 0; c < s.channels; c++) {
-            int64_t histogram[256] = {0};
-            for (size_t p = 0; p < pixels; p++) histogram[image[p * s.channels + c]]++;
-            int lo = 0, hi = 255;
-            while (lo < 255 && !histogram[lo]) lo++;
-            while (hi > 0 && !histogram[hi]) hi--;
-            int64_t cumulative = 0;
-            for (int v = 0; v < 256; v++) {
-                cumulative += histogram[v];
-                lut[c][v] = op == OP_AUTO_CONTRAST
-                                ? (hi > lo ? clamp_byte((v - lo) * 255.0 / (hi - lo)) : (uint8_t)v)
-                                : clamp_byte(255.0 * (double)(cumulative - histogram[lo]) /
-                                             (double)((int64_t)pixels - histogram[lo] > 0
-                                                          ? (int64_t)pixels - histogram[lo]
-                                                          : 1));
-            }
-        }
-        per_channel_lut(image, s, lut);
-        break;
-    case OP_INVERT:
-        for (size_t i = 0; i < n; i++) image[i] = (uint8_t)(255 - image[i]);
-        break;
-    case OP_POSTERIZE: { /* keeps 4 - floor(4 m / 10) bits */
-        const int bits = 4 - (int)(4 * level);
-        const uint8_t mask = (uint8_t)(bits <= 0 ? 0 : (0xff << (8 - bits)) & 0xff);
-        for (size_t i = 0; i < n; i++) image[i] &= mask;
-        break;
-    }
-    case OP_SOLARIZE: { /* inverts pixels at or above 256 - floor(256 m / 10) */
-        const int threshold = 256 - (int)(256 * level);
-        for (size_t i = 0; i < n; i++)
-            if (image[i] >= threshold) image[i] = (uint8_t)(255 - image[i]);
-        break;
-    }
-    case OP_SOLARIZE_ADD: {
-        const int add = (int)(110 * level);
-        for (size_t i = 0; i < n; i++)
-            if (image[i] < 128) image[i] = clamp_byte(image[i] + add);
-        break;
-    }
-    case OP_COLOR:
-    case OP_CONTRAST:
-    case OP_BRIGHTNESS: {
-        const double factor = 1 + sign * 0.9 * level;
-        double mean_gray = 0;
-        for (size_t p = 0; p < pixels; p++)
-            mean_gray += luminance(image + p * s.channels, s.channels);
-        mean_gray /= (double)pixels;
-        for (size_t p = 0; p < pixels; p++)
-            for (int c = 0; c < s.channels; c++)
-                tmp[p * s.channels + c] =
-                    op == OP_BRIGHTNESS ? 0
-                    : op == OP_CONTRAST ? clamp_byte(mean_gray)
-                                        : clamp_byte(luminance(image + p * s.channels, s.channels));
-        blend(image, tmp, n, factor);
-        break;
-    }
-    case OP_SHARPNESS: { /* PIL's SMOOTH kernel (1 1 1 / 1 5 1 / 1 1 1) / 13; borders kept */
-        const double factor = 1 + sign * 0.9 * level;
-        memcpy(tmp, image, n);
-        for (int y = 1; y < s.height - 1; y++)
-            for (int x = 1; x < s.width - 1; x++)
-                for (int c = 0; c < s.channels; c++) {
-                    double sum = 0;
-                    for (int dy = -1; dy <= 1; dy++)
-                        for (int dx = -1; dx <= 1; dx++)
-                            sum += (dx || dy ? 1 : 5) *
-                                   image[((size_t)(y + dy) * s.width + x + dx) * s.channels + c];
-                    tmp[((size_t)y * s.width + x) * s.channels + c] = clamp_byte(sum / 13);
-                }
-        blend(image, tmp, n, factor);
-        break;
-    }
-    case OP_ROTATE:
-    case OP_SHEAR_X:
-    case OP_SHEAR_Y:
-    case OP_TRANSLATE_X:
-    case OP_TRANSLATE_Y: {
-        Affine a = {1, 0, 0, 0, 1, 0};
-        if (op == OP_ROTATE) { /* about the centre, 30 degrees at magnitude 10 */
-            const double t = sign * 30 * level * M_PI / 180, cs = cos(t), sn = sin(t);
-            a = (Affine){cs, -sn, cx - cs * cx + sn * cy, sn, cs, cy - sn * cx - cs * cy};
-        } else if (op == OP_SHEAR_X) {
-            a.b = sign * 0.3 * level;
-        } else if (op == OP_SHEAR_Y) {
-            a.d = sign * 0.3 * level;
-        } else if (op == OP_TRANSLATE_X) {
-            a.c = sign * 0.45 * level * s.width;
-        } else {
-            a.f = sign * 0.45 * level * s.height;
-        }
-        memcpy(tmp, image, n);
-        warp(image, tmp, s, a, fill);
-        break;
-    }
-    case N_OPS:
-        break;
-    }
-}
-
-static void rand_augment(const Augmenter *a, uint8_t *image, uint8_t *tmp, Rng *rng) {
+/* timm's rand-mM-nN-mstdS-inc1: N ops drawn with replacement from the 15 increasing ones, each
+ * applied with probability 1/2. */
+static void rand_augment(const AugmentSettings *a, uint8_t *image, uint8_t *tmp, ImageShape s,
+                         Rng *rng) {
     for (int k = 0; k < a->randaugment_ops; k++) {
-        const AugmentOp op = (AugmentOp)rng_below(rng, N_OPS);
-        double m = a->randaugment_magnitude + a->randaugment_std * rng_normal(rng);
-        m = m < 0 ? 0 : m > 10 ? 10 : m;
-        if (rng_uniform(rng) < 0.5) apply_op(op, m, image, tmp, a->shape, rng);
+        const ImageOp op = (ImageOp)rng_below(rng, N_IMAGE_OPS);
+        const double m = noisy_magnitude(a->randaugment_magnitude, a->randaugment_std, rng);
+        const bool negate = rng_uniform(rng) < 0.5;
+        if (rng_uniform(rng) < 0.5) image_op_apply(op, m, true, negate, image, tmp, s);
+    }
+}
+
+/* AutoAugment's ImageNet policy "v0" of the TPU EfficientNet code with the increasing
+ * posterize ("v0r", timm): one of 25 pairs (op, probability, magnitude) per image. */
+typedef struct {
+    ImageOp op;
+    double prob;
+    int magnitude;
+} PolicyOp;
+
+static const PolicyOp POLICY_V0R[25][2] = {
+    {{OP_EQUALIZE, 0.8, 1}, {OP_SHEAR_Y, 0.8, 4}},
+    {{OP_COLOR, 0.4, 9}, {OP_EQUALIZE, 0.6, 3}},
+    {{OP_COLOR, 0.4, 1}, {OP_ROTATE, 0.6, 8}},
+    {{OP_SOLARIZE, 0.8, 3}, {OP_EQUALIZE, 0.4, 7}},
+    {{OP_SOLARIZE, 0.4, 2}, {OP_SOLARIZE, 0.6, 2}},
+    {{OP_COLOR, 0.2, 0}, {OP_EQUALIZE, 0.8, 8}},
+    {{OP_EQUALIZE, 0.4, 8}, {OP_SOLARIZE_ADD, 0.8, 3}},
+    {{OP_SHEAR_X, 0.2, 9}, {OP_ROTATE, 0.6, 8}},
+    {{OP_COLOR, 0.6, 1}, {OP_EQUALIZE, 1.0, 2}},
+    {{OP_INVERT, 0.4, 9}, {OP_ROTATE, 0.6, 0}},
+    {{OP_EQUALIZE, 1.0, 9}, {OP_SHEAR_Y, 0.6, 3}},
+    {{OP_COLOR, 0.4, 7}, {OP_EQUALIZE, 0.6, 0}},
+    {{OP_POSTERIZE, 0.4, 6}, {OP_AUTO_CONTRAST, 0.4, 7}},
+    {{OP_SOLARIZE, 0.6, 8}, {OP_COLOR, 0.6, 9}},
+    {{OP_SOLARIZE, 0.2, 4}, {OP_ROTATE, 0.8, 9}},
+    {{OP_ROTATE, 1.0, 7}, {OP_TRANSLATE_Y, 0.8, 9}},
+    {{OP_SHEAR_X, 0.0, 0}, {OP_SOLARIZE, 0.8, 4}},
+    {{OP_SHEAR_Y, 0.8, 0}, {OP_COLOR, 0.6, 4}},
+    {{OP_COLOR, 1.0, 0}, {OP_ROTATE, 0.6, 2}},
+    {{OP_EQUALIZE, 0.8, 4}, {OP_EQUALIZE, 0.0, 8}},
+    {{OP_EQUALIZE, 1.0, 4}, {OP_AUTO_CONTRAST, 0.6, 2}},
+    {{OP_SHEAR_Y, 0.4, 7}, {OP_SOLARIZE_ADD, 0.6, 7}},
+    {{OP_POSTERIZE, 0.8, 2}, {OP_SOLARIZE, 0.6, 10}},
+    {{OP_SOLARIZE, 0.6, 8}, {OP_EQUALIZE, 0.6, 1}},
+    {{OP_COLOR, 0.8, 6}, {OP_ROTATE, 0.4, 5}},
+};
+
+static void auto_augment(const AugmentSettings *a, uint8_t *image, uint8_t *tmp, ImageShape s,
+                         Rng *rng) {
+    const PolicyOp *pair = POLICY_V0R[rng_below(rng, 25)];
+    for (int k = 0; k < 2; k++) {
+        if (rng_uniform(rng) >= pair[k].prob) continue;
+        const double m = noisy_magnitude(pair[k].magnitude, a->autoaugment_std, rng);
+        const bool negate = rng_uniform(rng) < 0.5;
+        image_op_apply(pair[k].op, m, false, negate, image, tmp, s);
     }
 }
 
 /* timm's RandomErasing (mode "pixel"): boxes of area U(0.02, 1/3) / count, aspect
  * log-uniform in [0.3, 1/0.3], filled with N(0, 1) noise in the normalised image. */
-static void random_erase(const Augmenter *a, real *image, Rng *rng) {
-    const ImageShape s = a->shape;
+static void random_erase(const AugmentSettings *a, real *image, ImageShape s, Rng *rng) {
     if (rng_uniform(rng) >= a->erasing_prob) return;
     const int count =
         a->erasing_count == 1 ? 1 : 1 + (int)rng_below(rng, (uint64_t)a->erasing_count);
@@ -291,97 +160,23 @@ static void random_erase(const Augmenter *a, real *image, Rng *rng) {
 void augment_image(const Augmenter *a, const uint8_t *image, real *out, uint8_t *scratch,
                    Rng *rng) {
     const ImageShape s = a->shape;
+    const AugmentSettings *set = &a->settings;
     const size_t n = (size_t)s.width * s.height * s.channels;
     uint8_t *work = scratch, *tmp = scratch + n;
-    switch (a->crop) {
+    switch (set->crop) {
     case CROP_PAD:
-        pad_crop(work, image, s, a->pad, rng);
+        pad_crop(work, image, s, set->pad, rng);
         break;
     case CROP_RANDOM_RESIZED:
-        resized_crop(work, image, s, a->scale_min, rng);
+        resized_crop(work, image, s, set->scale_min, rng);
         break;
     case CROP_NONE:
         memcpy(work, image, n);
         break;
     }
-    if (a->flip && rng_uniform(rng) < 0.5) flip(work, s);
-    if (a->randaugment_ops > 0) rand_augment(a, work, tmp, rng);
+    if (set->flip && rng_uniform(rng) < 0.5) flip(work, s);
+    if (set->randaugment_ops > 0) rand_augment(set, work, tmp, s, rng);
+    if (set->autoaugment == AUTOAUGMENT_V0R) auto_augment(set, work, tmp, s, rng);
     images_to_tensor(out, work, 1, s, a->mean, a->std);
-    if (a->erasing_prob > 0) random_erase(a, out, rng);
-}
-
-/* ---- mixup / cutmix ---- */
-
-static double rng_gamma(Rng *rng, double shape) {
-    if (shape < 1) /* boost: G(a) = G(a + 1) U^(1/a) */
-        return rng_gamma(rng, shape + 1) * pow(1 - rng_uniform(rng), 1 / shape);
-    const double d = shape - 1.0 / 3, c = 1 / sqrt(9 * d);
-    for (;;) {
-        double x, v;
-        do {
-            x = rng_normal(rng);
-            v = 1 + c * x;
-        } while (v <= 0);
-        v = v * v * v;
-        const double u = 1 - rng_uniform(rng);
-        if (log(u) < 0.5 * x * x + d - d * v + d * log(v)) return d * v;
-    }
-}
-
-double rng_beta(Rng *rng, double alpha, double beta) {
-    const double x = rng_gamma(rng, alpha), y = rng_gamma(rng, beta);
-    return x / (x + y);
-}
-
-/* One lambda and whether it is a cutmix box, as timm's Mixup draws them. */
-static double draw_lambda(const Recipe *r, Rng *rng, bool *cutmix) {
-    const double mixup = r->mix.mixup_alpha, cut = r->mix.cutmix_alpha;
-    *cutmix = cut > 0 && (mixup <= 0 || rng_uniform(rng) < r->mix.switch_prob);
-    if (rng_uniform(rng) >= r->mix.prob) return 1;
-    return *cutmix ? rng_beta(rng, cut, cut) : rng_beta(rng, mixup, mixup);
-}
-
-/* Pastes the partner's box into the image; returns the corrected lambda (1 - box area). */
-static double paste_box(real *image, const real *partner, ImageShape s, double lambda, Rng *rng) {
-    const double side = sqrt(1 - lambda);
-    const int cut_h = (int)(s.height * side), cut_w = (int)(s.width * side);
-    const int cy = (int)rng_below(rng, (uint64_t)s.height),
-              cx = (int)rng_below(rng, (uint64_t)s.width);
-    const int y0 = cy - cut_h / 2 < 0 ? 0 : cy - cut_h / 2;
-    const int y1 = cy + cut_h / 2 > s.height ? s.height : cy + cut_h / 2;
-    const int x0 = cx - cut_w / 2 < 0 ? 0 : cx - cut_w / 2;
-    const int x1 = cx + cut_w / 2 > s.width ? s.width : cx + cut_w / 2;
-    for (int c = 0; c < s.channels; c++)
-        for (int y = y0; y < y1; y++)
-            for (int x = x0; x < x1; x++) {
-                const size_t at = ((size_t)c * s.height + y) * s.width + x;
-                image[at] = partner[at];
-            }
-    return 1 - (double)(y1 - y0) * (x1 - x0) / ((double)s.height * s.width);
-}
-
-void mix_batch(const Recipe *r, real *images, int n, ImageShape s, const int *labels, int *partner,
-               real *mix, Rng *rng) {
-    for (int i = 0; i < n; i++) mix[i] = 1, partner[i] = labels[i];
-    if (r->mix.mixup_alpha <= 0 && r->mix.cutmix_alpha <= 0) return;
-    const size_t size = (size_t)s.channels * s.height * s.width;
-    real *original = xmalloc(size * (size_t)n * sizeof *original);
-    memcpy(original, images, size * (size_t)n * sizeof *original);
-    bool cutmix = false;
-    double lambda = r->mix.mode == MIX_BATCH ? draw_lambda(r, rng, &cutmix) : 1;
-    for (int i = 0; i < n; i++) {
-        if (r->mix.mode == MIX_ELEM) lambda = draw_lambda(r, rng, &cutmix);
-        const int j = n - 1 - i;
-        real *image = images + size * i;
-        const real *other = original + size * j;
-        double l = lambda;
-        if (l < 1 && cutmix) {
-            l = paste_box(image, other, s, l, rng);
-        } else if (l < 1) {
-            for (size_t k = 0; k < size; k++) image[k] = (real)(l * image[k] + (1 - l) * other[k]);
-        }
-        mix[i] = (real)l;
-        partner[i] = labels[j];
-    }
-    free(original);
+    if (set->erasing_prob > 0) random_erase(set, out, s, rng);
 }

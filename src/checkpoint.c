@@ -71,6 +71,7 @@ bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *
     artefact_meta_set_config(&meta, c->recipe_text);
     meta.seed = state->seed;
     meta.world_size = state->world_size;
+    snprintf(meta.mode, sizeof meta.mode, "%s", state->sampling);
     for (int i = 0; i < c->n_inputs; i++) meta.inputs[meta.n_inputs++] = c->inputs[i];
     h5_write_text(w.file, "space", c->space_text);
     weights_write(w.file, "params", vit, vit->params);

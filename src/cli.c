@@ -24,11 +24,17 @@ _Noreturn void cli_usage_error(const char *fmt, ...) {
     die_input("%s (see %s --help)", message, program_invocation_short_name);
 }
 
-_Noreturn void cli_bad_option(char **argv, int optopt_value) {
-    const char *given = argv[optind - 1];
-    if (optopt_value && optopt_value < 128)
-        cli_usage_error("option -%c: unknown or missing its value", optopt_value);
-    cli_usage_error("option '%s': unknown or missing its value", given);
+_Noreturn void cli_common_option(int option, const char *usage, char **argv) {
+    if (option == 'h' && usage) {
+        fputs(usage, stdout);
+        exit(0);
+    }
+    if (option == CLI_OPT_VERSION) {
+        cli_print_version(stdout);
+        exit(0);
+    }
+    if (optopt && optopt < 128) cli_usage_error("option -%c: unknown or missing its value", optopt);
+    cli_usage_error("option '%s': unknown or missing its value", argv[optind - 1]);
 }
 
 long cli_long(const char *option, const char *value, long min, long max) {

@@ -7,12 +7,16 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+/* getopt_long values: --version's, and the first a stage may give its own long options. */
+enum { CLI_OPT_VERSION = 256, CLI_OPT_FIRST };
+
 /* "<program> <version>" and the compute backends this build has (for bug reports). */
 void cli_print_version(FILE *out);
 /* Reports a command-line mistake as one line and exits 2. */
 _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* getopt_long's '?' and ':' results: the offending option named, exit 2. */
-_Noreturn void cli_bad_option(char **argv, int optopt_value);
+/* Every getopt_long result a stage does not handle itself: 'h' prints usage (when not NULL)
+ * and CLI_OPT_VERSION the version, exit 0; anything else is a bad option, exit 2. */
+_Noreturn void cli_common_option(int option, const char *usage, char **argv);
 
 long cli_long(const char *option, const char *value, long min, long max);
 double cli_double(const char *option, const char *value, double min, double max);

@@ -23,7 +23,7 @@ static void setting_path(const config_setting_t *s, char *buf, size_t size) {
 }
 
 bool cfg_fail(CfgReader *r, const config_setting_t *s, const char *fmt, ...) {
-    char what[512], path[256];
+    char what[1536], path[256];
     va_list args;
     va_start(args, fmt);
     vsnprintf(what, sizeof what, fmt, args);
@@ -32,7 +32,8 @@ bool cfg_fail(CfgReader *r, const config_setting_t *s, const char *fmt, ...) {
     int line = s ? config_setting_source_line(s) : 0;
     if (path[0] && line > 0)
         return input_error(r->err, "%s: %s, %s:%d", path, what, r->origin, line);
-    if (path[0]) return input_error(r->err, "%s: %s, %s", path, what, r->origin);
+    /* only settings that --set added have no line */
+    if (path[0]) return input_error(r->err, "--set %s: %s, %s", path, what, r->origin);
     return input_error(r->err, "%s, %s", what, r->origin);
 }
 
@@ -44,7 +45,7 @@ bool cfg_check_keys(CfgReader *r, const config_setting_t *group, const char *con
         bool known = false;
         for (const char *const *a = allowed; *a && !known; a++) known = strcmp(*a, name) == 0;
         if (!known) {
-            char list[256] = "";
+            char list[1024] = "";
             for (const char *const *a = allowed; *a; a++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s",
                          a == allowed ? "" : ", ", *a);
@@ -147,6 +148,31 @@ char *cfg_read_file(const char *path, const char *what, Error *err) {
     return text;
 }
 
+/* A setting that the file leaves at its default: created with the type its value reads as
+ * (true/false, integer, number, else text); the schema check then rejects unknown keys with
+ * the list of known ones. */
+static config_setting_t *add_setting(config_t *cfg, const char *key, const char *value) {
+    config_setting_t *group = config_root_setting(cfg);
+    char path[256];
+    snprintf(path, sizeof path, "%s", key);
+    char *name = path;
+    for (char *dot; (dot = strchr(name, '.')); name = dot + 1) {
+        *dot = '\0';
+        config_setting_t *next = config_setting_get_member(group, name);
+        if (!next) next = config_setting_add(group, name, CONFIG_TYPE_GROUP);
+        if (!next || config_setting_type(next) != CONFIG_TYPE_GROUP) return NULL;
+        group = next;
+    }
+    long integer;
+    double real;
+    const bool boolean = !strcmp(value, "true") || !strcmp(value, "false");
+    const int type = boolean                       ? CONFIG_TYPE_BOOL
+                     : parse_long(value, &integer) ? CONFIG_TYPE_INT64
+                     : parse_double(value, &real)  ? CONFIG_TYPE_FLOAT
+                                                   : CONFIG_TYPE_STRING;
+    return config_setting_add(group, name, type);
+}
+
 bool cfg_apply_sets(config_t *cfg, const char *const *sets, int n, const char *origin, Error *err) {
     for (int i = 0; i < n; i++) {
         char key[256];
@@ -157,7 +183,11 @@ bool cfg_apply_sets(config_t *cfg, const char *const *sets, int n, const char *o
         key[equals - sets[i]] = '\0';
         const char *value = equals + 1;
         config_setting_t *s = config_lookup(cfg, key);
-        if (!s) return input_error(err, "--set %s: no such setting in %s", key, origin);
+        if (!s) s = add_setting(cfg, key, value);
+        if (!s)
+            return input_error(
+                err, "--set %s: not a setting name (a.b.c of letters, digits, _ and -), %s", key,
+                origin);
         long integer;
         double real;
         bool ok = false;
@@ -219,7 +249,7 @@ bool cfg_choice_or(CfgReader *r, const config_setting_t *group, const char *key,
     const config_setting_t *s = cfg_member(r, group, key, CONFIG_TYPE_STRING, "a string");
     if (!s) return false;
     const char *value = config_setting_get_string(s);
-    char list[256] = "";
+    char list[1024] = "";
     for (int i = 0; choices[i]; i++) {
         if (!strcmp(value, choices[i])) {
             *out = i;

@@ -225,7 +225,8 @@ void dataset_print_summary(const DatasetFile *ds, FILE *out) {
 void images_to_tensor(real *out, const uint8_t *images, int64_t n, ImageShape shape,
                       const double *mean, const double *std) {
     const int64_t pixels = (int64_t)shape.height * shape.width;
-#pragma omp parallel for schedule(static)
+    /* One image (the augmenter's case, already inside the loader's threads) is not worth a team. */
+#pragma omp parallel for schedule(static) if (n > 1)
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *image = images + i * pixels * shape.channels;
         for (int c = 0; c < shape.channels; c++) {

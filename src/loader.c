@@ -1,6 +1,7 @@
 #include "loader.h"
 
 #include "error.h"
+#include "mix.h"
 #include "rng.h"
 
 #include <mpi.h>
@@ -47,7 +48,7 @@ void loader_fill(Loader *l, int64_t step, Batch *b) {
     for (int i = 0; i < l->per_rank_batch; i++) {
         const int64_t position = first + i, index = order[position];
         Rng rng = rng_stream_at(l->seed, RNG_STREAM_AUGMENT,
-                                (uint64_t)epoch * l->epoch_length + (uint64_t)position);
+                                (uint64_t)epoch * l->order_length + (uint64_t)position);
         uint8_t *scratch = l->scratch + (size_t)omp_get_thread_num() * 2 * image_bytes;
         augment_image(&l->augmenter, l->images + (size_t)index * image_bytes,
                       b->images + (size_t)i * image_reals, scratch, &rng);
@@ -58,7 +59,7 @@ void loader_fill(Loader *l, int64_t step, Batch *b) {
     mix_batch(l->recipe, b->images, l->per_rank_batch, s, b->labels, b->partner, b->mix, &mix_rng);
     b->step = step;
     b->epoch = epoch;
-    b->first_sample = epoch * l->epoch_length + first;
+    b->first_sample = epoch * l->order_length + first;
 }
 
 static void *prefetch(void *arg) {
@@ -92,12 +93,12 @@ void loader_init(Loader *l, const uint8_t *images, const int32_t *labels, int64_
     l->per_rank_batch = recipe->batch / comm->size;
     l->workers = workers < 1 ? 1 : workers;
     l->seed = seed;
-    l->epoch_length = count * recipe->repeated_augmentation;
-    l->steps_per_epoch = l->epoch_length / recipe->batch;
+    l->order_length = count * recipe->repeated_augmentation;
+    l->steps_per_epoch = count / recipe->batch;
     if (l->per_rank_batch * comm->size != recipe->batch || l->steps_per_epoch < 1)
         fatal_at(__FILE__, __LINE__, "batch %d does not fit %d ranks and %lld images",
                  recipe->batch, comm->size, (long long)count);
-    l->order = xmalloc(sizeof *l->order * (size_t)l->epoch_length);
+    l->order = xmalloc(sizeof *l->order * (size_t)l->order_length);
     l->order_epoch = -1;
     const size_t image_bytes = (size_t)shape.height * shape.width * shape.channels;
     l->scratch = xmalloc(2 * image_bytes * (size_t)l->workers);

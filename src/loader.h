@@ -1,10 +1,12 @@
 #ifndef PRENAS_LOADER_H
 #define PRENAS_LOADER_H
 
-/* Training batches (method.md §9.7, design.md "data pipeline"). An epoch is a permutation of
- * the training split seeded by (seed, epoch), each image repeated `repeated_augmentation`
- * times in a row; step k of the epoch takes its positions [k G, (k+1) G) (G the global
- * batch, the last partial batch dropped), and rank r the slice [k G + r b, k G + (r+1) b)
+/* Training batches (method.md §9.7, design.md "data pipeline"). An epoch's order is a
+ * permutation of the training split seeded by (seed, epoch) with each image repeated
+ * `repeated_augmentation` times in a row; the epoch uses its first ⌊N/G⌋·G positions (N images,
+ * G the global batch), as the reference's repeated-augmentation sampler does: with 3 repeats an
+ * epoch sees about N/3 distinct images 3 times each, and costs the same as without. Step k of
+ * the epoch takes the positions [k G, (k+1) G), and rank r the slice [k G + r b, k G + (r+1) b)
  * with b = G / ranks. Every sample's augmentation comes from the stream of its position, so
  * a batch is the same whatever the rank count, and a resumed run sees the same data.
  *
@@ -36,7 +38,7 @@ typedef struct {
     Augmenter augmenter;
     int rank, world, per_rank_batch, workers;
     uint64_t seed;
-    int64_t epoch_length, steps_per_epoch;
+    int64_t order_length, steps_per_epoch; /* order_length: N x repeats */
     int64_t *order, order_epoch;
     Batch slots[2];
     uint8_t *scratch; /* per worker */

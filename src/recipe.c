@@ -22,6 +22,7 @@ static void defaults(Recipe *r) {
     r->augment.flip = true;
     r->augment.randaugment_ops = 2, r->augment.randaugment_magnitude = 9;
     r->augment.randaugment_std = 0.5;
+    r->augment.autoaugment = AUTOAUGMENT_NONE, r->augment.autoaugment_std = 0.5;
     r->augment.erasing_prob = 0.25, r->augment.erasing_count = 1;
     r->repeated_augmentation = 1;
     r->checkpoint_every = 1000, r->checkpoint_keep = 2;
@@ -55,20 +56,23 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
     static const char *const adamw_keys[] = {"beta1", "beta2", "eps", NULL};
     static const char *const mix_keys[] = {"mixup_alpha", "cutmix_alpha", "prob",
                                            "switch_prob", "mode",         NULL};
-    static const char *const augment_keys[] = {"crop",        "pad",     "scale_min", "flip",
-                                               "randaugment", "erasing", NULL};
+    static const char *const augment_keys[] = {"crop",        "pad",         "scale_min", "flip",
+                                               "randaugment", "autoaugment", "erasing",   NULL};
     static const char *const ra_keys[] = {"ops", "magnitude", "std", NULL};
+    static const char *const aa_keys[] = {"policy", "std", NULL};
     static const char *const erasing_keys[] = {"prob", "count", NULL};
     static const char *const checkpoint_keys[] = {"every_steps", "keep", NULL};
     static const char *const eval_keys[] = {"every_epochs", "batch", "max_images", NULL};
     static const char *const log_keys[] = {"every_steps", NULL};
     static const char *const crops[] = {"none", "pad", "random-resized", NULL};
     static const char *const modes[] = {"elem", "batch", NULL};
+    static const char *const policies[] = {"none", "v0r", NULL};
     if (!cfg_check_keys(c, root, keys)) return false;
     const config_setting_t *name = config_setting_get_member(root, "name");
     if (name && config_setting_type(name) == CONFIG_TYPE_STRING)
         snprintf(r->name, sizeof r->name, "%s", config_setting_get_string(name));
     int crop = (int)r->augment.crop, mode = (int)r->mix.mode, max_images = 0;
+    int policy = (int)r->augment.autoaugment;
     bool ok = cfg_int(c, root, "epochs", 1, 1000000, &r->epochs) &&
               cfg_int(c, root, "batch", 1, 1 << 24, &r->batch) &&
               cfg_real(c, root, "lr", 0, 10, &r->lr) &&
@@ -106,6 +110,10 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
                  cfg_int_or(c, h, "ops", 0, 16, &r->augment.randaugment_ops) &&
                  cfg_real_or(c, h, "magnitude", 0, 10, &r->augment.randaugment_magnitude) &&
                  cfg_real_or(c, h, "std", 0, 10, &r->augment.randaugment_std);
+        if (ok && (h = cfg_group_or(c, g, "autoaugment")))
+            ok = cfg_check_keys(c, h, aa_keys) &&
+                 cfg_choice_or(c, h, "policy", policies, &policy) &&
+                 cfg_real_or(c, h, "std", 0, 10, &r->augment.autoaugment_std);
         if (ok && (h = cfg_group_or(c, g, "erasing")))
             ok = cfg_check_keys(c, h, erasing_keys) &&
                  cfg_real_or(c, h, "prob", 0, 1, &r->augment.erasing_prob) &&
@@ -124,11 +132,17 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
         ok = cfg_check_keys(c, g, log_keys) &&
              cfg_int_or(c, g, "every_steps", 1, 1 << 30, &r->log_every);
     r->augment.crop = (CropKind)crop;
+    r->augment.autoaugment = (AutoAugmentPolicy)policy;
     r->mix.mode = (MixMode)mode;
     r->eval_max_images = max_images;
     if (ok && r->warmup_epochs >= r->epochs && r->warmup_epochs > 0)
         ok = cfg_fail(c, config_setting_get_member(root, "warmup_epochs"),
                       "%d warm-up epochs for %d epochs", r->warmup_epochs, r->epochs);
+    if (ok && r->augment.autoaugment != AUTOAUGMENT_NONE && r->augment.randaugment_ops > 0)
+        ok = cfg_fail(c, config_setting_get_member(root, "augment"),
+                      "randaugment.ops = %d and autoaugment.policy = \"%s\": choose one "
+                      "(set randaugment.ops = 0 or the policy to \"none\")",
+                      r->augment.randaugment_ops, policies[policy]);
     return ok && c->err->code == 0;
 }
 

@@ -12,6 +12,20 @@
 
 typedef enum { CROP_NONE, CROP_PAD, CROP_RANDOM_RESIZED } CropKind;
 typedef enum { MIX_ELEM, MIX_BATCH } MixMode;
+typedef enum { AUTOAUGMENT_NONE, AUTOAUGMENT_V0R } AutoAugmentPolicy;
+
+typedef struct {
+    CropKind crop;
+    int pad;          /* CROP_PAD: zero padding on each side before the random crop */
+    double scale_min; /* CROP_RANDOM_RESIZED: area fraction range [scale_min, 1] */
+    bool flip;
+    int randaugment_ops; /* 0: no RandAugment */
+    double randaugment_magnitude, randaugment_std;
+    AutoAugmentPolicy autoaugment;
+    double autoaugment_std; /* magnitude noise of the policy's ops */
+    double erasing_prob;
+    int erasing_count;
+} AugmentSettings;
 
 typedef struct {
     char name[64];
@@ -27,16 +41,7 @@ typedef struct {
         double mixup_alpha, cutmix_alpha, prob, switch_prob;
         MixMode mode;
     } mix;
-    struct {
-        CropKind crop;
-        int pad;          /* CROP_PAD: zero padding on each side before the random crop */
-        double scale_min; /* CROP_RANDOM_RESIZED: area fraction range [scale_min, 1] */
-        bool flip;
-        int randaugment_ops;
-        double randaugment_magnitude, randaugment_std;
-        double erasing_prob;
-        int erasing_count;
-    } augment;
+    AugmentSettings augment;
     int repeated_augmentation; /* each image this many times per epoch (the reference: 3) */
     int checkpoint_every, checkpoint_keep;
     int eval_every_epochs, eval_batch;

@@ -110,11 +110,12 @@ static int by_group(const void *a, const void *b) {
 }
 
 int main(int argc, char **argv) {
-    enum { OPT_VERSION = 256 };
-    static const struct option options[] = {
-        {"in", required_argument, NULL, 'i'},        {"accuracy", required_argument, NULL, 'a'},
-        {"groups", no_argument, NULL, 'g'},          {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION}, {NULL, 0, NULL, 0}};
+    static const struct option options[] = {{"in", required_argument, NULL, 'i'},
+                                            {"accuracy", required_argument, NULL, 'a'},
+                                            {"groups", no_argument, NULL, 'g'},
+                                            {"help", no_argument, NULL, 'h'},
+                                            {"version", no_argument, NULL, CLI_OPT_VERSION},
+                                            {NULL, 0, NULL, 0}};
     const char *in = NULL, *accuracy_path = NULL;
     bool per_group = false;
     opterr = 0;
@@ -129,14 +130,8 @@ int main(int argc, char **argv) {
         case 'g':
             per_group = true;
             break;
-        case 'h':
-            fputs(USAGE, stdout);
-            return 0;
-        case OPT_VERSION:
-            cli_print_version(stdout);
-            return 0;
         default:
-            cli_bad_option(argv, optopt);
+            cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);

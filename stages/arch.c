@@ -150,7 +150,7 @@ static void print_enumeration(const Space *space, bool all_count_vectors) {
 }
 
 int main(int argc, char **argv) {
-    enum { OPT_JSON = 256, OPT_ALL_VECTORS, OPT_VERSION };
+    enum { OPT_JSON = CLI_OPT_FIRST, OPT_ALL_VECTORS };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"arch", required_argument, NULL, 'a'},
@@ -158,7 +158,7 @@ int main(int argc, char **argv) {
         {"enumerate", no_argument, NULL, 'e'},
         {"all-count-vectors", no_argument, NULL, OPT_ALL_VECTORS},
         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
+        {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *arch = NULL;
     bool json = false, enumerate = false, all_vectors = false;
@@ -180,14 +180,8 @@ int main(int argc, char **argv) {
         case OPT_ALL_VECTORS:
             all_vectors = true;
             break;
-        case 'h':
-            fputs(USAGE, stdout);
-            return 0;
-        case OPT_VERSION:
-            cli_print_version(stdout);
-            return 0;
         default:
-            cli_bad_option(argv, optopt);
+            cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);

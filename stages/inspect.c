@@ -88,11 +88,10 @@ static void inspect(const char *path, bool config_only, bool tree) {
 }
 
 int main(int argc, char **argv) {
-    enum { OPT_VERSION = 256 };
     static const struct option options[] = {{"config", no_argument, NULL, 'c'},
                                             {"tree", no_argument, NULL, 't'},
                                             {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
     bool config_only = false, tree = false;
     opterr = 0;
@@ -104,14 +103,8 @@ int main(int argc, char **argv) {
         case 't':
             tree = true;
             break;
-        case 'h':
-            fputs(USAGE, stdout);
-            return 0;
-        case OPT_VERSION:
-            cli_print_version(stdout);
-            return 0;
         default:
-            cli_bad_option(argv, optopt);
+            cli_common_option(c, USAGE, argv);
         }
     }
     if (optind == argc) cli_usage_error("no FILE.h5 given");

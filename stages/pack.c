@@ -2,6 +2,7 @@
  * dataset.h5 with explicit train / val / test splits (design.md §5, docs/artefacts.md). */
 #include "artefact.h"
 #include "cli.h"
+#include "clock.h"
 #include "dataset.h"
 #include "h5.h"
 #include "import/import.h"
@@ -11,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static const char USAGE[] =
     "usage: prenas-pack --from idx|cifar|folder SRC --out dataset.h5 [--size S]\n"
@@ -77,7 +77,7 @@ static SourceFormat parse_format(const char *value) {
 }
 
 static PackArgs parse_args(int argc, char **argv) {
-    enum { OPT_VERSION = 256, OPT_VAL_FRACTION, OPT_CLASS_NAMES };
+    enum { OPT_VAL_FRACTION = CLI_OPT_FIRST, OPT_CLASS_NAMES };
     static const struct option options[] = {
         {"from", required_argument, NULL, 'f'},
         {"out", required_argument, NULL, 'o'},
@@ -87,7 +87,7 @@ static PackArgs parse_args(int argc, char **argv) {
         {"seed", required_argument, NULL, 'S'},
         {"class-names", required_argument, NULL, OPT_CLASS_NAMES},
         {"help", no_argument, NULL, 'h'},
-        {"version", no_argument, NULL, OPT_VERSION},
+        {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
     PackArgs args = {.val_fraction = 0.1};
     const char *format = NULL;
@@ -119,14 +119,8 @@ static PackArgs parse_args(int argc, char **argv) {
         case OPT_CLASS_NAMES:
             args.source.class_names_path = optarg;
             break;
-        case 'h':
-            fputs(USAGE, stdout);
-            exit(0);
-        case OPT_VERSION:
-            cli_print_version(stdout);
-            exit(0);
         default:
-            cli_bad_option(argv, optopt);
+            cli_common_option(c, USAGE, argv);
         }
     }
     if (!format) cli_usage_error("--from idx|cifar|folder is required");
@@ -138,12 +132,6 @@ static PackArgs parse_args(int argc, char **argv) {
     if (args.source.format == SOURCE_FOLDER && args.source.class_names_path)
         cli_usage_error("--class-names does not apply to folders: the class folders name them");
     return args;
-}
-
-static double seconds_since(const struct timespec *start) {
-    struct timespec now;
-    CHECK_SYS(clock_gettime(CLOCK_MONOTONIC, &now));
-    return (double)(now.tv_sec - start->tv_sec) + 1e-9 * (double)(now.tv_nsec - start->tv_nsec);
 }
 
 static void print_summary(const char *path, const Source *source, const PackTotals *totals,
@@ -189,8 +177,7 @@ static bool plan_val(Source *source, const PackArgs *args, Holdout *holdout, Err
 }
 
 int main(int argc, char **argv) {
-    struct timespec start;
-    CHECK_SYS(clock_gettime(CLOCK_MONOTONIC, &start));
+    const double start = monotonic_seconds();
     PackArgs args = parse_args(argc, argv);
     h5_silence();
 
@@ -213,7 +200,7 @@ int main(int argc, char **argv) {
     if (!pack_write(writer.file, &source, holdout.is_val ? &holdout : NULL, &totals, &err))
         abandon(&writer, &err);
     artefact_commit(&writer, &meta);
-    print_summary(args.out_path, &source, &totals, seconds_since(&start));
+    print_summary(args.out_path, &source, &totals, monotonic_seconds() - start);
 
     artefact_meta_free(&meta);
     holdout_free(&holdout);

@@ -52,7 +52,7 @@ typedef struct {
 } Options;
 
 static Options parse(int argc, char **argv) {
-    enum { OPT_VERSION = 256, OPT_BATCHES, OPT_MICRO, OPT_DROP };
+    enum { OPT_BATCHES = CLI_OPT_FIRST, OPT_MICRO, OPT_DROP };
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"out", required_argument, NULL, 'o'},
                                             {"data", required_argument, NULL, 'd'},
@@ -63,7 +63,7 @@ static Options parse(int argc, char **argv) {
                                             {"drop-path", required_argument, NULL, OPT_DROP},
                                             {"seed", required_argument, NULL, 's'},
                                             {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
     Options o = {
         .proxy = "snip-layernorm", .batch = 64, .batches = 1, .micro_batch = 32, .drop_path = 0.1};
@@ -102,11 +102,8 @@ static Options parse(int argc, char **argv) {
         case 'h':
             printf(USAGE, names);
             exit(0);
-        case OPT_VERSION:
-            cli_print_version(stdout);
-            exit(0);
         default:
-            cli_bad_option(argv, optopt);
+            cli_common_option(c, NULL, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);

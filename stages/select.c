@@ -55,16 +55,7 @@ typedef struct {
 } Options;
 
 static Options parse(int argc, char **argv) {
-    enum {
-        OPT_VERSION = 256,
-        OPT_MIN,
-        OPT_MAX,
-        OPT_WIDTH,
-        OPT_PER,
-        OPT_RANK,
-        OPT_ALL,
-        OPT_REFINED
-    };
+    enum { OPT_MIN = CLI_OPT_FIRST, OPT_MAX, OPT_WIDTH, OPT_PER, OPT_RANK, OPT_ALL, OPT_REFINED };
     static const struct option options[] = {{"in", required_argument, NULL, 'i'},
                                             {"out", required_argument, NULL, 'o'},
                                             {"config", required_argument, NULL, 'c'},
@@ -79,7 +70,7 @@ static Options parse(int argc, char **argv) {
                                             {"rank-by", required_argument, NULL, OPT_RANK},
                                             {"all-count-vectors", no_argument, NULL, OPT_ALL},
                                             {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
     Options o = {.rank_by = "snip", .budget = BUDGET_PARAMS, .per_interval = 1};
     char names[128];
@@ -130,11 +121,8 @@ static Options parse(int argc, char **argv) {
         case 'h':
             printf(USAGE, names);
             exit(0);
-        case OPT_VERSION:
-            cli_print_version(stdout);
-            exit(0);
         default:
-            cli_bad_option(argv, optopt);
+            cli_common_option(c, NULL, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);

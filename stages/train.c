@@ -81,7 +81,7 @@ typedef struct {
 } Options;
 
 static Options parse(int argc, char **argv) {
-    enum { OPT_VERSION = 256, OPT_RESUME, OPT_WORKERS };
+    enum { OPT_RESUME = CLI_OPT_FIRST, OPT_WORKERS };
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"recipe", required_argument, NULL, 'r'},
                                             {"data", required_argument, NULL, 'd'},
@@ -95,7 +95,7 @@ static Options parse(int argc, char **argv) {
                                             {"set", required_argument, NULL, 'e'},
                                             {"workers", required_argument, NULL, OPT_WORKERS},
                                             {"help", no_argument, NULL, 'h'},
-                                            {"version", no_argument, NULL, OPT_VERSION},
+                                            {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
     Options o = {.sampling = SAMPLING_BALANCED, .steps = -1, .workers = 1};
     opterr = 0;
@@ -141,14 +141,8 @@ static Options parse(int argc, char **argv) {
         case OPT_WORKERS:
             o.workers = (int)cli_long("--workers", optarg, 1, 256);
             break;
-        case 'h':
-            fputs(USAGE, stdout);
-            exit(0);
-        case OPT_VERSION:
-            cli_print_version(stdout);
-            exit(0);
         default:
-            cli_bad_option(argv, optopt);
+            cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
@@ -403,7 +397,7 @@ int main(int argc, char **argv) {
     const StepTimes *t = &trainer.times;
     if (comm.rank == 0 && t->steps > 0)
         printf("\nper step: data wait %.4f s, forward %.4f s, backward %.4f s, allreduce %.4f s, "
-               "AdamW %.4f s; %lld skipped steps; %.0f s of training in all\n",
+               "AdamW %.4f s; %lld skipped steps; %.1f s of training in all\n",
                t->data / t->steps, t->forward / t->steps, t->backward / t->steps,
                t->allreduce / t->steps, t->optimizer / t->steps, (long long)state.skipped,
                state.seconds);

@@ -5,6 +5,7 @@
 #include "augment.h"
 #include "comm.h"
 #include "loader.h"
+#include "mix.h"
 #include "recipe.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@ static const char RECIPE[] =
     "\"elem\"; };\n"
     "augment = { crop = \"pad\"; pad = 2; flip = true;\n"
     "            randaugment = { ops = 0; magnitude = 9.0; std = 0.5; };\n"
+    "            autoaugment = { policy = \"none\"; std = 0.5; };\n"
     "            erasing = { prob = 0.0; count = 1; }; };\n";
 
 static Recipe *load(const char *text, const char *const *sets, int n, Error *err) {
@@ -33,13 +35,17 @@ static Recipe *load(const char *text, const char *const *sets, int n, Error *err
 
 static void recipes(void) {
     Error err = {0};
-    const char *sets[] = {"epochs=7", "mix.cutmix_alpha=1.0", "augment.crop=none"};
-    Recipe *r = load(RECIPE, sets, 3, &err);
+    /* clip_grad and the log group are absent from the file: --set adds them */
+    const char *sets[] = {"epochs=7", "mix.cutmix_alpha=1.0", "augment.crop=none", "clip_grad=1.5",
+                          "log.every_steps=7"};
+    Recipe *r = load(RECIPE, sets, 5, &err);
     if (!CHECK(r != NULL)) {
         fprintf(stderr, "     %s\n", err.message);
         return;
     }
     CHECK_EQ_I64(r->epochs, 7);
+    CHECK_NEAR(r->clip_grad, 1.5, 0);
+    CHECK_EQ_I64(r->log_every, 7);
     CHECK_NEAR(r->mix.cutmix_alpha, 1.0, 0);
     CHECK(r->augment.crop == CROP_NONE);
     CHECK_NEAR(r->label_smoothing, 0.1, 0); /* the reference's default */
@@ -48,7 +54,7 @@ static void recipes(void) {
     recipe_free(r);
     static const struct {
         const char *set, *message;
-    } bad[] = {{"epochz=3", "--set epochz: no such setting"},
+    } bad[] = {{"epochz=3", "--set epochz: unknown key (expected one of: name, epochs,"},
                {"epochs=three", "--set epochs=three: the value does not fit"},
                {"augment.crop=diagonal",
                 "augment.crop: \"diagonal\" is not one of \"none\", \"pad\", \"random-resized\""},
@@ -60,10 +66,50 @@ static void recipes(void) {
         CHECK_EQ_I64(e.code, EXIT_INPUT);
         CHECK_STR_CONTAINS(e.message, bad[i].message);
     }
+    /* RandAugment and AutoAugment exclude each other */
+    const char *both[] = {"augment.randaugment.ops=2", "augment.autoaugment.policy=v0r"};
+    Error conflict = {0};
+    CHECK(load(RECIPE, both, 2, &conflict) == NULL);
+    CHECK_STR_CONTAINS(conflict.message, "randaugment.ops = 2 and autoaugment.policy = \"v0r\"");
     Error e = {0};
     CHECK(load("epochs = 3;\nbatch = 8;\nlr = 1e-3;\ncolour = 1;\n", NULL, 0, &e) == NULL);
     CHECK_STR_CONTAINS(e.message, "colour: unknown key");
     CHECK_STR_CONTAINS(e.message, "recipe.cfg:4");
+}
+
+/* The shipped recipes load, with the reference's values where method.md §9.6 gives them. */
+static void shipped_recipes(void) {
+    static const struct {
+        const char *path;
+        double weight_decay, min_lr, mixup;
+        int randaugment_ops, erasing_count;
+        AutoAugmentPolicy autoaugment;
+    } expected[] = {{"configs/recipes/vit-tiny.cfg", 0.02, 1e-5, 0, 2, 1, AUTOAUGMENT_NONE},
+                    {"configs/recipes/vit-small.cfg", 0.05, 1e-5, 0.8, 0, 1, AUTOAUGMENT_V0R},
+                    {"configs/recipes/vit-base.cfg", 0.05, 1e-7, 0.8, 3, 2, AUTOAUGMENT_NONE}};
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++) {
+        Error err = {0};
+        Recipe *r = recipe_load(expected[i].path, NULL, 0, &err);
+        if (!CHECK(r != NULL)) {
+            fprintf(stderr, "     %s\n", err.message);
+            continue;
+        }
+        CHECK_NEAR(recipe_peak_lr(r), 1e-3, 1e-15);
+        CHECK_EQ_I64(r->epochs, 500);
+        CHECK_EQ_I64(r->warmup_epochs, 20);
+        CHECK_EQ_I64(r->repeated_augmentation, 3);
+        CHECK_NEAR(r->weight_decay, expected[i].weight_decay, 0);
+        CHECK_NEAR(r->min_lr, expected[i].min_lr, 0);
+        CHECK_NEAR(r->mix.mixup_alpha, expected[i].mixup, 0);
+        CHECK_EQ_I64(r->augment.randaugment_ops, expected[i].randaugment_ops);
+        CHECK_EQ_I64(r->augment.erasing_count, expected[i].erasing_count);
+        CHECK(r->augment.autoaugment == expected[i].autoaugment);
+        recipe_free(r);
+    }
+    Error err = {0};
+    Recipe *r = recipe_load("configs/recipes/micro-fmnist.cfg", NULL, 0, &err);
+    CHECK(r != NULL);
+    recipe_free(r);
 }
 
 /* A 6x6 single-channel image with distinct pixels. */
@@ -81,7 +127,7 @@ static void augmentation(void) {
     real out[36];
     /* no crop, no flip: the image, scaled */
     Augmenter a = augmenter_make(r, shape, mean, std);
-    a.crop = CROP_NONE, a.flip = false;
+    a.settings.crop = CROP_NONE, a.settings.flip = false;
     Rng rng = rng_stream(1, 1);
     augment_image(&a, image, out, scratch, &rng);
     bool same = true;
@@ -89,7 +135,7 @@ static void augmentation(void) {
     CHECK(same);
     /* pad-crop: a shifted copy with zeros coming in; every output pixel is 0 or an input pixel
      * from a shift of at most 2 */
-    a.crop = CROP_PAD, a.pad = 2;
+    a.settings.crop = CROP_PAD, a.settings.pad = 2;
     int shifted = 0;
     for (int trial = 0; trial < 50; trial++) {
         augment_image(&a, image, out, scratch, &rng);
@@ -106,7 +152,7 @@ static void augmentation(void) {
     }
     CHECK(shifted > 30); /* 24 of 25 offsets move the corner */
     /* flip only: mirrored rows */
-    a.crop = CROP_NONE, a.flip = true;
+    a.settings.crop = CROP_NONE, a.settings.flip = true;
     int flipped = 0;
     for (int trial = 0; trial < 200; trial++) {
         augment_image(&a, image, out, scratch, &rng);
@@ -117,15 +163,30 @@ static void augmentation(void) {
     }
     CHECK(flipped > 70 && flipped < 130); /* binomial(200, 1/2), 4.2 sd */
     /* RandAugment with every op keeps images valid (in [0, 1]) */
-    a.flip = false, a.randaugment_ops = 3, a.randaugment_magnitude = 9;
+    a.settings.flip = false, a.settings.randaugment_ops = 3, a.settings.randaugment_magnitude = 9;
     bool in_range = true;
     for (int trial = 0; trial < 300; trial++) {
         augment_image(&a, image, out, scratch, &rng);
         for (int i = 0; i < 36; i++) in_range &= out[i] >= 0 && out[i] <= 1;
     }
     CHECK(in_range);
+    /* so does AutoAugment v0r, and it changes most images (policies of probability < 1) */
+    a.settings.randaugment_ops = 0, a.settings.autoaugment = AUTOAUGMENT_V0R;
+    int changed = 0;
+    for (int trial = 0; trial < 300; trial++) {
+        augment_image(&a, image, out, scratch, &rng);
+        bool differs = false;
+        for (int i = 0; i < 36; i++) {
+            in_range &= out[i] >= 0 && out[i] <= 1;
+            differs |= lroundf(out[i] * 255) != image[i];
+        }
+        changed += differs;
+    }
+    CHECK(in_range);
+    CHECK(changed > 150 && changed < 300);
+    a.settings.autoaugment = AUTOAUGMENT_NONE;
     /* random erasing: about the given share of images carry N(0,1) noise (values outside [0,1]) */
-    a.randaugment_ops = 0, a.erasing_prob = 0.5;
+    a.settings.randaugment_ops = 0, a.settings.erasing_prob = 0.5;
     int erased = 0;
     for (int trial = 0; trial < 400; trial++) {
         augment_image(&a, image, out, scratch, &rng);
@@ -174,6 +235,21 @@ static void mixing(void) {
         int from_partner = 0;
         for (int p = 0; p < 256; p++) from_partner += many[p] == 1;
         CHECK_NEAR(lambda[0], 1 - from_partner / 256.0, 1e-6);
+    }
+    recipe_free(r);
+    /* batch mode: one lambda and one box for the whole batch (timm), so both samples take
+     * their partner's pixels at the same places */
+    const char *batch_mode[] = {"mix.mixup_alpha=0.0", "mix.cutmix_alpha=1.0", "mix.mode=batch"};
+    r = load(RECIPE, batch_mode, 3, &err);
+    for (int trial = 0; trial < 20; trial++) {
+        for (int i = 0; i < 512; i++) many[i] = (real)(i / 256);
+        int two[2] = {0, 1}, other[2];
+        real lambda[2];
+        mix_batch(r, many, 2, big, two, other, lambda, &rng);
+        CHECK(lambda[0] == lambda[1]);
+        bool same_box = true;
+        for (int p = 0; p < 256; p++) same_box &= (many[p] == 1) == (many[256 + p] == 0);
+        CHECK(same_box);
     }
     free(many);
     recipe_free(r);
@@ -227,12 +303,53 @@ static void batches_split_over_ranks(void) {
     recipe_free(r);
 }
 
+/* Repeated augmentation (method.md §9.7): an epoch keeps N samples, so with 3 repeats it has
+ * as many steps as without; each image comes 3 times in a row, augmented differently. */
+static void repeated_augmentation(void) {
+    Error err = {0};
+    char text[sizeof RECIPE + 64];
+    snprintf(text, sizeof text, "%srepeated_augmentation = 1;\n", RECIPE);
+    const char *sets[] = {"repeated_augmentation=3", "batch=6"};
+    Recipe *r = load(text, sets, 2, &err);
+    if (!CHECK(r != NULL)) return;
+    const ImageShape shape = {6, 6, 1, 20};
+    enum { N = 20 };
+    uint8_t images[N * 36];
+    int32_t labels[N];
+    for (int i = 0; i < N * 36; i++) images[i] = (uint8_t)(i * 7);
+    for (int i = 0; i < N; i++) labels[i] = i; /* the label names the image */
+    const double mean[1] = {0.5}, std[1] = {0.25};
+    Loader l;
+    loader_init(&l, images, labels, N, shape, mean, std, r, &(Comm){0, 1}, 4, 1);
+    CHECK_EQ_I64(l.steps_per_epoch, 3); /* 20 images, batch 6: 18 positions, 6 images x 3 */
+    Batch b = {0};
+    b.images = malloc(sizeof(real) * 6 * 36), b.labels = malloc(sizeof(int) * 6);
+    b.partner = malloc(sizeof(int) * 6), b.mix = malloc(sizeof(real) * 6);
+    int distinct = 0, last = -1;
+    for (int64_t step = 0; step < 3; step++) {
+        loader_fill(&l, step, &b);
+        for (int i = 0; i < 6; i += 3) {
+            CHECK(b.labels[i] == b.labels[i + 1] && b.labels[i] == b.labels[i + 2]);
+            CHECK(memcmp(b.images + i * 36, b.images + (i + 1) * 36, sizeof(real) * 36) != 0 ||
+                  memcmp(b.images + i * 36, b.images + (i + 2) * 36, sizeof(real) * 36) != 0);
+            distinct += b.labels[i] != last;
+            last = b.labels[i];
+        }
+    }
+    CHECK_EQ_I64(distinct, 6);
+    free(b.images), free(b.labels), free(b.partner), free(b.mix);
+    loader_free(&l);
+    recipe_free(r);
+}
+
 int main(void) {
     if (!mkdtemp(dir)) return 1;
     recipes();
+    shipped_recipes();
     augmentation();
     mixing();
     batches_split_over_ranks();
+    repeated_augmentation();
     char command[128];
     snprintf(command, sizeof command, "rm -rf %s", dir);
     int rc = check_summary();

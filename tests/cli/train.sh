@@ -34,6 +34,8 @@ expect_status 0 "continued to 6"
 expect_out_has "resuming $work/B/supernet.h5 at step 3" "resumed from the checkpoint"
 same_state "$work/A/supernet.h5" "$work/B/supernet.h5" && pass || fail "3 + 3 steps differ from 6"
 [ "$(ls "$work/A" | grep -c '^checkpoint-')" -eq 2 ] && pass || fail "two checkpoints kept: $(ls "$work/A")"
+mode=$("$py" -c "import h5py,sys; m = h5py.File(sys.argv[1])['meta'].attrs['mode']; print(m.decode() if isinstance(m, bytes) else m)" "$work/A/supernet.h5")
+[ "$mode" = balanced ] && pass || fail "/meta/@mode is '$mode', not balanced"
 
 # Killed without warning after its first checkpoint, then continued.
 "$bin/prenas-train" "${common[@]}" --out "$work/C" --steps 300 >/dev/null 2>&1 &
@@ -105,7 +107,7 @@ expect_out_has "architecture (test split)" "test table"
 # Bad inputs: exit 2, one line.
 run "$bin/prenas-train" "${common[@]}" --out "$work/H" --set epochz=3
 expect_status 2 "unknown --set"
-expect_error_line "--set epochz: no such setting" "unknown --set"
+expect_error_line "--set epochz: unknown key (expected one of: name, epochs," "unknown --set"
 run "$bin/prenas-train" "${common[@]}" --out "$work/H" --resume
 expect_status 2 "--resume without a checkpoint"
 expect_error_line "--resume: no checkpoint in $work/H" "--resume without a checkpoint"
