@@ -36,6 +36,9 @@ echo "== select: the preferred space"
 
 echo "== train: the supernet on the preferred space ($ranks ranks)"
 epochs=()
-[ -n "${PRENAS_EPOCHS:-}" ] && epochs=(--set "epochs=$PRENAS_EPOCHS")
+if [ -n "${PRENAS_EPOCHS:-}" ]; then # a shorter run warms up for fewer epochs
+    warmup=$((PRENAS_EPOCHS >= 20 ? 2 : PRENAS_EPOCHS >= 2 ? 1 : 0))
+    epochs=(--set "epochs=$PRENAS_EPOCHS" --set "warmup_epochs=$warmup")
+fi
 "${mpirun[@]}" "$bin/prenas-train" --config "$space" --recipe configs/recipes/micro-fmnist.cfg \
     --data "$work/dataset.h5" --preferred "$work/preferred.h5" --out "$work/train" "${epochs[@]}"
