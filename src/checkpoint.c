@@ -117,8 +117,10 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Erro
     ok = ok && weights_read(&src, "params", vit, vit->params) &&
          weights_read(&src, "optim/m", vit, opt->m) && weights_read(&src, "optim/v", vit, opt->v);
     if (ok) {
-        hid_t optim = H5Gopen2(a.file, "optim", H5P_DEFAULT),
-              state = H5Gopen2(a.file, "state", H5P_DEFAULT);
+        hid_t optim = H5Gopen2(a.file, "optim", H5P_DEFAULT);
+        CHECK_H5(optim);
+        hid_t state = H5Gopen2(a.file, "state", H5P_DEFAULT);
+        CHECK_H5(state);
         int64_t seed = 0, world = 0, batch = 0;
         ok = h5_read_attr_int(&src, optim, "step", &opt->step) &&
              h5_read_attr_int(&src, state, "step", &s->step) &&
@@ -131,8 +133,8 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Erro
              h5_read_attr_string(&src, state, "sampling", s->sampling, sizeof s->sampling) &&
              h5_read_attr_doubles(&src, state, "seconds", &s->seconds, 1);
         s->seed = (uint64_t)seed, s->world_size = (int)world, s->batch = (int)batch;
-        H5Gclose(optim);
-        H5Gclose(state);
+        CHECK_H5(H5Gclose(optim));
+        CHECK_H5(H5Gclose(state));
     }
     artefact_close(&a);
     return ok;

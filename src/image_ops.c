@@ -38,6 +38,33 @@ static void blend(uint8_t *image, const uint8_t *degenerate, size_t n, double fa
         image[i] = clamp_byte(degenerate[i] + factor * (image[i] - degenerate[i]));
 }
 
+/* PIL's ImageOps.autocontrast (no cutoff): [lo, hi] stretched to [0, 255], truncating. */
+static void autocontrast_lut(const int64_t histogram[256], uint8_t lut[256]) {
+    int lo = 0, hi = 255;
+    while (lo < 255 && !histogram[lo]) lo++;
+    while (hi > 0 && !histogram[hi]) hi--;
+    const double scale = hi > lo ? 255.0 / (hi - lo) : 1, offset = hi > lo ? -lo * scale : 0;
+    for (int v = 0; v < 256; v++) {
+        const int out = (int)(v * scale + offset);
+        lut[v] = (uint8_t)(out < 0 ? 0 : out > 255 ? 255 : out);
+    }
+}
+
+/* PIL's ImageOps.equalize: step = (pixels - count of the highest value) / 255, and value v
+ * maps to (step / 2 + pixels below v) / step, in integers; identity when step is 0. */
+static void equalize_lut(const int64_t histogram[256], uint8_t lut[256]) {
+    int64_t total = 0, last = 0;
+    for (int v = 0; v < 256; v++)
+        if (histogram[v]) total += histogram[v], last = histogram[v];
+    const int64_t step = (total - last) / 255;
+    int64_t below = step / 2;
+    for (int v = 0; v < 256; v++) {
+        const int64_t out = step ? below / step : v;
+        lut[v] = (uint8_t)(out > 255 ? 255 : out);
+        below += histogram[v];
+    }
+}
+
 static void per_channel_lut(uint8_t *image, ImageShape s, const uint8_t lut[][256]) {
     const size_t pixels = (size_t)s.width * s.height;
     for (size_t p = 0; p < pixels; p++)
@@ -60,19 +87,10 @@ void image_op_apply(ImageOp op, double m, bool increasing, bool negate, uint8_t 
         for (int c = 0; c < s.channels; c++) {
             int64_t histogram[256] = {0};
             for (size_t p = 0; p < pixels; p++) histogram[image[p * s.channels + c]]++;
-            int lo = 0, hi = 255;
-            while (lo < 255 && !histogram[lo]) lo++;
-            while (hi > 0 && !histogram[hi]) hi--;
-            int64_t cumulative = 0;
-            for (int v = 0; v < 256; v++) {
-                cumulative += histogram[v];
-                lut[c][v] = op == OP_AUTO_CONTRAST
-                                ? (hi > lo ? clamp_byte((v - lo) * 255.0 / (hi - lo)) : (uint8_t)v)
-                                : clamp_byte(255.0 * (double)(cumulative - histogram[lo]) /
-                                             (double)((int64_t)pixels - histogram[lo] > 0
-                                                          ? (int64_t)pixels - histogram[lo]
-                                                          : 1));
-            }
+            if (op == OP_AUTO_CONTRAST)
+                autocontrast_lut(histogram, lut[c]);
+            else
+                equalize_lut(histogram, lut[c]);
         }
         per_channel_lut(image, s, lut);
         break;

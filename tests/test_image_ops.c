@@ -1,6 +1,7 @@
 /* The image operations of RandAugment / AutoAugment at known magnitudes, in both argument
  * maps (timm's "increasing" for RandAugment, the original for AutoAugment): exact pixels
- * where PIL's result is a closed form. */
+ * where PIL's result is a closed form (its integer equalize and truncating autocontrast
+ * included). */
 #include "check.h"
 
 #include "image_ops.h"
@@ -44,6 +45,26 @@ static void photometric(void) {
     /* autocontrast stretches [0, 252] to [0, 255] */
     CHECK_EQ_I64(apply(OP_AUTO_CONTRAST, 0, true, false, 63), 255);
     CHECK_EQ_I64(apply(OP_AUTO_CONTRAST, 0, true, false, 21), 85);
+    CHECK_EQ_I64(apply(OP_AUTO_CONTRAST, 0, true, false, 32), 129); /* 129.52, truncated */
+}
+
+/* PIL's equalize on 1024 pixels: 512 at 10, 256 at 20, 256 at 30: step (1024 - 256) / 255 =
+ * 3, so 10 -> (1 + 0) / 3 = 0, 20 -> (1 + 512) / 3 = 171, 30 -> (1 + 768) / 3 = 256 -> 255. */
+static void equalize(void) {
+    enum { SIDE = 32 };
+    const ImageShape shape = {SIDE, SIDE, 1, 10};
+    uint8_t image[SIDE * SIDE], scratch[SIDE * SIDE];
+    for (int i = 0; i < SIDE * SIDE; i++) image[i] = i < 512 ? 10 : i < 768 ? 20 : 30;
+    image_op_apply(OP_EQUALIZE, 5, true, false, image, scratch, shape);
+    CHECK_EQ_I64(image[0], 0);
+    CHECK_EQ_I64(image[600], 171);
+    CHECK_EQ_I64(image[900], 255);
+    /* too few pixels for a step: unchanged */
+    uint8_t ramp_image[N], copy[N];
+    ramp(ramp_image);
+    memcpy(copy, ramp_image, N);
+    image_op_apply(OP_EQUALIZE, 5, true, false, ramp_image, scratch, GRAY);
+    CHECK(memcmp(ramp_image, copy, N) == 0);
 }
 
 static void geometric(void) {
@@ -69,6 +90,7 @@ static void geometric(void) {
 
 int main(void) {
     photometric();
+    equalize();
     geometric();
     return check_summary();
 }
