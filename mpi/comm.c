@@ -92,3 +92,13 @@ void comm_share(const Comm *comm, size_t n, size_t *first, size_t *count) {
     *first = n * (size_t)comm->rank / (size_t)comm->size;
     *count = n * (size_t)(comm->rank + 1) / (size_t)comm->size - *first;
 }
+
+int comm_node_size(const Comm *comm) {
+    MPI_Comm node;
+    int size;
+    CHECK_MPI(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, comm->rank, MPI_INFO_NULL,
+                                  &node));
+    CHECK_MPI(MPI_Comm_size(node, &size));
+    CHECK_MPI(MPI_Comm_free(&node));
+    return size;
+}

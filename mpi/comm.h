@@ -31,6 +31,9 @@ void comm_sum_doubles(const Comm *comm, double *data, size_t n);
 /* Rank 0 receives every rank's bytes, concatenated in rank order (xmalloc'd; NULL elsewhere). */
 void *comm_gather_bytes(const Comm *comm, const void *mine, size_t bytes, size_t *total);
 
+/* Collective: how many ranks share this rank's node (its memory). */
+int comm_node_size(const Comm *comm);
+
 /* This rank's share [first, first + count) of n items, contiguous and in rank order. */
 void comm_share(const Comm *comm, size_t n, size_t *first, size_t *count);
 

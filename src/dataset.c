@@ -176,6 +176,29 @@ const SplitInfo *dataset_split(const DatasetFile *ds, const char *name) {
     return NULL;
 }
 
+/* Rows [first, first + count) of the split's dataset `what` ("images" or "labels"). */
+static bool read_rows(DatasetFile *ds, const char *split, const char *what, hid_t mem_type,
+                      int rank, int64_t first, int64_t count, void *out, Error *err) {
+    H5Source src = {ds->artefact.file, ds->artefact.path, err};
+    char name[64];
+    hsize_t dims[4];
+    snprintf(name, sizeof name, "%s/%s", split, what);
+    hid_t d = h5_open_dataset(&src, name, rank, dims);
+    bool ok = d >= 0 && h5_read(&src, d, name, mem_type, (hsize_t)first, (hsize_t)count, out);
+    if (d >= 0) H5Dclose(d);
+    return ok;
+}
+
+static bool check_labels(const DatasetFile *ds, const char *split, int64_t first,
+                         const int32_t *labels, int64_t count, Error *err) {
+    for (int64_t i = 0; i < count; i++)
+        if (labels[i] < 0 || labels[i] >= ds->shape.num_classes)
+            return input_error(err, "label %d of %s image %lld is outside [0, %d), %s", labels[i],
+                               split, (long long)(first + i), ds->shape.num_classes,
+                               ds->artefact.path);
+    return true;
+}
+
 bool dataset_read(DatasetFile *ds, const char *split, int64_t first, int64_t count, uint8_t *images,
                   int32_t *labels, Error *err) {
     const char *path = ds->artefact.path;
@@ -186,24 +209,66 @@ bool dataset_read(DatasetFile *ds, const char *split, int64_t first, int64_t cou
                            (long long)first, (long long)(first + count), (long long)info->count,
                            split, path);
     if (count == 0) return true;
-    H5Source src = {ds->artefact.file, path, err};
+    return read_rows(ds, split, "images", H5T_NATIVE_UINT8, 4, first, count, images, err) &&
+           read_rows(ds, split, "labels", H5T_NATIVE_INT32, 1, first, count, labels, err) &&
+           check_labels(ds, split, first, labels, count, err);
+}
+
+/* The chunk cache of a streamed split: a small dataset ends up cached whole; a large one is
+ * read at random, where a cache cannot help, and costs only this. */
+enum { STREAM_CACHE_BYTES = 64 << 20 };
+
+bool split_images_open(DatasetFile *ds, const char *split, bool in_memory, SplitImages *s,
+                       Error *err) {
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", split);
+    s->shape = ds->shape;
+    s->streamed = -1;
+    s->path = ds->artefact.path;
+    const SplitInfo *info = dataset_split(ds, split);
+    if (!info || info->count == 0) return true;
+    s->count = info->count;
+    s->labels = xmalloc(sizeof *s->labels * (size_t)s->count);
+    if (!read_rows(ds, split, "labels", H5T_NATIVE_INT32, 1, 0, s->count, s->labels, err) ||
+        !check_labels(ds, split, 0, s->labels, s->count, err))
+        return false;
+    if (in_memory) {
+        s->images = xmalloc(image_bytes(s->shape) * (size_t)s->count);
+        return read_rows(ds, split, "images", H5T_NATIVE_UINT8, 4, 0, s->count, s->images, err);
+    }
     char name[64];
     hsize_t dims[4];
     snprintf(name, sizeof name, "%s/images", split);
-    hid_t d = h5_open_dataset(&src, name, 4, dims);
-    bool ok =
-        d >= 0 && h5_read(&src, d, name, H5T_NATIVE_UINT8, (hsize_t)first, (hsize_t)count, images);
-    if (d >= 0) H5Dclose(d);
-    snprintf(name, sizeof name, "%s/labels", split);
-    d = ok ? h5_open_dataset(&src, name, 1, dims) : -1;
-    ok = ok && d >= 0 &&
-         h5_read(&src, d, name, H5T_NATIVE_INT32, (hsize_t)first, (hsize_t)count, labels);
-    if (d >= 0) H5Dclose(d);
-    for (int64_t i = 0; ok && i < count; i++)
-        if (labels[i] < 0 || labels[i] >= ds->shape.num_classes)
-            ok = input_error(err, "label %d of %s image %lld is outside [0, %d), %s", labels[i],
-                             split, (long long)(first + i), ds->shape.num_classes, path);
-    return ok;
+    s->streamed = h5_open_dataset_cached(&(H5Source){ds->artefact.file, s->path, err}, name, 4,
+                                         dims, STREAM_CACHE_BYTES);
+    return s->streamed >= 0;
+}
+
+bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, uint8_t *images,
+                         Error *err) {
+    const size_t bytes = image_bytes(s->shape);
+    char name[64];
+    snprintf(name, sizeof name, "%s/images", s->name);
+    const H5Source src = {-1, s->path, err};
+    for (int64_t i = 0, run; i < n; i += run) {
+        for (run = 1; i + run < n && rows[i + run] == rows[i] + run;) run++;
+        if (rows[i] < 0 || rows[i] + run > s->count)
+            fatal_at(__FILE__, __LINE__, "rows [%lld, %lld) outside split '%s' of %lld",
+                     (long long)rows[i], (long long)(rows[i] + run), s->name, (long long)s->count);
+        uint8_t *out = images + (size_t)i * bytes;
+        if (s->images)
+            memcpy(out, s->images + (size_t)rows[i] * bytes, (size_t)run * bytes);
+        else if (!h5_read(&src, s->streamed, name, H5T_NATIVE_UINT8, (hsize_t)rows[i], (hsize_t)run,
+                          out))
+            return false;
+    }
+    return true;
+}
+
+void split_images_close(SplitImages *s) {
+    if (s->streamed >= 0) H5Dclose(s->streamed);
+    free(s->labels), free(s->images);
+    s->labels = NULL, s->images = NULL, s->streamed = -1, s->count = 0;
 }
 
 void dataset_print_summary(const DatasetFile *ds, FILE *out) {

@@ -68,6 +68,31 @@ const SplitInfo *dataset_split(const DatasetFile *dataset, const char *name); /*
 /* Rows [first, first + count) of a split; labels are checked against the class count. */
 bool dataset_read(DatasetFile *dataset, const char *split, int64_t first, int64_t count,
                   uint8_t *images, int32_t *labels, Error *err);
+/* One split for a consumer that reads it again and again (training, evaluation, scoring):
+ * its images held in memory, or left in the file and read when asked for (a split larger than
+ * the memory a run may take). The labels are always held, checked once. This HDF5 build is not
+ * thread-safe: a streamed split may only be gathered from the thread that uses HDF5. */
+typedef struct {
+    char name[16];
+    ImageShape shape;
+    int64_t count;    /* 0 for a split the file does not have */
+    int32_t *labels;  /* [count] */
+    uint8_t *images;  /* [count, H, W, C]; NULL when streamed */
+    hid_t streamed;   /* the split's images dataset when streamed, else -1 */
+    const char *path; /* the file, for messages */
+} SplitImages;
+
+bool split_images_open(DatasetFile *dataset, const char *split, bool in_memory, SplitImages *s,
+                       Error *err);
+/* images[i] = image rows[i], [H, W, C] uint8; a run of consecutive rows is one read. */
+bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, uint8_t *images,
+                         Error *err);
+void split_images_close(SplitImages *s);
+
+static inline size_t image_bytes(ImageShape shape) {
+    return (size_t)shape.height * (size_t)shape.width * (size_t)shape.channels;
+}
+
 /* Model input from stored images: [n, H, W, C] uint8 to [n, C, H, W], (x / 255 - mean) / std
  * per channel. */
 void images_to_tensor(real *out, const uint8_t *images, int64_t n, ImageShape shape,

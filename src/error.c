@@ -48,6 +48,13 @@ _Noreturn void die(const Error *err) {
     exit(err->code != 0 ? err->code : EXIT_RUNTIME);
 }
 
+_Noreturn void die_alone(const Error *err) {
+    const int code = err->code != 0 ? err->code : EXIT_RUNTIME;
+    fprintf(stderr, "%s: error: %s\n", program_invocation_short_name, err->message);
+    if (mpi_running()) MPI_Abort(MPI_COMM_WORLD, code);
+    exit(code);
+}
+
 _Noreturn void die_input(const char *fmt, ...) {
     Error err = {0};
     va_list args;

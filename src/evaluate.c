@@ -11,8 +11,10 @@ EvalResult evaluate_subnet(Vit *vit, const Arch *arch, const EvalImages *d, int 
     comm_share(comm, (size_t)d->count, &first, &count);
     if (batch > vit->max_batch) batch = vit->max_batch;
     const int C = vit->classes;
-    const size_t image_bytes = (size_t)d->shape.height * d->shape.width * d->shape.channels;
-    real *images = xmalloc(sizeof(real) * image_bytes * (size_t)batch);
+    const ImageShape shape = d->split->shape;
+    uint8_t *raw = xmalloc(image_bytes(shape) * (size_t)batch);
+    real *images = xmalloc(sizeof(real) * image_bytes(shape) * (size_t)batch);
+    int64_t *rows = xmalloc(sizeof *rows * (size_t)batch);
     real *logits = xmalloc(sizeof(real) * (size_t)batch * C),
          *probs = xmalloc(sizeof(real) * (size_t)batch * C);
     real *targets = xmalloc(sizeof(real) * (size_t)batch * C),
@@ -22,8 +24,13 @@ EvalResult evaluate_subnet(Vit *vit, const Arch *arch, const EvalImages *d, int 
     for (size_t done = 0; done < count; done += (size_t)batch) {
         const int n = (int)(count - done < (size_t)batch ? count - done : (size_t)batch);
         const size_t at = first + done;
-        images_to_tensor(images, d->images + at * image_bytes, n, d->shape, d->mean, d->std);
-        for (int i = 0; i < n; i++) labels[i] = d->labels[at + i];
+        for (int i = 0; i < n; i++) {
+            rows[i] = (int64_t)at + i;
+            labels[i] = d->split->labels[at + i];
+        }
+        Error err = {0};
+        if (!split_images_gather(d->split, rows, n, raw, &err)) die_alone(&err);
+        images_to_tensor(images, raw, n, shape, d->mean, d->std);
         vit_forward(vit, arch, images, n, NULL, logits);
         soft_targets(targets, labels, labels, NULL, 0, n, C);
         cross_entropy_forward(loss, probs, logits, targets, n, C);
@@ -37,7 +44,8 @@ EvalResult evaluate_subnet(Vit *vit, const Arch *arch, const EvalImages *d, int 
         }
     }
     comm_sum_doubles(comm, sums, 3);
-    free(images), free(logits), free(probs), free(targets), free(loss), free(labels);
+    free(raw), free(rows), free(images), free(logits), free(probs), free(targets), free(loss),
+        free(labels);
     const double n = (double)d->count;
     return (EvalResult){100 * sums[0] / n, 100 * sums[1] / n, sums[2] / n, d->count};
 }

@@ -18,12 +18,12 @@ typedef struct {
 } EvalResult;
 
 typedef struct {
-    const uint8_t *images; /* [n, H, W, C] */
-    const int32_t *labels;
-    int64_t count;
-    ImageShape shape;
+    const SplitImages *split;
+    int64_t count;            /* its first `count` images */
     const double *mean, *std; /* the training split's */
 } EvalImages;
+
+/* A streamed split that cannot be read ends the run (die_alone). */
 
 EvalResult evaluate_subnet(Vit *vit, const Arch *arch, const EvalImages *data, int batch,
                            const Comm *comm);

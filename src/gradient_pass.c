@@ -11,6 +11,7 @@ bool gradient_pass_open_data(GradientPass *pass, const char *path, Error *err) {
     const Space *space = pass->space;
     if (!dataset_open(&pass->dataset, path, err)) return false;
     pass->data_mode = true;
+    if (!split_images_open(&pass->dataset, "train", false, &pass->train, err)) return false;
     const ImageShape s = pass->dataset.shape;
     if (s.height != space->image_size || s.width != space->image_size ||
         s.channels != space->in_channels || s.num_classes != space->num_classes)
@@ -33,7 +34,10 @@ bool gradient_pass_open_data(GradientPass *pass, const char *path, Error *err) {
 }
 
 void gradient_pass_close(GradientPass *pass) {
-    if (pass->data_mode) dataset_close(&pass->dataset);
+    if (pass->data_mode) {
+        split_images_close(&pass->train);
+        dataset_close(&pass->dataset);
+    }
     free(pass->picked);
     pass->picked = NULL;
     pass->data_mode = false;
@@ -56,14 +60,9 @@ static bool load_images(GradientPass *pass, int64_t first, int n, real *images, 
         }
         return true;
     }
-    const size_t bytes = plane * (size_t)space->in_channels;
-    for (int i = 0; i < n; i++) {
-        int32_t label;
-        if (!dataset_read(&pass->dataset, "train", pass->picked[first + i], 1, pixels + i * bytes,
-                          &label, err))
-            return false;
-        labels[i] = label;
-    }
+    const int64_t *rows = pass->picked + first;
+    if (!split_images_gather(&pass->train, rows, n, pixels, err)) return false;
+    for (int i = 0; i < n; i++) labels[i] = pass->train.labels[rows[i]];
     const SplitInfo *train = dataset_split(&pass->dataset, "train");
     images_to_tensor(images, pixels, n, pass->dataset.shape, train->mean, train->std);
     return true;

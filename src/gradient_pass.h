@@ -28,6 +28,7 @@ typedef struct {
     const Space *space;
     GradientPassOptions options;
     DatasetFile dataset; /* data mode */
+    SplitImages train;   /* data mode: streamed, only the picked images are read */
     bool data_mode;
     int64_t *picked; /* data mode: train-split rows by image index */
 } GradientPass;

@@ -211,11 +211,21 @@ bool h5_read_attr_doubles(const H5Source *src, hid_t obj, const char *name, doub
 }
 
 hid_t h5_open_dataset(const H5Source *src, const char *name, int rank, hsize_t *dims) {
+    return h5_open_dataset_cached(src, name, rank, dims, 0);
+}
+
+hid_t h5_open_dataset_cached(const H5Source *src, const char *name, int rank, hsize_t *dims,
+                             size_t cache_bytes) {
     if (!h5_exists(src->file, name)) {
         input_error(src->err, "dataset '%s' is missing, %s", name, src->path);
         return -1;
     }
-    hid_t d = H5Dopen2(src->file, name, H5P_DEFAULT);
+    hid_t access = H5Pcreate(H5P_DATASET_ACCESS);
+    CHECK_H5(access);
+    if (cache_bytes > 0) /* a prime number of slots, many more than the chunks it holds */
+        CHECK_H5(H5Pset_chunk_cache(access, 12421, cache_bytes, H5D_CHUNK_CACHE_W0_DEFAULT));
+    hid_t d = H5Dopen2(src->file, name, access);
+    CHECK_H5(H5Pclose(access));
     hid_t space = d >= 0 ? H5Dget_space(d) : -1;
     int actual = space >= 0 ? H5Sget_simple_extent_ndims(space) : -1;
     if (actual == rank) H5Sget_simple_extent_dims(space, dims, NULL);

@@ -46,6 +46,9 @@ bool h5_read_attr_int(const H5Source *src, hid_t obj, const char *name, int64_t 
 bool h5_read_attr_doubles(const H5Source *src, hid_t obj, const char *name, double *out, int n);
 /* Opens a dataset of the expected rank and returns its dimensions; <0 on error. */
 hid_t h5_open_dataset(const H5Source *src, const char *name, int rank, hsize_t *dims);
+/* The same with a chunk cache of `cache_bytes` (HDF5's default: 1 MiB), for many small reads. */
+hid_t h5_open_dataset_cached(const H5Source *src, const char *name, int rank, hsize_t *dims,
+                             size_t cache_bytes);
 /* Reads a whole dataset (or rows [first, first+count) when count > 0) into `out`. */
 bool h5_read(const H5Source *src, hid_t dataset, const char *name, hid_t mem_type, hsize_t first,
              hsize_t count, void *out);

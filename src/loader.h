@@ -11,7 +11,9 @@
  * a batch is the same whatever the rank count, and a resumed run sees the same data.
  *
  * A background thread prepares the next step's batch while the current one trains
- * (double buffering), augmenting with `workers` threads. The split is held in memory. */
+ * (double buffering), augmenting with `workers` threads. A split held in memory is read by that
+ * thread too; a streamed one by the caller's thread in loader_next (HDF5 is not thread-safe
+ * here), while the background thread augments the batch before. */
 
 #include "augment.h"
 #include "comm.h"
@@ -23,6 +25,7 @@
 #include <stdint.h>
 
 typedef struct {
+    uint8_t *raw; /* [b, H, W, C]: the stored images */
     real *images; /* [b, C, H, W] */
     int *labels, *partner;
     real *mix; /* mixup / cutmix lambda per sample */
@@ -31,15 +34,13 @@ typedef struct {
 } Batch;
 
 typedef struct {
-    const uint8_t *images;
-    const int32_t *labels;
-    int64_t count;
+    const SplitImages *split;
     const Recipe *recipe;
     Augmenter augmenter;
     int rank, world, per_rank_batch, workers;
     uint64_t seed;
     int64_t order_length, steps_per_epoch; /* order_length: N x repeats */
-    int64_t *order, order_epoch;
+    int64_t *order, order_epoch, *rows;    /* rows: this rank's samples of one step */
     Batch slots[2];
     uint8_t *scratch; /* per worker */
     pthread_t thread;
@@ -49,14 +50,17 @@ typedef struct {
     bool running, stop;
 } Loader;
 
-/* The images stay the caller's. The per-rank batch must divide evenly: recipe->batch % world. */
-void loader_init(Loader *loader, const uint8_t *images, const int32_t *labels, int64_t count,
-                 ImageShape shape, const double *mean, const double *std, const Recipe *recipe,
-                 const Comm *comm, uint64_t seed, int workers);
-/* The batch of `step`; the thread then prepares step + 1. Adds the time waited. */
+/* The split stays the caller's. The per-rank batch must divide evenly: recipe->batch % world. */
+void loader_init(Loader *loader, const SplitImages *split, const double *mean, const double *std,
+                 const Recipe *recipe, const Comm *comm, uint64_t seed, int workers);
+/* The batch of `step`; the thread then prepares step + 1. Adds the time waited. A streamed
+ * split that cannot be read ends the run (die_alone). */
 const Batch *loader_next(Loader *loader, int64_t step, double *waited);
-/* A batch, prepared in the calling thread (the data-only benchmark, tests). */
+/* A batch, prepared in the calling thread (the data-only benchmark, tests), into one from
+ * loader_batch (freed with batch_free). */
 void loader_fill(Loader *loader, int64_t step, Batch *batch);
+Batch loader_batch(const Loader *loader);
+void batch_free(Batch *batch);
 void loader_free(Loader *loader);
 
 #endif

@@ -8,6 +8,7 @@
 #include "dataset.h"
 #include "evaluate.h"
 #include "h5.h"
+#include "host_memory.h"
 #include "loader.h"
 #include "optim.h"
 #include "preferred.h"
@@ -31,6 +32,7 @@ static const char USAGE[] =
     "usage: prenas-train --config SPACE.cfg --recipe RECIPE.cfg --data dataset.h5 --out RUNDIR\n"
     "                    [--preferred preferred.h5] [--sampling MODE] [--arch ARCH] [--resume]\n"
     "                    [--seed S] [--steps N] [--set KEY=VALUE]... [--workers W]\n"
+    "                    [--images WHERE]\n"
     "\n"
     "Trains the weight-sharing supernet, one architecture per step for all ranks (method.md 9).\n"
     "\n"
@@ -52,6 +54,10 @@ static const char USAGE[] =
     "  --steps N          stop after N optimizer steps in total, resumed ones included\n"
     "  --set KEY=VALUE    override a recipe setting, e.g. --set epochs=5 --set mix.prob=0\n"
     "  --workers W        threads augmenting the next batch (default 1)\n"
+    "  --images WHERE     memory: every rank holds the dataset's images; file: each step reads\n"
+    "                     the images it needs from --data (a dataset larger than memory);\n"
+    "                     auto (default): memory if the ranks of a node need at most half of\n"
+    "                     its available memory (MemAvailable, or the cgroup's limit: --mem)\n"
     "  --help, --version\n"
     "\n"
     "The recipe's batch is global: with R ranks each takes batch/R images a step and the\n"
@@ -70,6 +76,15 @@ static void *wait_for_signals(void *set) {
     return NULL;
 }
 
+typedef enum { IMAGES_AUTO, IMAGES_MEMORY, IMAGES_FILE } ImagePlace;
+
+static bool image_place_parse(const char *text, ImagePlace *place) {
+    static const char *const names[] = {"auto", "memory", "file"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(text, names[i]) == 0) return *place = (ImagePlace)i, true;
+    return false;
+}
+
 typedef struct {
     const char *config, *recipe, *data, *preferred, *out, *arch;
     SamplingMode sampling;
@@ -77,11 +92,12 @@ typedef struct {
     uint64_t seed;
     int64_t steps;
     int workers, n_sets;
+    ImagePlace images;
     const char *sets[64];
 } Options;
 
 static Options parse(int argc, char **argv) {
-    enum { OPT_RESUME = CLI_OPT_FIRST, OPT_WORKERS };
+    enum { OPT_RESUME = CLI_OPT_FIRST, OPT_WORKERS, OPT_IMAGES };
     static const struct option options[] = {{"config", required_argument, NULL, 'c'},
                                             {"recipe", required_argument, NULL, 'r'},
                                             {"data", required_argument, NULL, 'd'},
@@ -94,6 +110,7 @@ static Options parse(int argc, char **argv) {
                                             {"steps", required_argument, NULL, 'n'},
                                             {"set", required_argument, NULL, 'e'},
                                             {"workers", required_argument, NULL, OPT_WORKERS},
+                                            {"images", required_argument, NULL, OPT_IMAGES},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
@@ -141,6 +158,10 @@ static Options parse(int argc, char **argv) {
         case OPT_WORKERS:
             o.workers = (int)cli_long("--workers", optarg, 1, 256);
             break;
+        case OPT_IMAGES:
+            if (!image_place_parse(optarg, &o.images))
+                cli_usage_error("--images '%s': expected memory, file or auto", optarg);
+            break;
         default:
             cli_common_option(c, USAGE, argv);
         }
@@ -156,23 +177,17 @@ static Options parse(int argc, char **argv) {
     return o;
 }
 
-/* Everything one split of the dataset holds, in memory. */
-typedef struct {
-    uint8_t *images;
-    int32_t *labels;
-    int64_t count;
-} Split;
-
-static bool load_split(DatasetFile *ds, const char *name, Split *s, Error *err) {
-    const SplitInfo *info = dataset_split(ds, name);
-    memset(s, 0, sizeof *s);
-    if (!info) return true;
-    const size_t bytes =
-        (size_t)info->count * ds->shape.height * ds->shape.width * ds->shape.channels;
-    s->images = xmalloc(bytes + 1);
-    s->labels = xmalloc(sizeof *s->labels * ((size_t)info->count + 1));
-    s->count = info->count;
-    return dataset_read(ds, name, 0, info->count, s->images, s->labels, err);
+/* Whether the images go in memory: --images, or for auto whether every rank's copy fits in
+ * half of what its node has left (the same answer on all ranks). */
+static bool images_in_memory(ImagePlace place, const DatasetFile *data, const Comm *comm) {
+    if (place != IMAGES_AUTO) return place == IMAGES_MEMORY;
+    double bytes = 0;
+    for (int i = 0; i < data->n_splits; i++)
+        bytes += (double)data->splits[i].count * (double)image_bytes(data->shape);
+    const double available = (double)host_memory_available();
+    double too_big = available > 0 && bytes * comm_node_size(comm) > available / 2;
+    comm_sum_doubles(comm, &too_big, 1);
+    return too_big == 0;
 }
 
 /* What the run trains: the training space and, for the preferred modes, the architectures. */
@@ -281,9 +296,11 @@ int main(int argc, char **argv) {
             "the dataset has %dx%dx%d images in %d classes, the space expects %dx%dx%d in %d, %s",
             shape.height, shape.width, shape.channels, shape.num_classes, training->image_size,
             training->image_size, training->in_channels, training->num_classes, o.data);
-    Split train, val, test;
-    if (!load_split(&data, "train", &train, &err) || !load_split(&data, "val", &val, &err) ||
-        !load_split(&data, "test", &test, &err))
+    const bool in_memory = images_in_memory(o.images, &data, &comm);
+    SplitImages train, val, test;
+    if (!split_images_open(&data, "train", in_memory, &train, &err) ||
+        !split_images_open(&data, "val", in_memory, &val, &err) ||
+        !split_images_open(&data, "test", in_memory, &test, &err))
         die(&err);
     if (train.count < recipe->batch)
         die_input("the recipe's batch %d is larger than the %lld training images, %s",
@@ -334,8 +351,8 @@ int main(int argc, char **argv) {
     }
 
     Loader loader;
-    loader_init(&loader, train.images, train.labels, train.count, shape, train_info->mean,
-                train_info->std, recipe, &comm, state.seed, o.workers);
+    loader_init(&loader, &train, train_info->mean, train_info->std, recipe, &comm, state.seed,
+                o.workers);
     Sampler sampler;
     sampler_init(&sampler, o.sampling, state.seed, plan.preferred.archs, plan.preferred.n,
                  o.sampling == SAMPLING_RESAMPLE ? plan.training : plan.search, &plan.fixed);
@@ -355,15 +372,17 @@ int main(int argc, char **argv) {
         log = fopen(path, "a");
         if (!log) fatal_at(__FILE__, __LINE__, "cannot open %s: %m", path);
         fprintf(log,
-                "start step=%lld ranks=%d sampling=%s seed=%llu batch=%d steps_per_epoch=%lld\n",
+                "start step=%lld ranks=%d sampling=%s seed=%llu batch=%d steps_per_epoch=%lld "
+                "images=%s\n",
                 (long long)state.step, comm.size, sampling_name(o.sampling),
-                (unsigned long long)state.seed, recipe->batch, (long long)loader.steps_per_epoch);
+                (unsigned long long)state.seed, recipe->batch, (long long)loader.steps_per_epoch,
+                in_memory ? "memory" : "file");
         printf(
             "prenas-train: %s, %s sampling, %d preferred, %d rank(s) x %d images, %lld steps per "
-            "epoch, %d epochs, peak lr %.3g -> %s\n",
+            "epoch, %d epochs, peak lr %.3g, images %s -> %s\n",
             training->name, sampling_name(o.sampling), plan.preferred.n, comm.size,
             recipe->batch / comm.size, (long long)loader.steps_per_epoch, recipe->epochs,
-            recipe_peak_lr(recipe), o.out);
+            recipe_peak_lr(recipe), in_memory ? "in memory" : "read from the file", o.out);
         fflush(stdout);
     }
     pthread_t waiter;
@@ -373,25 +392,24 @@ int main(int argc, char **argv) {
 
     const char *names[2] = {plan.n_monitored == 2 ? "smallest" : "trained", "largest"};
     const int64_t end = (int64_t)recipe->epochs * loader.steps_per_epoch;
-    Trainer trainer = {
-        .recipe = recipe,
-        .comm = &comm,
-        .vit = vit,
-        .opt = &opt,
-        .loader = &loader,
-        .sampler = &sampler,
-        .state = &state,
-        .checkpoint = &context,
-        .rundir = o.out,
-        .val = {val.count ? val.images : test.images, val.count ? val.labels : test.labels,
-                val.count ? val.count : test.count, shape, train_info->mean, train_info->std},
-        .monitored = plan.monitored,
-        .monitored_names = names,
-        .n_monitored = plan.n_monitored,
-        .stop_step = o.steps >= 0 && o.steps < end ? o.steps : end,
-        .signalled = &signalled,
-        .log = log,
-        .live_bar = live_bar()};
+    Trainer trainer = {.recipe = recipe,
+                       .comm = &comm,
+                       .vit = vit,
+                       .opt = &opt,
+                       .loader = &loader,
+                       .sampler = &sampler,
+                       .state = &state,
+                       .checkpoint = &context,
+                       .rundir = o.out,
+                       .val = {val.count ? &val : &test, val.count ? val.count : test.count,
+                               train_info->mean, train_info->std},
+                       .monitored = plan.monitored,
+                       .monitored_names = names,
+                       .n_monitored = plan.n_monitored,
+                       .stop_step = o.steps >= 0 && o.steps < end ? o.steps : end,
+                       .signalled = &signalled,
+                       .log = log,
+                       .live_bar = live_bar()};
     const TrainOutcome outcome = trainer_run(&trainer, &err);
     comm_check(&comm, &err);
     const StepTimes *t = &trainer.times;
@@ -406,8 +424,7 @@ int main(int argc, char **argv) {
             "stopped by signal %d at step %lld: checkpointed; run the same command to continue\n",
             (int)signalled, (long long)state.step);
     if (outcome == TRAIN_DONE && test.count > 0) {
-        const EvalImages test_images = {test.images, test.labels,      test.count,
-                                        shape,       train_info->mean, train_info->std};
+        const EvalImages test_images = {&test, test.count, train_info->mean, train_info->std};
         print_test_table(vit, &plan, &test_images, recipe->eval_batch, &comm, log);
     }
     if (log) fclose(log);
@@ -415,8 +432,7 @@ int main(int argc, char **argv) {
     artefact_meta_free(&inputs);
     adamw_free(&opt);
     vit_free(vit);
-    free(train.images), free(train.labels), free(val.images), free(val.labels);
-    free(test.images), free(test.labels);
+    split_images_close(&train), split_images_close(&val), split_images_close(&test);
     dataset_close(&data);
     if (plan.preferred.artefact.file >= 0) preferred_close(&plan.preferred);
     space_free(plan.search);

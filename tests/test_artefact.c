@@ -283,6 +283,26 @@ static void dataset_schema(void) {
     memset(&err, 0, sizeof err);
     CHECK(!dataset_read(&ds, "train", 3, 3, back, back_labels, &err));
     CHECK_STR_CONTAINS(err.message, "rows [3, 6) outside the 5 of split 'train'");
+
+    /* a split held in memory and one read on demand give the same rows, in the asked order */
+    memset(&err, 0, sizeof err);
+    SplitImages held, streamed, bad, absent;
+    const int64_t rows[5] = {4, 0, 1, 2, 4};
+    uint8_t from_memory[60], from_file[60];
+    CHECK(split_images_open(&ds, "train", true, &held, &err));
+    CHECK(split_images_open(&ds, "train", false, &streamed, &err));
+    CHECK(held.images != NULL && streamed.images == NULL && streamed.labels[4] == 1);
+    CHECK(split_images_gather(&held, rows, 5, from_memory, &err));
+    CHECK(split_images_gather(&streamed, rows, 5, from_file, &err));
+    for (int i = 0; i < 5; i++) CHECK(memcmp(from_file + i * 12, images + rows[i] * 12, 12) == 0);
+    CHECK(memcmp(from_memory, from_file, sizeof from_file) == 0);
+    split_images_close(&held), split_images_close(&streamed);
+    CHECK(!split_images_open(&ds, "val", false, &bad, &err));
+    CHECK_STR_CONTAINS(err.message, "label 4 of val image 0 is outside [0, 4)");
+    split_images_close(&bad);
+    memset(&err, 0, sizeof err);
+    CHECK(split_images_open(&ds, "test", true, &absent, &err) && absent.count == 0);
+    split_images_close(&absent);
     dataset_close(&ds);
 
     char other[256];

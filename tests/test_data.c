@@ -2,8 +2,10 @@
  * mixup's lambda distribution, and batches that do not depend on the rank count. */
 #include "check.h"
 
+#include "artefact.h"
 #include "augment.h"
 #include "comm.h"
+#include "dataset.h"
 #include "loader.h"
 #include "mix.h"
 #include "recipe.h"
@@ -255,6 +257,16 @@ static void mixing(void) {
     recipe_free(r);
 }
 
+static SplitImages in_memory(uint8_t *images, int32_t *labels, int64_t n, ImageShape shape) {
+    return (SplitImages){.name = "train",
+                         .shape = shape,
+                         .count = n,
+                         .labels = labels,
+                         .images = images,
+                         .streamed = -1,
+                         .path = "memory"};
+}
+
 /* Rank r of R takes the r-th slice of the global batch: the slices of 2 ranks are the
  * batch of 1 rank, sample for sample. */
 static void batches_split_over_ranks(void) {
@@ -268,18 +280,13 @@ static void batches_split_over_ranks(void) {
     for (int i = 0; i < N * 36; i++) images[i] = (uint8_t)(i * 7);
     for (int i = 0; i < N; i++) labels[i] = i % 10;
     const double mean[1] = {0.5}, std[1] = {0.25};
+    const SplitImages split = in_memory(images, labels, N, shape);
     Loader one, half[2];
-    loader_init(&one, images, labels, N, shape, mean, std, r, &(Comm){0, 1}, 9, 1);
-    loader_init(&half[0], images, labels, N, shape, mean, std, r, &(Comm){0, 2}, 9, 1);
-    loader_init(&half[1], images, labels, N, shape, mean, std, r, &(Comm){1, 2}, 9, 2);
+    loader_init(&one, &split, mean, std, r, &(Comm){0, 1}, 9, 1);
+    loader_init(&half[0], &split, mean, std, r, &(Comm){0, 2}, 9, 1);
+    loader_init(&half[1], &split, mean, std, r, &(Comm){1, 2}, 9, 2);
     CHECK_EQ_I64(one.steps_per_epoch, 2); /* 20 images, batch 8, the last 4 dropped */
-    Batch whole = {0}, part[2] = {{0}};
-    for (int i = 0; i < 2; i++) {
-        part[i].images = malloc(sizeof(real) * 4 * 36), part[i].labels = malloc(sizeof(int) * 4);
-        part[i].partner = malloc(sizeof(int) * 4), part[i].mix = malloc(sizeof(real) * 4);
-    }
-    whole.images = malloc(sizeof(real) * 8 * 36), whole.labels = malloc(sizeof(int) * 8);
-    whole.partner = malloc(sizeof(int) * 8), whole.mix = malloc(sizeof(real) * 8);
+    Batch whole = loader_batch(&one), part[2] = {loader_batch(&half[0]), loader_batch(&half[1])};
     int seen[N] = {0};
     for (int64_t step = 0; step < 5; step++) {
         loader_fill(&one, step, &whole);
@@ -296,9 +303,7 @@ static void batches_split_over_ranks(void) {
     int total = 0;
     for (int i = 0; i < 10; i++) total += seen[i];
     CHECK_EQ_I64(total, 16); /* two full batches of the first epoch */
-    for (int i = 0; i < 2; i++)
-        free(part[i].images), free(part[i].labels), free(part[i].partner), free(part[i].mix);
-    free(whole.images), free(whole.labels), free(whole.partner), free(whole.mix);
+    batch_free(&whole), batch_free(&part[0]), batch_free(&part[1]);
     loader_free(&one), loader_free(&half[0]), loader_free(&half[1]);
     recipe_free(r);
 }
@@ -319,12 +324,11 @@ static void repeated_augmentation(void) {
     for (int i = 0; i < N * 36; i++) images[i] = (uint8_t)(i * 7);
     for (int i = 0; i < N; i++) labels[i] = i; /* the label names the image */
     const double mean[1] = {0.5}, std[1] = {0.25};
+    const SplitImages split = in_memory(images, labels, N, shape);
     Loader l;
-    loader_init(&l, images, labels, N, shape, mean, std, r, &(Comm){0, 1}, 4, 1);
+    loader_init(&l, &split, mean, std, r, &(Comm){0, 1}, 4, 1);
     CHECK_EQ_I64(l.steps_per_epoch, 3); /* 20 images, batch 6: 18 positions, 6 images x 3 */
-    Batch b = {0};
-    b.images = malloc(sizeof(real) * 6 * 36), b.labels = malloc(sizeof(int) * 6);
-    b.partner = malloc(sizeof(int) * 6), b.mix = malloc(sizeof(real) * 6);
+    Batch b = loader_batch(&l);
     int distinct = 0, last = -1;
     for (int64_t step = 0; step < 3; step++) {
         loader_fill(&l, step, &b);
@@ -337,8 +341,64 @@ static void repeated_augmentation(void) {
         }
     }
     CHECK_EQ_I64(distinct, 6);
-    free(b.images), free(b.labels), free(b.partner), free(b.mix);
+    batch_free(&b);
     loader_free(&l);
+    recipe_free(r);
+}
+
+/* A split read from the file step by step gives the batches of the same split in memory,
+ * through the prefetching thread, across an epoch boundary and a jump (a resumed run). */
+static void streamed_batches(void) {
+    Error err = {0};
+    Recipe *r = load(RECIPE, (const char *[]){"augment.erasing.prob=0.5"}, 1, &err);
+    const ImageShape shape = {6, 6, 1, 10};
+    enum { N = 20 };
+    uint8_t images[N * 36];
+    int32_t labels[N];
+    int64_t index[N];
+    for (int i = 0; i < N * 36; i++) images[i] = (uint8_t)(i * 13 + i / 36);
+    for (int i = 0; i < N; i++) labels[i] = (i * 3) % 10, index[i] = i;
+    char path[256];
+    snprintf(path, sizeof path, "%s/dataset.h5", dir);
+    const char *names[] = {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+    char *argv[] = {"test"};
+    ArtefactMeta meta;
+    artefact_meta_init(&meta, DATASET_SCHEMA, DATASET_SCHEMA_VERSION, 1, argv);
+    ArtefactWriter w;
+    CHECK(artefact_begin(&w, path, &err));
+    dataset_write_header(w.file, shape, names);
+    SplitWriter train = split_writer_open(w.file, "train", shape, N, "unit test");
+    split_writer_append(&train, images, labels, index, N);
+    split_writer_close(&train);
+    artefact_commit(&w, &meta);
+    artefact_meta_free(&meta);
+
+    DatasetFile ds;
+    SplitImages file;
+    if (!CHECK(dataset_open(&ds, path, &err) &&
+               split_images_open(&ds, "train", false, &file, &err)))
+        return;
+    CHECK(file.images == NULL && file.streamed >= 0 && file.count == N);
+    const SplitImages memory = in_memory(images, labels, N, shape);
+    const double mean[1] = {0.5}, std[1] = {0.25};
+    Loader streaming, reference;
+    loader_init(&streaming, &file, mean, std, r, &(Comm){0, 1}, 5, 2);
+    loader_init(&reference, &memory, mean, std, r, &(Comm){0, 1}, 5, 1);
+    Batch expected = loader_batch(&reference);
+    const int64_t steps[] = {0, 1, 2, 3, 4, 9, 10, 11}; /* 2 steps an epoch; 4 -> 9 jumps */
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+        double waited = 0;
+        const Batch *got = loader_next(&streaming, steps[k], &waited);
+        loader_fill(&reference, steps[k], &expected);
+        CHECK_EQ_I64(got->step, steps[k]);
+        CHECK(memcmp(got->raw, expected.raw, 8 * 36) == 0);
+        CHECK(memcmp(got->images, expected.images, sizeof(real) * 8 * 36) == 0);
+        CHECK(memcmp(got->labels, expected.labels, sizeof(int) * 8) == 0);
+    }
+    batch_free(&expected);
+    loader_free(&streaming), loader_free(&reference);
+    split_images_close(&file);
+    dataset_close(&ds);
     recipe_free(r);
 }
 
@@ -350,6 +410,7 @@ int main(void) {
     mixing();
     batches_split_over_ranks();
     repeated_augmentation();
+    streamed_batches();
     char command[128];
     snprintf(command, sizeof command, "rm -rf %s", dir);
     int rc = check_summary();

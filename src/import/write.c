@@ -33,10 +33,6 @@ static void progress_advance(Progress *p, int64_t n) {
             (long long)p->done, (long long)p->total, rate, (double)(p->total - p->done) / rate);
 }
 
-static size_t image_bytes(ImageShape s) {
-    return (size_t)s.height * (size_t)s.width * (size_t)s.channels;
-}
-
 /* About 2 MiB of pixels: two HDF5 chunks, so that HDF5 and zlib calls are few, yet small
  * enough that progress lines come every few seconds when images are slow to decode; and at
  * least 256 images, so that decoding a block keeps every core busy. */

@@ -2,7 +2,8 @@
 # prenas-train as a user meets it, on Fashion-MNIST and the micro space: a resumed run equals
 # an uninterrupted one bit for bit (stopped by --steps, and killed with SIGKILL), 2 ranks with
 # half the batch each match 1 rank, SIGTERM and SIGUSR1 leave a complete checkpoint, a full
-# (tiny) recipe ends with the test table, and bad inputs are one-line errors.
+# (tiny) recipe ends with the test table, images read from the file train as those in memory,
+# and bad inputs are one-line errors.
 source "$(dirname "$0")/lib.sh"
 bin=$PRENAS_BINARY_DIR
 src=$PRENAS_SOURCE_DIR
@@ -27,6 +28,7 @@ same_state() { # same_state A B: parameters, optimiser state and step bit for bi
 # 6 steps straight, and 3 + 3 (the run stops at --steps and is continued).
 run "$bin/prenas-train" "${common[@]}" --out "$work/A" --steps 6
 expect_status 0 "6 steps"
+expect_out_has "images in memory" "auto keeps a small dataset in memory"
 run "$bin/prenas-train" "${common[@]}" --out "$work/B" --steps 3
 expect_status 0 "3 steps"
 run "$bin/prenas-train" "${common[@]}" --out "$work/B" --steps 6
@@ -36,6 +38,12 @@ same_state "$work/A/supernet.h5" "$work/B/supernet.h5" && pass || fail "3 + 3 st
 [ "$(ls "$work/A" | grep -c '^checkpoint-')" -eq 2 ] && pass || fail "two checkpoints kept: $(ls "$work/A")"
 mode=$("$py" -c "import h5py,sys; m = h5py.File(sys.argv[1])['meta'].attrs['mode']; print(m.decode() if isinstance(m, bytes) else m)" "$work/A/supernet.h5")
 [ "$mode" = balanced ] && pass || fail "/meta/@mode is '$mode', not balanced"
+
+# The images read from the file step by step instead of held in memory: the same 6 steps.
+run "$bin/prenas-train" "${common[@]}" --out "$work/K" --steps 6 --images file
+expect_status 0 "6 steps, images from the file"
+expect_out_has "images read from the file" "streaming announced"
+same_state "$work/A/supernet.h5" "$work/K/supernet.h5" && pass || fail "--images file differs from memory"
 
 # Killed without warning after its first checkpoint, then continued.
 "$bin/prenas-train" "${common[@]}" --out "$work/C" --steps 300 >/dev/null 2>&1 &
@@ -98,7 +106,8 @@ for how in single mpi; do
 done
 
 # A whole (one-epoch) recipe: per-epoch validation and the preferred subnets' test table.
-run "$bin/prenas-train" "${common[@]}" --out "$work/G" --set epochs=1 --set warmup_epochs=0 --set eval.every_epochs=1
+run "$bin/prenas-train" "${common[@]}" --out "$work/G" --set epochs=1 --set warmup_epochs=0 --set eval.every_epochs=1 \
+    --images file
 expect_status 0 "one epoch"
 expect_out_has "epoch 1: largest subnet val top-1" "validation at the end of the epoch"
 expect_out_has "architecture (test split)" "test table"
@@ -108,6 +117,9 @@ expect_out_has "architecture (test split)" "test table"
 run "$bin/prenas-train" "${common[@]}" --out "$work/H" --set epochz=3
 expect_status 2 "unknown --set"
 expect_error_line "--set epochz: unknown key (expected one of: name, epochs," "unknown --set"
+run "$bin/prenas-train" "${common[@]}" --out "$work/H" --images disk
+expect_status 2 "a bad --images"
+expect_error_line "--images 'disk': expected memory, file or auto" "bad --images"
 run "$bin/prenas-train" "${common[@]}" --out "$work/H" --resume
 expect_status 2 "--resume without a checkpoint"
 expect_error_line "--resume: no checkpoint in $work/H" "--resume without a checkpoint"
