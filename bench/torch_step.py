@@ -17,7 +17,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle"))
-from vit_oracle import parse_arch, soft_target_loss, subnet_logits  # noqa: E402
+from vit_oracle import adamw_step, parse_arch  # noqa: E402
 
 
 def space_values(path):
@@ -86,13 +86,7 @@ def main():
     times = []
     for step in range(args.steps + 2):
         t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=False)
-        loss = soft_target_loss(subnet_logits(P, arch, images, v), targets)
-        loss.backward()
-        for p in P.values():
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        opt.step()
+        adamw_step(opt, P, arch, images, targets, v)
         if step >= 2:
             times.append(time.perf_counter() - t0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch}: "

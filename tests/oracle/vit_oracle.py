@@ -81,6 +81,19 @@ def soft_target_loss(logits, targets):
     return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
+def adamw_step(opt, P, arch, images, targets, cfg):
+    """One training step of the subnet; parameters outside it get zero gradients (not None),
+    so that AdamW decays them as prenas does. Returns the loss."""
+    opt.zero_grad(set_to_none=False)
+    loss = soft_target_loss(subnet_logits(P, arch, images, cfg), targets)
+    loss.backward()
+    for p in P.values():
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+    opt.step()
+    return loss
+
+
 def main(inp, out):
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(2)
@@ -118,15 +131,8 @@ def main(inp, out):
                                 lr=hyper["lr"], betas=(hyper["beta1"], hyper["beta2"]), eps=hyper["eps"])
         losses = []
         for k in range(steps):
-            opt.zero_grad(set_to_none=False)
             images, targets = batches[k]
-            loss = soft_target_loss(subnet_logits(P, arch, images, cfg), targets)
-            loss.backward()
-            for p in P.values():
-                if p.grad is None:
-                    p.grad = torch.zeros_like(p)
-            opt.step()
-            losses.append(loss.item())
+            losses.append(adamw_step(opt, P, arch, images, targets, cfg).item())
         o["adamw_losses"] = np.array(losses)
         a = o.create_group("params_after")
         for n in names:
