@@ -10,10 +10,12 @@ cd "$(dirname "$0")/.."
 packages=(build-essential cmake pkg-config zlib1g-dev
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
           libconfig-dev libdnnl-dev libcjson-dev libssl-dev libjpeg62-turbo-dev libpng-dev
-          dataset-fashion-mnist)
+          dataset-fashion-mnist gnuplot-nox)
 werror=OFF
 if [ "${1:-}" = "--tests" ]; then
-    packages+=(python3-h5py python3-numpy)
+    # python3-torch: the independent gradient oracle (tests/oracle); python3-pil writes the
+    # PNG/JPEG files of the predict tests
+    packages+=(python3-h5py python3-numpy python3-torch python3-pil)
     werror=ON
 fi
 
