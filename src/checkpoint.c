@@ -74,6 +74,7 @@ bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *
     snprintf(meta.mode, sizeof meta.mode, "%s", state->sampling);
     for (int i = 0; i < c->n_inputs; i++) meta.inputs[meta.n_inputs++] = c->inputs[i];
     h5_write_text(w.file, "space", c->space_text);
+    training_set_write(w.file, c->set);
     weights_write(w.file, "params", vit, vit->params);
     write_state(w.file, opt, state, vit);
     artefact_commit(&w, &meta);
@@ -138,4 +139,66 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Erro
     }
     artefact_close(&a);
     return ok;
+}
+
+/* /archs of a checkpoint; absent after whole-space training. */
+static bool read_archs(const H5Source *src, TrainedSupernet *t) {
+    if (!h5_exists(src->file, "archs")) return true;
+    int n = 0;
+    char **texts = h5_read_strings(src, "archs/arch", &n);
+    bool ok = texts != NULL;
+    t->n = n;
+    t->archs = xcalloc((size_t)n + 1, sizeof *t->archs);
+    t->interval = xcalloc((size_t)n + 1, sizeof *t->interval);
+    t->score = xcalloc((size_t)n + 1, sizeof *t->score);
+    for (int i = 0; ok && i < n; i++)
+        ok = arch_parse(texts[i], &t->archs[i], src->err) &&
+             arch_check(&t->archs[i], t->space, src->err);
+    for (int i = 0; texts && i < n; i++) free(texts[i]);
+    free(texts);
+    const char *names[2] = {"archs/interval", "archs/score"};
+    const hid_t types[2] = {H5T_NATIVE_INT, H5T_NATIVE_DOUBLE};
+    void *out[2] = {t->interval, t->score};
+    for (int k = 0; ok && k < 2; k++) {
+        hsize_t dims[1];
+        hid_t d = h5_open_dataset(src, names[k], 1, dims);
+        ok = d >= 0 &&
+             (dims[0] == (hsize_t)n ||
+              input_error(src->err, "%s has %llu entries for %d architectures, %s", names[k],
+                          (unsigned long long)dims[0], n, src->path)) &&
+             h5_read(src, d, names[k], types[k], 0, 0, out[k]);
+        if (d >= 0) H5Dclose(d);
+    }
+    return ok;
+}
+
+bool trained_supernet_open(TrainedSupernet *t, const char *path, int max_batch, Error *err) {
+    memset(t, 0, sizeof *t);
+    char *text = checkpoint_space(path, err);
+    if (!text) return false;
+    t->space = space_load_text(text, path, err);
+    free(text);
+    if (!t->space) return false;
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
+    H5Source src = {a.file, path, err};
+    snprintf(t->sampling, sizeof t->sampling, "%s", a.meta.mode);
+    t->model = model_create(t->space, max_batch);
+    bool ok =
+        read_archs(&src, t) && weights_read(&src, "params", t->model->vit, t->model->vit->params);
+    if (ok && h5_exists(a.file, "state")) {
+        hid_t state = H5Gopen2(a.file, "state", H5P_DEFAULT);
+        CHECK_H5(state);
+        ok = h5_read_attr_int(&src, state, "step", &t->step);
+        CHECK_H5(H5Gclose(state));
+    }
+    artefact_close(&a);
+    return ok;
+}
+
+void trained_supernet_close(TrainedSupernet *t) {
+    model_free(t->model);
+    space_free(t->space);
+    free(t->archs), free(t->interval), free(t->score);
+    memset(t, 0, sizeof *t);
 }

@@ -10,8 +10,9 @@
 
 #include "artefact.h"
 #include "error.h"
+#include "model.h"
 #include "optim.h"
-#include "vit.h"
+#include "training_set.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@ typedef struct {
 
 typedef struct {
     const char *space_text;  /* the training supernet's space */
+    const TrainingSet *set;  /* its architectures, kept as /archs */
     const char *recipe_text; /* recorded as /meta/config */
     const ArtefactInput *inputs;
     int n_inputs;
@@ -44,5 +46,22 @@ void checkpoint_latest(const char *rundir, char *path, size_t size);
  * loading it. */
 char *checkpoint_space(const char *path, Error *err);
 bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err);
+
+/* A trained supernet (RUNDIR/supernet.h5 or any checkpoint) for evaluation, search and
+ * specialisation: its space, the architectures it was trained on (/archs: n = 0 after
+ * whole-space training), and its weights in a model with room for max_batch images. */
+typedef struct {
+    Space *space; /* the training supernet's */
+    int n;
+    Arch *archs;
+    int *interval;     /* preferred.h5's interval index, -1 for a fixed architecture */
+    double *score;     /* the ranking proxy's, NaN for a fixed architecture */
+    char sampling[64]; /* /meta/@mode: how it was trained */
+    int64_t step;
+    Model *model;
+} TrainedSupernet;
+
+bool trained_supernet_open(TrainedSupernet *supernet, const char *path, int max_batch, Error *err);
+void trained_supernet_close(TrainedSupernet *supernet);
 
 #endif

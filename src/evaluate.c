@@ -1,26 +1,24 @@
 #include "evaluate.h"
 
+#include "clock.h"
 #include "error.h"
-#include "kernels.h"
+#include "eval_table.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-EvalResult evaluate_subnet(Vit *vit, const Arch *arch, const EvalImages *d, int batch,
+EvalResult evaluate_subnet(Model *model, const Arch *arch, const EvalImages *d, int batch,
                            const Comm *comm) {
     size_t first, count;
     comm_share(comm, (size_t)d->count, &first, &count);
-    if (batch > vit->max_batch) batch = vit->max_batch;
-    const int C = vit->classes;
+    if (batch > model->max_batch) batch = model->max_batch;
     const ImageShape shape = d->split->shape;
     uint8_t *raw = xmalloc(image_bytes(shape) * (size_t)batch);
     real *images = xmalloc(sizeof(real) * image_bytes(shape) * (size_t)batch);
     int64_t *rows = xmalloc(sizeof *rows * (size_t)batch);
-    real *logits = xmalloc(sizeof(real) * (size_t)batch * C),
-         *probs = xmalloc(sizeof(real) * (size_t)batch * C);
-    real *targets = xmalloc(sizeof(real) * (size_t)batch * C),
-         *loss = xmalloc(sizeof(real) * (size_t)batch);
     int *labels = xmalloc(sizeof(int) * (size_t)batch);
-    double sums[3] = {0, 0, 0}; /* correct top-1, correct top-5, loss */
+    double sums[4] = {0, 0, 0, 0}; /* correct top-1, correct top-5, loss, non-finite */
     for (size_t done = 0; done < count; done += (size_t)batch) {
         const int n = (int)(count - done < (size_t)batch ? count - done : (size_t)batch);
         const size_t at = first + done;
@@ -31,21 +29,52 @@ EvalResult evaluate_subnet(Vit *vit, const Arch *arch, const EvalImages *d, int 
         Error err = {0};
         if (!split_images_gather(d->split, rows, n, raw, &err)) die_alone(&err);
         images_to_tensor(images, raw, n, shape, d->mean, d->std);
-        vit_forward(vit, arch, images, n, NULL, logits);
-        soft_targets(targets, labels, labels, NULL, 0, n, C);
-        cross_entropy_forward(loss, probs, logits, targets, n, C);
-        for (int i = 0; i < n; i++) {
-            const real *z = logits + (size_t)i * C;
-            int above = 0; /* classes scored higher than the true one */
-            for (int c = 0; c < C; c++) above += z[c] > z[labels[i]];
-            sums[0] += above == 0;
-            sums[1] += above < 5;
-            sums[2] += loss[i];
+        const Loss loss = {.kind = LOSS_CROSS_ENTROPY, .labels = labels};
+        model_forward(model, arch, images, n, &loss, NULL);
+        const BatchMetrics m = model_metrics(model, labels, n);
+        sums[0] += (double)m.top1, sums[1] += (double)m.top5, sums[2] += m.loss_sum;
+        sums[3] += (double)m.nonfinite;
+    }
+    comm_sum_doubles(comm, sums, 4);
+    free(raw), free(rows), free(images), free(labels);
+    const double n = (double)d->count;
+    return (EvalResult){100 * sums[0] / n, 100 * sums[1] / n, sums[2] / n, d->count,
+                        (int64_t)sums[3]};
+}
+
+void evaluate_table(Model *model, EvalTable *table, const EvalImages *data, int batch,
+                    const Comm *comm, bool progress) {
+    const int n = table->n;
+    const bool whole = n >= comm->size; /* each rank takes whole architectures */
+    const Comm solo = {0, 1};
+    double *results = xcalloc((size_t)n * 5 + 1, sizeof *results);
+    const double start = monotonic_seconds();
+    double reported = start;
+    int mine = 0, done = 0;
+    for (int i = 0; i < n; i++) mine += !whole || i % comm->size == comm->rank;
+    for (int i = 0; i < n; i++) {
+        if (whole && i % comm->size != comm->rank) continue;
+        const EvalResult e =
+            evaluate_subnet(model, &table->rows[i].arch, data, batch, whole ? &solo : comm);
+        if (whole || comm->rank == 0) {
+            double *r = results + 5 * (size_t)i;
+            r[0] = e.top1, r[1] = e.top5, r[2] = e.loss, r[3] = (double)e.images,
+            r[4] = (double)e.nonfinite;
+        }
+        done++;
+        const double now = monotonic_seconds();
+        if (progress && comm->rank == 0 && (now - reported >= 5 || done == mine)) {
+            const double eta = (now - start) / done * (mine - done);
+            fprintf(stderr, "evaluate: %d/%d architectures on rank 0, %.0f s, ETA %.0f s\n", done,
+                    mine, now - start, eta);
+            reported = now;
         }
     }
-    comm_sum_doubles(comm, sums, 3);
-    free(raw), free(rows), free(images), free(logits), free(probs), free(targets), free(loss),
-        free(labels);
-    const double n = (double)d->count;
-    return (EvalResult){100 * sums[0] / n, 100 * sums[1] / n, sums[2] / n, d->count};
+    /* every result comes from one rank; the others add zeros, which changes no bit */
+    comm_sum_doubles(comm, results, (size_t)n * 5);
+    for (int i = 0; i < n; i++) {
+        const double *r = results + 5 * (size_t)i;
+        table->rows[i].result = (EvalResult){r[0], r[1], r[2], (int64_t)r[3], (int64_t)r[4]};
+    }
+    free(results);
 }

@@ -1,6 +1,5 @@
 #include "gradient_pass.h"
 
-#include "kernels.h"
 #include "rng.h"
 
 #include <mpi.h>
@@ -68,24 +67,18 @@ static bool load_images(GradientPass *pass, int64_t first, int n, real *images, 
     return true;
 }
 
-GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Vit *vit,
+GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Model *model,
                                      const Arch *arch, Error *err) {
     const GradientPassOptions *o = &pass->options;
     const int64_t total = (int64_t)o->batch * o->batches;
     size_t first, count;
     comm_share(comm, (size_t)total, &first, &count);
-    const int C = vit->classes, m = o->micro_batch;
+    Vit *vit = model->vit;
+    const int m = o->micro_batch;
     const size_t image_size = (size_t)vit->channels * vit->image_size * vit->image_size;
     real *images = xmalloc(sizeof(real) * image_size * (size_t)m);
-    real *logits = xmalloc(sizeof(real) * (size_t)m * C),
-         *dlogits = xmalloc(sizeof(real) * (size_t)m * C);
-    real *targets = xmalloc(sizeof(real) * (size_t)m * C),
-         *probs = xmalloc(sizeof(real) * (size_t)m * C);
-    real *loss = xmalloc(sizeof(real) * (size_t)m);
-    real *scales = xmalloc(sizeof(real) * 2 * (size_t)vit->depth * m);
     int *labels = xmalloc(sizeof *labels * (size_t)m);
     uint8_t *pixels = pass->data_mode ? xmalloc(image_size * (size_t)m) : NULL;
-    real *drop = o->drop_path > 0 ? scales : NULL;
     GradientPassResult result = {0, 0, total};
     const double start = MPI_Wtime();
     vit_zero_grads(vit);
@@ -93,23 +86,17 @@ GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Vit *
         const int n = (int)(count - done < (size_t)m ? count - done : (size_t)m);
         const int64_t at = (int64_t)(first + done);
         if (!load_images(pass, at, n, images, labels, pixels, err)) break;
-        vit_drop_path_scales(scales, vit, arch, n, o->drop_path, o->seed, (uint64_t)at);
-        vit_forward(vit, arch, images, n, drop, logits);
-        if (pass->data_mode) { /* the mean loss over all images = the mean over mini-batches */
-            soft_targets(targets, labels, labels, NULL, 0.1, n, C);
-            cross_entropy_forward(loss, probs, logits, targets, n, C);
-            cross_entropy_backward(dlogits, probs, targets, n, C, 1.0 / (double)total);
-            for (int i = 0; i < n; i++) result.objective += loss[i] / (double)total;
-        } else { /* L = sum of all logits: dL/dlogits = 1 */
-            for (int i = 0; i < n * C; i++) {
-                dlogits[i] = 1;
-                result.objective += logits[i];
-            }
-        }
-        vit_backward(vit, arch, dlogits, n, drop);
+        const DropPath drop = {o->drop_path, o->seed, (uint64_t)at};
+        /* data mode: the mean loss over all images = the mean over mini-batches; data-free:
+         * L = the sum of all logits */
+        const Loss loss =
+            pass->data_mode ? (Loss){.kind = LOSS_CROSS_ENTROPY, .labels = labels, .smoothing = 0.1}
+                            : (Loss){.kind = LOSS_LOGIT_SUM};
+        const double scale = pass->data_mode ? 1.0 / (double)total : 1.0;
+        result.objective += model_forward(model, arch, images, n, &loss, &drop) * scale;
+        model_backward(model, arch, n, scale);
     }
     result.seconds = MPI_Wtime() - start;
-    free(images), free(logits), free(dlogits), free(targets), free(probs), free(loss);
-    free(scales), free(labels), free(pixels);
+    free(images), free(labels), free(pixels);
     return result;
 }

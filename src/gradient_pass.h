@@ -13,8 +13,8 @@
 
 #include "comm.h"
 #include "dataset.h"
+#include "model.h"
 #include "space.h"
-#include "vit.h"
 
 #include <stdint.h>
 
@@ -43,9 +43,9 @@ typedef struct {
     int64_t images;
 } GradientPassResult;
 
-/* This rank's share of the pass, into vit->grads (zeroed first); the caller sums the ranks'
- * gradients. */
-GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Vit *vit,
+/* This rank's share of the pass, into model->vit->grads (zeroed first); the caller sums the
+ * ranks' gradients. */
+GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Model *model,
                                      const Arch *arch, Error *err);
 
 #endif

@@ -9,23 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
-typedef struct {
-    real *logits, *probs, *targets, *dlogits, *loss, *drop;
-} StepBuffers;
-
-static StepBuffers buffers_alloc(const Vit *vit, int batch) {
-    const size_t n = (size_t)batch * vit->classes;
-    return (StepBuffers){xmalloc(sizeof(real) * n),
-                         xmalloc(sizeof(real) * n),
-                         xmalloc(sizeof(real) * n),
-                         xmalloc(sizeof(real) * n),
-                         xmalloc(sizeof(real) * (size_t)batch),
-                         xmalloc(sizeof(real) * 2 * (size_t)vit->depth * batch)};
-}
-
-static void buffers_free(StepBuffers *b) {
-    free(b->logits), free(b->probs), free(b->targets), free(b->dlogits), free(b->loss),
-        free(b->drop);
+/* Entries of the weights that are NaN or infinite (a diverged update). */
+static size_t count_nonfinite(const real *x, size_t n) {
+    size_t bad = 0;
+#pragma omp parallel for reduction(+ : bad) schedule(static)
+    for (size_t i = 0; i < n; i++) bad += !isfinite(x[i]);
+    return bad;
 }
 
 static double global_norm(const Vit *vit) {
@@ -36,27 +25,23 @@ static double global_norm(const Vit *vit) {
 }
 
 /* One step: returns the global mean loss (NaN or infinite: the update was skipped). */
-static double train_step(Trainer *t, const Batch *batch, const Arch *arch, StepBuffers *b,
-                         double lr) {
+static double train_step(Trainer *t, const Batch *batch, const Arch *arch, double lr) {
     const Recipe *r = t->recipe;
-    Vit *vit = t->vit;
-    const int n = t->loader->per_rank_batch, C = vit->classes, world = t->comm->size;
+    Model *model = t->model;
+    Vit *vit = model->vit;
+    const int n = t->loader->per_rank_batch, world = t->comm->size;
     double start = MPI_Wtime();
-    vit_drop_path_scales(b->drop, vit, arch, n, r->drop_path, t->state->seed,
-                         (uint64_t)batch->first_sample);
-    real *drop = r->drop_path > 0 ? b->drop : NULL;
     vit_zero_grads(vit);
-    vit_forward(vit, arch, batch->images, n, drop, b->logits);
-    soft_targets(b->targets, batch->labels, batch->partner, batch->mix, r->label_smoothing, n, C);
-    cross_entropy_forward(b->loss, b->probs, b->logits, b->targets, n, C);
+    const Loss loss_head = {LOSS_CROSS_ENTROPY, batch->labels, batch->partner, batch->mix,
+                            r->label_smoothing};
+    const DropPath drop = {r->drop_path, t->state->seed, (uint64_t)batch->first_sample};
     /* each rank's mean over the global batch, so that the sum over ranks is the mean */
-    cross_entropy_backward(b->dlogits, b->probs, b->targets, n, C, 1.0 / ((double)n * world));
-    double loss = 0;
-    for (int i = 0; i < n; i++) loss += b->loss[i] / ((double)n * world);
+    double loss =
+        model_forward(model, arch, batch->images, n, &loss_head, &drop) / ((double)n * world);
     double now = MPI_Wtime();
     t->times.forward += now - start;
     start = now;
-    vit_backward(vit, arch, b->dlogits, n, drop);
+    model_backward(model, arch, n, 1.0 / ((double)n * world));
     now = MPI_Wtime();
     t->times.backward += now - start;
     start = now;
@@ -116,14 +101,18 @@ static void evaluate_monitored(Trainer *t, int64_t epoch) {
         val.count = t->recipe->eval_max_images;
     for (int i = 0; i < t->n_monitored; i++) {
         const EvalResult e =
-            evaluate_subnet(t->vit, &t->monitored[i], &val, t->recipe->eval_batch, t->comm);
+            evaluate_subnet(t->model, &t->monitored[i], &val, t->recipe->eval_batch, t->comm);
         if (t->comm->rank != 0) continue;
-        printf("epoch %lld: %s subnet val top-1 %.2f%% (top-5 %.2f%%, loss %.4f, %lld images)\n",
+        printf("epoch %lld: %s subnet val top-1 %.2f%% (top-5 %.2f%%, loss %.4f, %lld images",
                (long long)epoch + 1, t->monitored_names[i], e.top1, e.top5, e.loss,
                (long long)e.images);
+        if (e.nonfinite) printf(", %lld with non-finite logits", (long long)e.nonfinite);
+        printf(")\n");
         if (t->log)
-            fprintf(t->log, "eval epoch=%lld subnet=%s top1=%.4f top5=%.4f loss=%.6f\n",
-                    (long long)epoch, t->monitored_names[i], e.top1, e.top5, e.loss);
+            fprintf(t->log,
+                    "eval epoch=%lld subnet=%s top1=%.4f top5=%.4f loss=%.6f nonfinite=%lld\n",
+                    (long long)epoch, t->monitored_names[i], e.top1, e.top5, e.loss,
+                    (long long)e.nonfinite);
     }
     if (t->log) fflush(t->log);
 }
@@ -131,40 +120,60 @@ static void evaluate_monitored(Trainer *t, int64_t epoch) {
 static bool save(Trainer *t, Error *err) {
     int ok = 1;
     if (t->comm->rank == 0)
-        ok = checkpoint_save(t->rundir, t->recipe->checkpoint_keep, t->vit, t->opt, t->state,
+        ok = checkpoint_save(t->rundir, t->recipe->checkpoint_keep, t->model->vit, t->opt, t->state,
                              t->checkpoint, err);
-    return !comm_failed(t->comm, err) && ok;
+    if (comm_failed(t->comm, err) || !ok) return false;
+    snprintf(t->last_good, sizeof t->last_good, "%s/checkpoint-%08lld.h5", t->rundir,
+             (long long)t->state->step);
+    return true;
+}
+
+/* What a failed run leaves to continue from, for its error message. */
+static const char *last_good(const Trainer *t) {
+    return t->last_good[0] ? t->last_good : "none: no checkpoint was written";
 }
 
 TrainOutcome trainer_run(Trainer *t, Error *err) {
     const Recipe *r = t->recipe;
+    Vit *vit = t->model->vit;
     const int64_t per_epoch = t->loader->steps_per_epoch;
     const LrSchedule schedule = {recipe_peak_lr(r), r->min_lr, r->warmup_lr, r->epochs,
                                  r->warmup_epochs};
-    StepBuffers b = buffers_alloc(t->vit, t->loader->per_rank_batch);
     TrainOutcome outcome = TRAIN_DONE;
     double session_start = MPI_Wtime(), loss_sum = 0;
-    int64_t window_steps = 0, session_steps = 0, last_saved = t->state->step;
+    int64_t window_finite = 0, session_steps = 0, last_saved = t->state->step;
     while (t->state->step < t->stop_step) {
         const int64_t step = t->state->step, epoch = step / per_epoch;
         const double lr = lr_at_epoch(&schedule, (int)epoch);
         Arch arch;
         sampler_draw(t->sampler, step, &arch);
         const Batch *batch = loader_next(t->loader, step, &t->times.data);
-        const double loss = train_step(t, batch, &arch, &b, lr);
+        const double loss = train_step(t, batch, &arch, lr);
         t->state->step++;
         t->state->samples += r->batch;
-        window_steps++, session_steps++;
+        session_steps++;
         if (isfinite(loss)) {
             loss_sum += loss;
+            window_finite++;
             t->state->nonfinite_run = 0;
+            /* a finite loss can still give non-finite weights (e.g. AdamW with eps 0 on an
+             * entry that never had a gradient): such weights are never checkpointed */
+            const size_t bad = count_nonfinite(vit->params, vit->n_params);
+            if (bad) {
+                input_error(err,
+                            "the update of step %lld made %zu weights non-finite (NaN or "
+                            "infinite); last checkpoint with finite weights: %s",
+                            (long long)step + 1, bad, last_good(t));
+                outcome = TRAIN_FAILED;
+                break;
+            }
         } else {
             t->state->skipped++;
             if (++t->state->nonfinite_run >= r->max_nonfinite) {
                 input_error(err,
-                            "%lld steps in a row had a non-finite loss (last at step %lld); the "
-                            "last good checkpoint is kept, %s/supernet.h5",
-                            (long long)t->state->nonfinite_run, (long long)step, t->rundir);
+                            "%lld steps in a row had a non-finite loss (last at step %lld); last "
+                            "checkpoint with finite weights: %s",
+                            (long long)t->state->nonfinite_run, (long long)step + 1, last_good(t));
                 outcome = TRAIN_FAILED;
                 break;
             }
@@ -174,9 +183,10 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
         const double eta = (double)(t->stop_step - t->state->step) * r->batch / rate;
         const bool epoch_end = t->state->step % per_epoch == 0;
         const bool log_line = t->state->step % r->log_every == 0 || epoch_end;
-        report(t, epoch, window_steps ? loss_sum / (double)window_steps : loss, lr, rate, eta,
+        /* a window of skipped steps has no mean loss: NaN says so, 0 would not */
+        report(t, epoch, window_finite ? loss_sum / (double)window_finite : NAN, lr, rate, eta,
                log_line);
-        if (log_line) loss_sum = 0, window_steps = 0;
+        if (log_line) loss_sum = 0, window_finite = 0;
         if (epoch_end && r->eval_every_epochs > 0 && (epoch + 1) % r->eval_every_epochs == 0)
             evaluate_monitored(t, epoch);
         /* every rank must agree to stop at the same step */
@@ -193,7 +203,6 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
             last_saved = t->state->step;
         }
     }
-    buffers_free(&b);
     if (err->code) return TRAIN_FAILED;
     if (outcome == TRAIN_DONE && t->state->step < (int64_t)r->epochs * per_epoch)
         outcome = TRAIN_STOPPED_BY_STEPS;

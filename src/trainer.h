@@ -10,10 +10,10 @@
 #include "comm.h"
 #include "evaluate.h"
 #include "loader.h"
+#include "model.h"
 #include "optim.h"
 #include "recipe.h"
 #include "sampler.h"
-#include "vit.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@ typedef struct {
 typedef struct {
     const Recipe *recipe;
     const Comm *comm;
-    Vit *vit;
+    Model *model;
     AdamW *opt;
     Loader *loader;
     const Sampler *sampler;
@@ -42,6 +42,8 @@ typedef struct {
     FILE *log;                        /* rank 0: RUNDIR/train.log, key:value lines */
     bool live_bar;                    /* progress redrawn in place (a terminal) or as lines */
     StepTimes times;
+    char last_good[4200]; /* the newest checkpoint of the run ("" none): the resumed one, then
+                             each one written */
 } Trainer;
 
 typedef enum {
@@ -52,8 +54,9 @@ typedef enum {
 } TrainOutcome;
 
 /* Trains until the recipe's last epoch, stop_step or a signal, checkpointing on the way and
- * at the end. A non-finite loss skips its step; recipe->max_nonfinite in a row is an error
- * (err set; the last good checkpoint stays). */
+ * at the end. A non-finite loss skips its step; recipe->max_nonfinite in a row is an error,
+ * and so is an update that leaves a weight non-finite (err set, naming the last checkpoint,
+ * if any; no checkpoint with non-finite weights is ever written). */
 TrainOutcome trainer_run(Trainer *trainer, Error *err);
 
 #endif

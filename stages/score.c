@@ -6,10 +6,10 @@
 #include "comm.h"
 #include "gradient_pass.h"
 #include "h5.h"
+#include "model.h"
 #include "proxy.h"
 #include "scores.h"
 #include "space.h"
-#include "vit.h"
 
 #include <getopt.h>
 #include <mpi.h>
@@ -164,11 +164,12 @@ int main(int argc, char **argv) {
     if (comm.rank == 0) artefact_begin(&writer, o.out, &err);
     comm_check(&comm, &err);
 
-    Vit *vit = vit_create(space, o.micro_batch);
+    Model *model = model_create(space, o.micro_batch);
+    Vit *vit = model->vit;
     vit_init(vit, o.seed); /* the same weights on every rank */
     Arch largest;
     arch_largest(space, &largest);
-    GradientPassResult result = gradient_pass_run(&pass, &comm, vit, &largest, &err);
+    GradientPassResult result = gradient_pass_run(&pass, &comm, model, &largest, &err);
     if (comm_failed(&comm, &err) && comm.rank == 0) artefact_abort(&writer);
     comm_check(&comm, &err);
     comm_sum_reals(&comm, vit->grads, vit->n_params);
@@ -209,7 +210,7 @@ int main(int argc, char **argv) {
         score_tables_free(&tables);
     }
     gradient_pass_close(&pass);
-    vit_free(vit);
+    model_free(model);
     space_free(space);
     comm_finish();
     return 0;

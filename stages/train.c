@@ -6,17 +6,17 @@
 #include "comm.h"
 #include "cost.h"
 #include "dataset.h"
+#include "eval_table.h"
 #include "evaluate.h"
 #include "h5.h"
 #include "host_memory.h"
 #include "loader.h"
 #include "optim.h"
-#include "preferred.h"
 #include "recipe.h"
 #include "sampler.h"
 #include "space.h"
 #include "trainer.h"
-#include "vit.h"
+#include "training_set.h"
 #include "weights.h"
 
 #include <getopt.h>
@@ -190,78 +190,6 @@ static bool images_in_memory(ImagePlace place, const DatasetFile *data, const Co
     return too_big == 0;
 }
 
-/* What the run trains: the training space and, for the preferred modes, the architectures. */
-typedef struct {
-    Space *search, *training;
-    PreferredFile preferred;
-    Arch fixed, monitored[2];
-    int n_monitored;
-} Plan;
-
-static bool plan_run(const Options *o, Plan *p, Error *err) {
-    memset(p, 0, sizeof *p);
-    p->preferred.artefact.file = -1;
-    if (!(p->search = space_load_file(o->config, err))) return false;
-    if (o->sampling == SAMPLING_FIXED) {
-        if (!arch_parse(o->arch, &p->fixed, err) || !arch_check(&p->fixed, p->search, err))
-            return false;
-        p->monitored[p->n_monitored++] = p->fixed;
-        return true;
-    }
-    if (o->sampling == SAMPLING_SPACE) {
-        arch_smallest(p->search, &p->monitored[0]);
-        arch_largest(p->search, &p->monitored[1]);
-        p->n_monitored = 2;
-        return true;
-    }
-    if (!preferred_open(&p->preferred, o->preferred, err)) return false;
-    Space *scored = space_load_text(p->preferred.artefact.meta.config, o->preferred, err);
-    if (!scored) return false;
-    const bool same = space_same_search(scored, p->search);
-    space_free(scored);
-    if (!same)
-        return input_error(err,
-                           "the preferred architectures were selected in another space than %s, %s",
-                           o->config, o->preferred);
-    H5Source src = {p->preferred.artefact.file, o->preferred, err};
-    char *refined = h5_read_text(&src, "refined_space");
-    if (!refined) return false;
-    p->training = space_load_text(refined, o->preferred, err);
-    free(refined);
-    if (!p->training) return false;
-    int small = 0, large = 0;
-    for (int i = 1; i < p->preferred.n; i++) {
-        const int64_t params = arch_cost(&p->preferred.archs[i], p->search).params;
-        if (params < arch_cost(&p->preferred.archs[small], p->search).params) small = i;
-        if (params > arch_cost(&p->preferred.archs[large], p->search).params) large = i;
-    }
-    p->monitored[0] = p->preferred.archs[small];
-    p->monitored[1] = p->preferred.archs[large];
-    p->n_monitored = small == large ? 1 : 2;
-    return true;
-}
-
-static void print_test_table(Vit *vit, const Plan *plan, const EvalImages *test, int batch,
-                             const Comm *comm, FILE *log) {
-    const Arch *archs = plan->preferred.n ? plan->preferred.archs : plan->monitored;
-    const int n = plan->preferred.n ? plan->preferred.n : plan->n_monitored;
-    if (comm->rank == 0)
-        printf("%-10s %8s %8s %9s  %s\n", "params", "top-1", "top-5", "loss",
-               "architecture (test split)");
-    for (int i = 0; i < n; i++) {
-        const EvalResult e = evaluate_subnet(vit, &archs[i], test, batch, comm);
-        if (comm->rank != 0) continue;
-        char text[ARCH_TEXT_MAX];
-        arch_format(&archs[i], text, sizeof text);
-        const int64_t params = arch_cost(&archs[i], plan->search).params;
-        printf("%-10lld %7.2f%% %7.2f%% %9.4f  %s\n", (long long)params, e.top1, e.top5, e.loss,
-               text);
-        if (log)
-            fprintf(log, "test arch=%s params=%lld top1=%.4f top5=%.4f loss=%.6f\n", text,
-                    (long long)params, e.top1, e.top5, e.loss);
-    }
-}
-
 /* A live progress bar only on a terminal that is really the user's: MPI launchers hand their
  * ranks a pseudo-terminal even when their own output goes to a file. */
 static bool live_bar(void) {
@@ -284,9 +212,9 @@ int main(int argc, char **argv) {
     if (recipe->batch % comm.size != 0)
         die_input("the recipe's global batch %d does not split over %d ranks, %s", recipe->batch,
                   comm.size, o.recipe);
-    Plan plan;
-    if (!plan_run(&o, &plan, &err)) die(&err);
-    const Space *training = plan.training ? plan.training : plan.search;
+    TrainingSet set;
+    if (!training_set_open(&set, o.config, o.sampling, o.preferred, o.arch, &err)) die(&err);
+    const Space *training = set.training;
     DatasetFile data;
     if (!dataset_open(&data, o.data, &err)) die(&err);
     const ImageShape shape = data.shape;
@@ -315,9 +243,10 @@ int main(int argc, char **argv) {
     char latest[4200];
     checkpoint_latest(o.out, latest, sizeof latest);
     if (o.resume && !latest[0]) die_input("--resume: no checkpoint in %s", o.out);
-    Vit *vit = vit_create(training, recipe->batch / comm.size < recipe->eval_batch
-                                        ? recipe->eval_batch
-                                        : recipe->batch / comm.size);
+    Model *model = model_create(training, recipe->batch / comm.size < recipe->eval_batch
+                                              ? recipe->eval_batch
+                                              : recipe->batch / comm.size);
+    Vit *vit = model->vit;
     AdamW opt = adamw_create(vit, recipe->beta1, recipe->beta2, recipe->eps, recipe->weight_decay);
     TrainState state = {.seed = o.seed, .world_size = comm.size, .batch = recipe->batch};
     snprintf(state.sampling, sizeof state.sampling, "%s", sampling_name(o.sampling));
@@ -354,8 +283,8 @@ int main(int argc, char **argv) {
     loader_init(&loader, &train, train_info->mean, train_info->std, recipe, &comm, state.seed,
                 o.workers);
     Sampler sampler;
-    sampler_init(&sampler, o.sampling, state.seed, plan.preferred.archs, plan.preferred.n,
-                 o.sampling == SAMPLING_RESAMPLE ? plan.training : plan.search, &plan.fixed);
+    sampler_init(&sampler, o.sampling, state.seed, set.archs, set.n,
+                 o.sampling == SAMPLING_RESAMPLE ? set.training : set.search, set.archs);
     ArtefactMeta inputs;
     artefact_meta_init(&inputs, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, argc, argv);
     if (comm.rank == 0) {
@@ -363,8 +292,8 @@ int main(int argc, char **argv) {
             artefact_meta_add_input(&inputs, "preferred", o.preferred, &err);
     }
     comm_check(&comm, &err);
-    const CheckpointContext context = {training->text,  recipe->text, inputs.inputs,
-                                       inputs.n_inputs, argc,         argv};
+    const CheckpointContext context = {training->text,  &set, recipe->text, inputs.inputs,
+                                       inputs.n_inputs, argc, argv};
     FILE *log = NULL;
     if (comm.rank == 0) {
         char path[4200];
@@ -380,9 +309,9 @@ int main(int argc, char **argv) {
         printf(
             "prenas-train: %s, %s sampling, %d preferred, %d rank(s) x %d images, %lld steps per "
             "epoch, %d epochs, peak lr %.3g, images %s -> %s\n",
-            training->name, sampling_name(o.sampling), plan.preferred.n, comm.size,
-            recipe->batch / comm.size, (long long)loader.steps_per_epoch, recipe->epochs,
-            recipe_peak_lr(recipe), in_memory ? "in memory" : "read from the file", o.out);
+            training->name, sampling_name(o.sampling), set.n, comm.size, recipe->batch / comm.size,
+            (long long)loader.steps_per_epoch, recipe->epochs, recipe_peak_lr(recipe),
+            in_memory ? "in memory" : "read from the file", o.out);
         fflush(stdout);
     }
     pthread_t waiter;
@@ -390,11 +319,10 @@ int main(int argc, char **argv) {
         pthread_detach(waiter) != 0)
         fatal_at(__FILE__, __LINE__, "cannot start the signal thread");
 
-    const char *names[2] = {plan.n_monitored == 2 ? "smallest" : "trained", "largest"};
     const int64_t end = (int64_t)recipe->epochs * loader.steps_per_epoch;
     Trainer trainer = {.recipe = recipe,
                        .comm = &comm,
-                       .vit = vit,
+                       .model = model,
                        .opt = &opt,
                        .loader = &loader,
                        .sampler = &sampler,
@@ -403,13 +331,14 @@ int main(int argc, char **argv) {
                        .rundir = o.out,
                        .val = {val.count ? &val : &test, val.count ? val.count : test.count,
                                train_info->mean, train_info->std},
-                       .monitored = plan.monitored,
-                       .monitored_names = names,
-                       .n_monitored = plan.n_monitored,
+                       .monitored = set.monitored,
+                       .monitored_names = set.monitored_names,
+                       .n_monitored = set.n_monitored,
                        .stop_step = o.steps >= 0 && o.steps < end ? o.steps : end,
                        .signalled = &signalled,
                        .log = log,
                        .live_bar = live_bar()};
+    if (latest[0]) snprintf(trainer.last_good, sizeof trainer.last_good, "%s", latest);
     const TrainOutcome outcome = trainer_run(&trainer, &err);
     comm_check(&comm, &err);
     const StepTimes *t = &trainer.times;
@@ -425,18 +354,25 @@ int main(int argc, char **argv) {
             (int)signalled, (long long)state.step);
     if (outcome == TRAIN_DONE && test.count > 0) {
         const EvalImages test_images = {&test, test.count, train_info->mean, train_info->std};
-        print_test_table(vit, &plan, &test_images, recipe->eval_batch, &comm, log);
+        EvalTable table =
+            set.n ? eval_table_new(set.archs, set.n, set.interval, set.score, true, training)
+                  : eval_table_new(set.monitored, set.n_monitored, NULL, NULL, false, training);
+        snprintf(table.split, sizeof table.split, "test");
+        evaluate_table(model, &table, &test_images, recipe->eval_batch, &comm, false);
+        if (comm.rank == 0) {
+            eval_table_print(stdout, &table);
+            if (log) eval_table_log(log, "test", &table);
+        }
+        eval_table_free(&table);
     }
     if (log) fclose(log);
     loader_free(&loader);
     artefact_meta_free(&inputs);
     adamw_free(&opt);
-    vit_free(vit);
+    model_free(model);
     split_images_close(&train), split_images_close(&val), split_images_close(&test);
     dataset_close(&data);
-    if (plan.preferred.artefact.file >= 0) preferred_close(&plan.preferred);
-    space_free(plan.search);
-    space_free(plan.training);
+    training_set_close(&set);
     recipe_free(recipe);
     comm_finish();
     return 0;

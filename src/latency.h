@@ -1,0 +1,19 @@
+#ifndef PRENAS_LATENCY_H
+#define PRENAS_LATENCY_H
+
+/* Measured inference latency of a subnet on the backend it runs on: the wall time of one
+ * forward pass (images already in memory, logits out; no data loading), after warm-up passes
+ * that are not counted (they fault in pages and let oneDNN pick its kernels). */
+
+#include "arch.h"
+#include "model.h"
+
+typedef struct {
+    double median_ms, min_ms, max_ms; /* over the repeats; all 0: not measured */
+} Latency;
+
+/* `repeats` timed forwards of a batch of `batch` synthetic images after `warmup` untimed
+ * ones, on the calling thread's OpenMP team. */
+Latency latency_measure(Model *model, const Arch *arch, int batch, int warmup, int repeats);
+
+#endif
