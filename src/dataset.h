@@ -9,6 +9,7 @@
 #include "artefact.h"
 #include "error.h"
 #include "real.h"
+#include "space.h"
 
 #include <hdf5.h>
 #include <stdbool.h>
@@ -97,6 +98,10 @@ static inline size_t image_bytes(ImageShape shape) {
  * per channel. */
 void images_to_tensor(real *out, const uint8_t *images, int64_t n, ImageShape shape,
                       const double *mean, const double *std);
+/* Whether the dataset's images and classes are what the space's supernet takes (an input
+ * error naming both shapes and the dataset's path otherwise). */
+bool dataset_fits_space(const DatasetFile *dataset, const Space *space, Error *err);
+
 /* A few lines for people: shape, classes, and each split's size, statistics and origin. */
 void dataset_print_summary(const DatasetFile *dataset, FILE *out);
 
