@@ -176,6 +176,19 @@ const SplitInfo *dataset_split(const DatasetFile *ds, const char *name) {
     return NULL;
 }
 
+bool dataset_check_space(const DatasetFile *ds, const Space *space, Error *err) {
+    const ImageShape s = ds->shape;
+    if (s.height == space->image_size && s.width == space->image_size &&
+        s.channels == space->in_channels && s.num_classes == space->num_classes)
+        return true;
+    return input_error(err,
+                       "the dataset has %dx%dx%d images in %d classes, the space expects %dx%dx%d "
+                       "in %d, %s",
+                       s.height, s.width, s.channels, s.num_classes, space->image_size,
+                       space->image_size, space->in_channels, space->num_classes,
+                       ds->artefact.path);
+}
+
 /* Rows [first, first + count) of the split's dataset `what` ("images" or "labels"). */
 static bool read_rows(DatasetFile *ds, const char *split, const char *what, hid_t mem_type,
                       int rank, int64_t first, int64_t count, void *out, Error *err) {
@@ -263,6 +276,19 @@ bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, u
             return false;
     }
     return true;
+}
+
+bool split_images_subset(const SplitImages *from, const int64_t *rows, int64_t n, SplitImages *out,
+                         Error *err) {
+    *out = *from;
+    out->count = n;
+    out->streamed = -1;
+    out->labels = xmalloc(sizeof *out->labels * (size_t)(n + 1));
+    out->images = xmalloc(image_bytes(from->shape) * (size_t)(n + 1));
+    for (int64_t i = 0; i < n; i++) out->labels[i] = from->labels[rows[i]];
+    if (split_images_gather(from, rows, n, out->images, err)) return true;
+    split_images_close(out);
+    return false;
 }
 
 void split_images_close(SplitImages *s) {

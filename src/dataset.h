@@ -9,6 +9,7 @@
 #include "artefact.h"
 #include "error.h"
 #include "real.h"
+#include "space.h"
 
 #include <hdf5.h>
 #include <stdbool.h>
@@ -65,6 +66,9 @@ typedef struct {
 bool dataset_open(DatasetFile *dataset, const char *path, Error *err);
 void dataset_close(DatasetFile *dataset);
 const SplitInfo *dataset_split(const DatasetFile *dataset, const char *name); /* NULL if absent */
+/* Whether the images and classes are the ones the space's supernet takes; an input error
+ * naming both shapes if not. */
+bool dataset_check_space(const DatasetFile *dataset, const Space *space, Error *err);
 /* Rows [first, first + count) of a split; labels are checked against the class count. */
 bool dataset_read(DatasetFile *dataset, const char *split, int64_t first, int64_t count,
                   uint8_t *images, int32_t *labels, Error *err);
@@ -86,6 +90,10 @@ bool split_images_open(DatasetFile *dataset, const char *split, bool in_memory, 
                        Error *err);
 /* images[i] = image rows[i], [H, W, C] uint8; a run of consecutive rows is one read. */
 bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, uint8_t *images,
+                         Error *err);
+/* Rows `rows[0..n)` of a split as a split of their own, held in memory (a sample to evaluate
+ * on): its row i is rows[i]. */
+bool split_images_subset(const SplitImages *from, const int64_t *rows, int64_t n, SplitImages *out,
                          Error *err);
 void split_images_close(SplitImages *s);
 
