@@ -212,6 +212,7 @@ typedef struct {
     Vit *vit;
     int batch;
     const Comm *comm;
+    const char *split_name; /* named in every line */
     double start;
     int64_t reported; /* evaluations already in a progress line */
 } Run;
@@ -261,11 +262,11 @@ static void report(const Evolution *e, void *ctx) {
     const int done = e->generations_done, total = e->options.generations;
     const double elapsed = monotonic_seconds() - r->start;
     const Evaluated *best = evolution_best(e);
-    printf("generation %*d/%d: %lld evaluated (%lld in all), best top-1 %.2f %% (%.4f M params), "
-           "%.1f s, ETA %.0f s\n",
+    printf("generation %*d/%d: %lld evaluated (%lld in all), best %s top-1 %.2f %% (%.4f M "
+           "params), %.1f s, ETA %.0f s\n",
            total >= 10 ? 2 : 1, done, total, (long long)(e->n_evaluated - r->reported),
-           (long long)e->n_evaluated, best->fitness, best->cost.params / 1e6, elapsed,
-           elapsed / done * (total - done));
+           (long long)e->n_evaluated, r->split_name, best->fitness, best->cost.params / 1e6,
+           elapsed, elapsed / done * (total - done));
     fflush(stdout);
     r->reported = e->n_evaluated;
 }
@@ -322,7 +323,7 @@ int main(int argc, char **argv) {
                 : NULL;
     free(trained);
     if (!space || !evolution_check_limits(space, &o.evolution, &err)) die(&err);
-    Run run = {.sample = {.streamed = -1}, .batch = o.batch, .comm = &comm};
+    Run run = {.sample = {.streamed = -1}, .batch = o.batch, .comm = &comm, .split_name = o.split};
     if (!open_images(&run, &o, space, &err)) die(&err);
     run.vit = vit_create(space, o.batch);
     if (!weights_load_supernet(o.supernet, run.vit, &err)) die(&err);

@@ -22,7 +22,7 @@ common=(--supernet "$work/run/supernet.h5" --data "$work/data.h5" "${small[@]}" 
 run "$bin/prenas-search" "${common[@]}" --max-params 0.25M --out "$work/one.h5"
 expect_status 0 "a small search"
 expect_out_has "fitness top-1 on 48 of 256 'val' images" "the split is named"
-expect_out_has "generation 3/3: " "a progress line per generation"
+expect_out_has "generation 3/3: 6 evaluated (18 in all), best val top-1" "a progress line per generation"
 expect_out_has "18 evaluations in 3 generations" "the summary"
 expect_out_has "on 48 'val' images" "the summary names the split"
 run "$py" - "$work/one.h5" <<'PY'
