@@ -123,6 +123,16 @@ bool arch_check(const Arch *arch, const Space *space, Error *err) {
     return true;
 }
 
+bool arch_in_space(const Arch *arch, const Space *space) {
+    const SpaceWidth *width = space_width(space, arch->embed_dim);
+    if (!width || !choice_list_contains(&width->depths, arch->depth)) return false;
+    for (int l = 0; l < arch->depth; l++)
+        if (!choice_list_contains(&width->num_heads[l], arch->num_heads[l]) ||
+            !choice_list_contains(&width->mlp_ratio[l], arch->mlp_ratio[l]))
+            return false;
+    return true;
+}
+
 bool arch_equal(const Arch *a, const Arch *b) {
     if (a->embed_dim != b->embed_dim || a->depth != b->depth) return false;
     for (int l = 0; l < a->depth; l++)
@@ -138,18 +148,22 @@ int arch_hidden_dim(const Arch *arch, int layer) {
     return (int)((long long)arch->embed_dim * arch->mlp_ratio[layer] / 1000);
 }
 
+void arch_width_extreme(const SpaceWidth *width, bool largest, Arch *arch) {
+    memset(arch, 0, sizeof *arch);
+    arch->embed_dim = width->embed_dim;
+    arch->depth = largest ? width->depths.values[width->depths.count - 1] : width->depths.values[0];
+    for (int l = 0; l < arch->depth; l++) {
+        const ChoiceList *heads = &width->num_heads[l], *ratios = &width->mlp_ratio[l];
+        arch->num_heads[l] = largest ? heads->values[heads->count - 1] : heads->values[0];
+        arch->mlp_ratio[l] = largest ? ratios->values[ratios->count - 1] : ratios->values[0];
+    }
+}
+
 static void arch_extreme(const Space *space, Arch *arch, bool largest) {
     const SpaceWidth *pick = &space->widths[0];
     for (int w = 1; w < space->n_widths; w++)
         if ((space->widths[w].embed_dim > pick->embed_dim) == largest) pick = &space->widths[w];
-    memset(arch, 0, sizeof *arch);
-    arch->embed_dim = pick->embed_dim;
-    arch->depth = largest ? pick->depths.values[pick->depths.count - 1] : pick->depths.values[0];
-    for (int l = 0; l < arch->depth; l++) {
-        const ChoiceList *heads = &pick->num_heads[l], *ratios = &pick->mlp_ratio[l];
-        arch->num_heads[l] = largest ? heads->values[heads->count - 1] : heads->values[0];
-        arch->mlp_ratio[l] = largest ? ratios->values[ratios->count - 1] : ratios->values[0];
-    }
+    arch_width_extreme(pick, largest, arch);
 }
 
 void arch_smallest(const Space *space, Arch *arch) {

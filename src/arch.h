@@ -35,6 +35,11 @@ int arch_hidden_dim(const Arch *arch, int layer);                  /* floor(E * 
  * architecture the zero-cost gradient pass activates, method.md §6.1). */
 void arch_smallest(const Space *space, Arch *arch);
 void arch_largest(const Space *space, Arch *arch);
+/* One width's smallest or largest architecture: its extremes of depth and of every layer's
+ * lists. In the `widths` form another width's may cost less (a shallower depth). */
+void arch_width_extreme(const SpaceWidth *width, bool largest, Arch *arch);
+/* Whether the space allows the architecture (arch_check without the message; cheap). */
+bool arch_in_space(const Arch *arch, const Space *space);
 
 /* A uniformly random architecture of the space, drawn in the reference's order: width, depth,
  * every layer's MLP ratio, every layer's heads (method.md §9.9, §12.1). */

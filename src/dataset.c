@@ -266,6 +266,19 @@ bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, u
     return true;
 }
 
+bool split_images_subset(const SplitImages *from, const int64_t *rows, int64_t n, SplitImages *out,
+                         Error *err) {
+    *out = *from;
+    out->count = n;
+    out->streamed = -1;
+    out->labels = xmalloc(sizeof *out->labels * (size_t)(n + 1));
+    out->images = xmalloc(image_bytes(from->shape) * (size_t)(n + 1));
+    for (int64_t i = 0; i < n; i++) out->labels[i] = from->labels[rows[i]];
+    if (split_images_gather(from, rows, n, out->images, err)) return true;
+    split_images_close(out);
+    return false;
+}
+
 void split_images_close(SplitImages *s) {
     if (s->streamed >= 0) H5Dclose(s->streamed);
     free(s->labels), free(s->images);

@@ -88,6 +88,10 @@ bool split_images_open(DatasetFile *dataset, const char *split, bool in_memory, 
 /* images[i] = image rows[i], [H, W, C] uint8; a run of consecutive rows is one read. */
 bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, uint8_t *images,
                          Error *err);
+/* Rows `rows[0..n)` of a split as a split of their own, held in memory (a sample to evaluate
+ * on): its row i is rows[i]. */
+bool split_images_subset(const SplitImages *from, const int64_t *rows, int64_t n, SplitImages *out,
+                         Error *err);
 void split_images_close(SplitImages *s);
 
 static inline size_t image_bytes(ImageShape shape) {

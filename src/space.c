@@ -370,6 +370,21 @@ bool space_same_search(const Space *a, const Space *b) {
     return true;
 }
 
+Space *space_recorded(const char *text, const char *origin, const char *config_path,
+                      const char *made, Error *err) {
+    Space *recorded = space_load_text(text, origin, err);
+    if (!recorded || !config_path) return recorded;
+    Space *given = space_load_file(config_path, err);
+    if (given && !space_same_search(given, recorded)) {
+        input_error(err, "%s for the space '%s' recorded in %s, not for %s", made, recorded->name,
+                    origin, config_path);
+        space_free(given);
+        given = NULL;
+    }
+    space_free(recorded);
+    return given;
+}
+
 /* ---- writing a space back as configuration text ---- */
 
 /* A decimal that libconfig reads as a float: 4000 -> "4.0", 3500 -> "3.5". */

@@ -75,6 +75,13 @@ const SpaceWidth *space_width(const Space *space, int embed_dim); /* NULL if not
  * statistics and intervals may differ). */
 bool space_same_search(const Space *a, const Space *b);
 
+/* The space an artefact records (`text`, read from `origin`), or the one of `config_path` when
+ * given, which must define the same search; otherwise an input error that says what the
+ * artefact was `made` for: "<made> for the space 'x' recorded in <origin>, not for <config>"
+ * (made: "the scores were computed", "the supernet was trained"). */
+Space *space_recorded(const char *text, const char *origin, const char *config_path,
+                      const char *made, Error *err);
+
 /* The configuration text of a space (either form); loading it gives the same space back. */
 char *space_format(const Space *space);
 

@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 bool parse_long(const char *s, long *out) {
     char *end;
@@ -20,6 +21,37 @@ bool parse_double(const char *s, double *out) {
     double value = strtod(s, &end);
     if (end == s || *end != '\0' || errno != 0 || !isfinite(value)) return false;
     *out = value;
+    return true;
+}
+
+bool parse_count(const char *s, int64_t *out) {
+    const char *end = s + strlen(s);
+    int exponent = 0;
+    if (end > s && strchr("kKMG", end[-1])) exponent = end[-1] == 'M' ? 6 : end[-1] == 'G' ? 9 : 3;
+    if (exponent) end--;
+    int64_t whole = 0, fraction = 0;
+    int digits = 0, decimals = 0;
+    const char *p = s;
+    for (; p < end && *p >= '0' && *p <= '9'; p++, digits++) {
+        if (whole > (INT64_MAX - (*p - '0')) / 10) return false;
+        whole = whole * 10 + (*p - '0');
+    }
+    if (p < end && *p == '.') {
+        for (p++; p < end && *p >= '0' && *p <= '9'; p++, decimals++) {
+            if (decimals >= exponent) {
+                if (*p != '0') return false;
+                continue;
+            }
+            fraction = fraction * 10 + (*p - '0');
+        }
+        if (decimals == 0) return false;
+    }
+    if (p != end || digits == 0) return false;
+    int64_t scale = 1;
+    for (int i = 0; i < exponent; i++) scale *= 10;
+    for (int i = decimals < exponent ? decimals : exponent; i < exponent; i++) fraction *= 10;
+    if (whole > (INT64_MAX - fraction) / scale) return false;
+    *out = whole * scale + fraction;
     return true;
 }
 

@@ -5,9 +5,14 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 bool parse_long(const char *s, long *out);
 bool parse_double(const char *s, double *out);
+
+/* A whole count with an optional SI suffix, exactly: "300000", "300K" (or "300k"), "0.3M",
+ * "1.38G". No sign, no exponent; a fraction that leaves part of a unit ("0.1234567M") fails. */
+bool parse_count(const char *s, int64_t *out);
 
 /* MLP ratios are kept in thousandths so that hidden widths floor(E*r) are exact integer
  * arithmetic ("3.5" -> 3500). At most three decimals; no sign, no exponent. */

@@ -84,6 +84,15 @@ bool weights_save_supernet(const char *path, const Vit *vit, const Space *space,
     return true;
 }
 
+char *weights_supernet_space(const char *path, Error *err) {
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return NULL;
+    H5Source src = {a.file, path, err};
+    char *text = h5_exists(a.file, "space") ? h5_read_text(&src, "space") : xstrdup(a.meta.config);
+    artefact_close(&a);
+    return text;
+}
+
 bool weights_load_supernet(const char *path, Vit *vit, Error *err) {
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;

@@ -22,6 +22,9 @@ bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *
 /* A prenas.supernet file holding vit->params, with the space's configuration in /meta. */
 bool weights_save_supernet(const char *path, const Vit *vit, const Space *space, int argc,
                            char **argv, Error *err);
+/* The space a prenas.supernet file was made for (caller frees): /space of a training
+ * checkpoint, else /meta/config (weights_save_supernet, tools/torch2h5.py). */
+char *weights_supernet_space(const char *path, Error *err);
 /* The parameters of a prenas.supernet file (e.g. from tools/torch2h5.py) into vit->params. */
 bool weights_load_supernet(const char *path, Vit *vit, Error *err);
 

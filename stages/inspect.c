@@ -2,6 +2,7 @@
 #include "artefact.h"
 #include "cli.h"
 #include "dataset.h"
+#include "evolution.h"
 #include "h5.h"
 
 #include <getopt.h>
@@ -77,6 +78,9 @@ static void inspect(const char *path, bool config_only, bool tree) {
         printf("  objects:\n");
         CHECK_H5(H5Ovisit(a.file, H5_INDEX_NAME, H5_ITER_NATIVE, print_object, NULL));
     }
+    if (strcmp(a.meta.schema, SEARCH_SCHEMA) == 0 &&
+        !evolution_print_file(&(H5Source){a.file, path, &err}, stdout))
+        die(&err);
     artefact_close(&a);
     if (is_dataset) {
         DatasetFile ds;

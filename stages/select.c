@@ -161,21 +161,6 @@ static Intervals choose_intervals(const Options *o, const Space *space) {
     return in;
 }
 
-/* The space scores.h5 was made for, and the --config one if given: the same search. */
-static Space *scored_space(const Options *o, const Artefact *scores, Error *err) {
-    Space *recorded = space_load_text(scores->meta.config, o->in, err);
-    if (!recorded || !o->config) return recorded;
-    Space *given = space_load_file(o->config, err);
-    if (given && !space_same_search(given, recorded)) {
-        input_error(err, "the scores were computed for the space '%s' recorded in %s, not for %s",
-                    recorded->name, o->in, o->config);
-        space_free(given);
-        given = NULL;
-    }
-    space_free(recorded);
-    return given;
-}
-
 static char *preferred_text(void (*print)(FILE *, const Preferred *, const SelectOptions *),
                             const Preferred *p, const SelectOptions *s) {
     char *text = NULL;
@@ -194,7 +179,8 @@ int main(int argc, char **argv) {
     Error err = {0};
     Artefact scores;
     if (!artefact_open(&scores, o.in, SCORES_SCHEMA, SCORES_SCHEMA_VERSION, &err)) die(&err);
-    Space *space = scored_space(&o, &scores, &err);
+    Space *space =
+        space_recorded(scores.meta.config, o.in, o.config, "the scores were computed", &err);
     if (!space) die(&err);
     ScoreTables tables;
     H5Source src = {scores.file, o.in, &err};

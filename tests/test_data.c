@@ -347,7 +347,8 @@ static void repeated_augmentation(void) {
 }
 
 /* A split read from the file step by step gives the batches of the same split in memory,
- * through the prefetching thread, across an epoch boundary and a jump (a resumed run). */
+ * through the prefetching thread, across an epoch boundary and a jump (a resumed run); a
+ * sample of its rows gathered into memory holds those rows. */
 static void streamed_batches(void) {
     Error err = {0};
     Recipe *r = load(RECIPE, (const char *[]){"augment.erasing.prob=0.5"}, 1, &err);
@@ -397,6 +398,19 @@ static void streamed_batches(void) {
     }
     batch_free(&expected);
     loader_free(&streaming), loader_free(&reference);
+
+    /* a sample of the streamed split, held in memory (prenas-search --images) */
+    const int64_t rows[] = {3, 4, 5, 11, 19};
+    SplitImages sample;
+    if (CHECK(split_images_subset(&file, rows, 5, &sample, &err))) {
+        CHECK(sample.images != NULL && sample.streamed < 0 && sample.count == 5);
+        bool same = true;
+        for (int i = 0; i < 5; i++)
+            same &= sample.labels[i] == labels[rows[i]] &&
+                    memcmp(sample.images + 36 * i, images + 36 * rows[i], 36) == 0;
+        CHECK(same);
+        split_images_close(&sample);
+    }
     split_images_close(&file);
     dataset_close(&ds);
     recipe_free(r);

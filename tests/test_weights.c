@@ -1,6 +1,6 @@
 /* Weight interchange: a supernet written by prenas, turned into a PyTorch checkpoint shaped
- * like the authors', converted back by tools/torch2h5.py, loads bit for bit; a checkpoint of
- * another space is refused with the tensor named. */
+ * like the authors', converted back by tools/torch2h5.py, loads bit for bit and names its
+ * space; a checkpoint of another space is refused with the tensor named. */
 #include "check.h"
 
 #include "h5.h"
@@ -47,6 +47,14 @@ int main(void) {
     CHECK(system(command) == 0);
     CHECK(weights_load_supernet(converted, loaded, &err));
     CHECK(memcmp(original->params, loaded->params, original->n_params * sizeof(real)) == 0);
+    /* both files carry the space in /meta/config (no /space: not training checkpoints) */
+    for (int i = 0; i < 2; i++) {
+        char *text = weights_supernet_space(i ? converted : supernet, &err);
+        Space *recorded = text ? space_load_text(text, "test", &err) : NULL;
+        CHECK(recorded && space_same_search(recorded, micro));
+        space_free(recorded);
+        free(text);
+    }
 
     /* the same file into a supernet of another shape */
     Space *tiny = load("vit-tiny");
