@@ -18,7 +18,8 @@ enum {
     RNG_STREAM_SAMPLER = 6,       /* prenas-train: the subnet of each step */
     RNG_STREAM_DATA_ORDER = 7,    /* prenas-train: each epoch's order of the images */
     RNG_STREAM_AUGMENT = 8,       /* prenas-train: each sample's augmentation */
-    RNG_STREAM_MIX = 9,           /* prenas-train: mixup / cutmix of each step */
+    RNG_STREAM_MIX = 9,           /* prenas-train: mixup / cutmix, elem mode: one per sample */
+    RNG_STREAM_MIX_BATCH = 10,    /* prenas-train: mixup / cutmix, batch mode: one per step */
 };
 
 typedef struct {
