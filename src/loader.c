@@ -9,23 +9,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void batch_alloc(Batch *b, int n, ImageShape s) {
-    b->raw = xmalloc(image_bytes(s) * (size_t)n);
-    b->images = xmalloc(sizeof(real) * image_bytes(s) * (size_t)n);
-    b->labels = xmalloc(sizeof(int) * (size_t)n);
-    b->partner = xmalloc(sizeof(int) * (size_t)n);
-    b->mix = xmalloc(sizeof(real) * (size_t)n);
-    b->step = -1;
-}
-
+/* The arrays hold the rank's stretch (mix.h); images and labels show its own samples. */
 Batch loader_batch(const Loader *l) {
-    Batch b;
-    batch_alloc(&b, l->per_rank_batch, l->split->shape);
+    const MixStretch m = l->stretch;
+    const size_t span = (size_t)m.span, size = image_bytes(l->split->shape);
+    Batch b = {.raw = xmalloc(size * span),
+               .stretch_images = xmalloc(sizeof(real) * size * span),
+               .stretch_labels = xmalloc(sizeof(int) * span),
+               .partner = xmalloc(sizeof(int) * (size_t)m.count),
+               .mix = xmalloc(sizeof(real) * (size_t)m.count),
+               .step = -1};
+    b.images = b.stretch_images + size * (size_t)m.lead;
+    b.labels = b.stretch_labels + m.lead;
     return b;
 }
 
 void batch_free(Batch *b) {
-    free(b->raw), free(b->images), free(b->labels), free(b->partner), free(b->mix);
+    free(b->raw), free(b->stretch_images), free(b->stretch_labels), free(b->partner), free(b->mix);
 }
 
 static bool streamed(const Loader *l) {
@@ -47,43 +47,41 @@ static const int64_t *epoch_order(Loader *l, int64_t epoch) {
     return l->order;
 }
 
-/* Position in the epoch's order of this rank's first sample of `step`. */
-static int64_t first_position(const Loader *l, int64_t step) {
-    const int64_t global = (int64_t)l->per_rank_batch * l->world;
-    return step % l->steps_per_epoch * global + (int64_t)l->rank * l->per_rank_batch;
+/* Position in the epoch's order of the first sample of this rank's stretch of `step`. */
+static int64_t stretch_position(const Loader *l, int64_t step) {
+    return step % l->steps_per_epoch * l->recipe->batch + l->stretch.first;
 }
 
-/* The stored images and labels of this rank's samples of `step`. */
+/* The stored images and labels of this rank's stretch of `step`. */
 static void gather(Loader *l, int64_t step, Batch *b) {
     const int64_t *order = epoch_order(l, step / l->steps_per_epoch);
-    const int64_t first = first_position(l, step);
-    for (int i = 0; i < l->per_rank_batch; i++) {
+    const int64_t first = stretch_position(l, step);
+    for (int i = 0; i < l->stretch.span; i++) {
         l->rows[i] = order[first + i];
-        b->labels[i] = l->split->labels[l->rows[i]];
+        b->stretch_labels[i] = l->split->labels[l->rows[i]];
     }
     Error err = {0};
-    if (!split_images_gather(l->split, l->rows, l->per_rank_batch, b->raw, &err)) die_alone(&err);
+    if (!split_images_gather(l->split, l->rows, l->stretch.span, b->raw, &err)) die_alone(&err);
 }
 
 static void augment(Loader *l, int64_t step, Batch *b) {
-    const int64_t epoch = step / l->steps_per_epoch, first = first_position(l, step);
+    const int64_t epoch = step / l->steps_per_epoch, first = stretch_position(l, step);
+    const uint64_t first_sample = (uint64_t)(epoch * l->order_length + first);
     const ImageShape s = l->augmenter.shape;
     const size_t bytes = image_bytes(s);
 #pragma omp parallel for schedule(dynamic, 4) num_threads(l->workers)
-    for (int i = 0; i < l->per_rank_batch; i++) {
-        const int64_t position = first + i;
-        Rng rng = rng_stream_at(l->seed, RNG_STREAM_AUGMENT,
-                                (uint64_t)epoch * l->order_length + (uint64_t)position);
+    for (int i = 0; i < l->stretch.span; i++) {
+        Rng rng = rng_stream_at(l->seed, RNG_STREAM_AUGMENT, first_sample + (uint64_t)i);
         uint8_t *scratch = l->scratch + (size_t)omp_get_thread_num() * 2 * bytes;
-        augment_image(&l->augmenter, b->raw + (size_t)i * bytes, b->images + (size_t)i * bytes,
-                      scratch, &rng);
+        augment_image(&l->augmenter, b->raw + (size_t)i * bytes,
+                      b->stretch_images + (size_t)i * bytes, scratch, &rng);
     }
-    Rng mix_rng = rng_stream_at(l->seed, RNG_STREAM_MIX,
-                                (uint64_t)step * (uint64_t)l->world + (uint64_t)l->rank);
-    mix_batch(l->recipe, b->images, l->per_rank_batch, s, b->labels, b->partner, b->mix, &mix_rng);
+    const MixStreams streams = {l->seed, step, first_sample};
+    mix_batch(l->recipe, &l->stretch, streams, b->stretch_images, b->stretch_labels, s, b->partner,
+              b->mix);
     b->step = step;
     b->epoch = epoch;
-    b->first_sample = epoch * l->order_length + first;
+    b->first_sample = (int64_t)first_sample + l->stretch.lead;
 }
 
 void loader_fill(Loader *l, int64_t step, Batch *b) {
@@ -123,14 +121,16 @@ void loader_init(Loader *l, const SplitImages *split, const double *mean, const 
     l->seed = seed;
     l->order_length = split->count * recipe->repeated_augmentation;
     l->steps_per_epoch = split->count / recipe->batch;
-    if (l->per_rank_batch * comm->size != recipe->batch || l->steps_per_epoch < 1)
-        fatal_at(__FILE__, __LINE__, "batch %d does not fit %d ranks and %lld images",
+    if (l->per_rank_batch * comm->size != recipe->batch || l->steps_per_epoch < 1 ||
+        (recipe_mixes(recipe) && recipe->batch % 2 != 0))
+        fatal_at(__FILE__, __LINE__, "batch %d does not fit %d ranks, %lld images and mixing",
                  recipe->batch, comm->size, (long long)split->count);
+    l->stretch = mix_stretch(recipe, l->rank * l->per_rank_batch, l->per_rank_batch);
     l->order = xmalloc(sizeof *l->order * (size_t)l->order_length);
     l->order_epoch = -1;
-    l->rows = xmalloc(sizeof *l->rows * (size_t)l->per_rank_batch);
+    l->rows = xmalloc(sizeof *l->rows * (size_t)l->stretch.span);
     l->scratch = xmalloc(2 * image_bytes(split->shape) * (size_t)l->workers);
-    for (int i = 0; i < 2; i++) batch_alloc(&l->slots[i], l->per_rank_batch, split->shape);
+    for (int i = 0; i < 2; i++) l->slots[i] = loader_batch(l);
     l->requested = l->ready = -1;
     pthread_mutex_init(&l->lock, NULL);
     pthread_cond_init(&l->changed, NULL);

@@ -7,8 +7,10 @@
  * G the global batch), as the reference's repeated-augmentation sampler does: with 3 repeats an
  * epoch sees about N/3 distinct images 3 times each, and costs the same as without. Step k of
  * the epoch takes the positions [k G, (k+1) G), and rank r the slice [k G + r b, k G + (r+1) b)
- * with b = G / ranks. Every sample's augmentation comes from the stream of its position, so
- * a batch is the same whatever the rank count, and a resumed run sees the same data.
+ * with b = G / ranks. A sample's global index is e·N·repeats + its position in epoch e's order.
+ * Every sample's augmentation comes from the stream of its global index, and its mixing from
+ * its index and its position in the global batch (mix.h), so a batch is the same whatever the
+ * rank count, and a resumed run sees the same data.
  *
  * A background thread prepares the next step's batch while the current one trains
  * (double buffering), augmenting with `workers` threads. A split held in memory is read by that
@@ -18,19 +20,26 @@
 #include "augment.h"
 #include "comm.h"
 #include "dataset.h"
+#include "mix.h"
 #include "recipe.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A rank's b samples of one step. The arrays behind them hold the rank's stretch (mix.h): its
+ * samples and, when its part of the global batch cuts a mixing block, the partners that
+ * neighbouring ranks hold, prepared here too so that mixing does not depend on the rank count. */
 typedef struct {
-    uint8_t *raw; /* [b, H, W, C]: the stored images */
-    real *images; /* [b, C, H, W] */
-    int *labels, *partner;
-    real *mix; /* mixup / cutmix lambda per sample */
+    real *images; /* [b, C, H, W], inside stretch_images */
+    int *labels;  /* [b], inside stretch_labels */
+    int *partner; /* [b]: the label each sample is mixed with */
+    real *mix;    /* [b]: mixup / cutmix lambda per sample (1: not mixed) */
     int64_t step, epoch;
     int64_t first_sample; /* global index of this rank's first sample (drop-path streams) */
+    uint8_t *raw;         /* [span, H, W, C]: the stored images of the stretch */
+    real *stretch_images; /* [span, C, H, W] */
+    int *stretch_labels;  /* [span] */
 } Batch;
 
 typedef struct {
@@ -40,7 +49,8 @@ typedef struct {
     int rank, world, per_rank_batch, workers;
     uint64_t seed;
     int64_t order_length, steps_per_epoch; /* order_length: N x repeats */
-    int64_t *order, order_epoch, *rows;    /* rows: this rank's samples of one step */
+    MixStretch stretch;                    /* this rank's positions in every global batch */
+    int64_t *order, order_epoch, *rows;    /* rows: the stretch's images of one step */
     Batch slots[2];
     uint8_t *scratch; /* per worker */
     pthread_t thread;

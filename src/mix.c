@@ -62,33 +62,54 @@ static double paste_box(real *image, const real *partner, ImageShape s, Box b) {
     return 1 - (double)(b.y1 - b.y0) * (b.x1 - b.x0) / ((double)s.height * s.width);
 }
 
-void mix_batch(const Recipe *r, real *images, int n, ImageShape s, const int *labels, int *partner,
-               real *mix, Rng *rng) {
-    for (int i = 0; i < n; i++) mix[i] = 1, partner[i] = labels[i];
-    if (r->mix.mixup_alpha <= 0 && r->mix.cutmix_alpha <= 0) return;
-    const size_t size = (size_t)s.channels * s.height * s.width;
-    real *original = xmalloc(size * (size_t)n * sizeof *original);
-    memcpy(original, images, size * (size_t)n * sizeof *original);
+/* Mixes one image with its partner's; returns lambda, corrected to the pasted box for cutmix. */
+static real mix_image(const Recipe *r, real *image, const real *partner, ImageShape s, Rng *rng) {
     bool cutmix = false;
-    double lambda = r->mix.mode == MIX_BATCH ? draw_lambda(r, rng, &cutmix) : 1;
-    Box box =
-        r->mix.mode == MIX_BATCH && cutmix && lambda < 1 ? draw_box(s, lambda, rng) : (Box){0};
-    for (int i = 0; i < n; i++) {
-        if (r->mix.mode == MIX_ELEM) {
-            lambda = draw_lambda(r, rng, &cutmix);
-            if (cutmix && lambda < 1) box = draw_box(s, lambda, rng);
-        }
-        const int j = n - 1 - i;
-        real *image = images + size * i;
-        const real *other = original + size * j;
-        double l = lambda;
-        if (l < 1 && cutmix) {
-            l = paste_box(image, other, s, box);
-        } else if (l < 1) {
-            for (size_t k = 0; k < size; k++) image[k] = (real)(l * image[k] + (1 - l) * other[k]);
-        }
-        mix[i] = (real)l;
-        partner[i] = labels[j];
+    const double lambda = draw_lambda(r, rng, &cutmix);
+    if (lambda >= 1) return 1;
+    if (cutmix) return (real)paste_box(image, partner, s, draw_box(s, lambda, rng));
+    const size_t size = (size_t)s.channels * s.height * s.width;
+    for (size_t k = 0; k < size; k++)
+        image[k] = (real)(lambda * image[k] + (1 - lambda) * partner[k]);
+    return (real)lambda;
+}
+
+int mix_partner(const Recipe *r, int p) {
+    int half = 1;
+    while (half < r->repeated_augmentation) half *= 2;
+    const int blocks = r->batch / (2 * half) > 1 ? r->batch / (2 * half) : 1;
+    const int block = p / (2 * half) < blocks ? p / (2 * half) : blocks - 1;
+    const int start = block * 2 * half;
+    if (block == blocks - 1) half = (r->batch - start) / 2; /* the leftover positions join */
+    return p - start < half ? p + half : p - half;
+}
+
+MixStretch mix_stretch(const Recipe *r, int first, int count) {
+    if (!recipe_mixes(r)) return (MixStretch){first, count, 0, count};
+    int lo = first, hi = first + count;
+    for (int p = first; p < first + count; p++) {
+        const int q = mix_partner(r, p);
+        lo = q < lo ? q : lo;
+        hi = q + 1 > hi ? q + 1 : hi;
+    }
+    return (MixStretch){lo, hi - lo, first - lo, count};
+}
+
+void mix_batch(const Recipe *r, const MixStretch *m, MixStreams streams, real *images,
+               const int *labels, ImageShape s, int *partner, real *mix) {
+    for (int i = 0; i < m->count; i++) mix[i] = 1, partner[i] = labels[m->lead + i];
+    if (!recipe_mixes(r)) return;
+    const size_t size = (size_t)s.channels * s.height * s.width;
+    real *original = xmalloc(size * (size_t)m->span * sizeof *original);
+    memcpy(original, images, size * (size_t)m->span * sizeof *original);
+    for (int i = 0; i < m->count; i++) {
+        const int at = m->lead + i, other = mix_partner(r, m->first + at) - m->first;
+        /* batch mode: each sample replays the step's stream, so all draw one lambda and box */
+        Rng rng = r->mix.mode == MIX_BATCH
+                      ? rng_stream_at(streams.seed, RNG_STREAM_MIX_BATCH, (uint64_t)streams.step)
+                      : rng_stream_at(streams.seed, RNG_STREAM_MIX, streams.first_sample + at);
+        mix[i] = mix_image(r, images + size * at, original + size * other, s, &rng);
+        partner[i] = labels[other];
     }
     free(original);
 }

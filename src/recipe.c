@@ -143,6 +143,11 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
                       "randaugment.ops = %d and autoaugment.policy = \"%s\": choose one "
                       "(set randaugment.ops = 0 or the policy to \"none\")",
                       r->augment.randaugment_ops, policies[policy]);
+    if (ok && recipe_mixes(r) && r->batch % 2 != 0)
+        ok = cfg_fail(c, config_setting_get_member(root, "batch"),
+                      "%d is odd, and mixup/cutmix mix the samples of a batch in pairs (set an "
+                      "even batch, or mix.mixup_alpha = mix.cutmix_alpha = 0)",
+                      r->batch);
     return ok && c->err->code == 0;
 }
 
@@ -175,4 +180,8 @@ void recipe_free(Recipe *recipe) {
 
 double recipe_peak_lr(const Recipe *r) {
     return r->lr * r->batch / r->lr_batch;
+}
+
+bool recipe_mixes(const Recipe *r) {
+    return r->mix.mixup_alpha > 0 || r->mix.cutmix_alpha > 0;
 }

@@ -53,5 +53,7 @@ typedef struct {
 Recipe *recipe_load(const char *path, const char *const *sets, int n_sets, Error *err);
 void recipe_free(Recipe *recipe);
 double recipe_peak_lr(const Recipe *recipe);
+/* Whether mixup or cutmix is on (an alpha > 0): then samples are mixed in pairs (src/mix.h). */
+bool recipe_mixes(const Recipe *recipe);
 
 #endif

@@ -18,10 +18,11 @@ enum {
     RNG_STREAM_SAMPLER = 6,        /* prenas-train: the subnet of each step */
     RNG_STREAM_DATA_ORDER = 7,     /* prenas-train: each epoch's order of the images */
     RNG_STREAM_AUGMENT = 8,        /* prenas-train: each sample's augmentation */
-    RNG_STREAM_MIX = 9,            /* prenas-train: mixup / cutmix of each step */
+    RNG_STREAM_MIX = 9,            /* prenas-train: mixup / cutmix, elem mode: one per sample */
     RNG_STREAM_EVOLUTION = 10,     /* prenas-search: each generation's draws */
     RNG_STREAM_SEARCH_IMAGES = 11, /* prenas-search: which images measure the fitness */
     RNG_STREAM_ISOMERS = 12,       /* prenas-arch --isomers --limit: which members */
+    RNG_STREAM_MIX_BATCH = 13,     /* prenas-train: mixup / cutmix, batch mode: one per step */
 };
 
 typedef struct {

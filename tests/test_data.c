@@ -200,10 +200,19 @@ static void augmentation(void) {
     recipe_free(r);
 }
 
+/* Mixes a whole global batch as one rank does, with the randomness of `step`. */
+static void mix_whole(const Recipe *r, real *images, ImageShape shape, const int *labels,
+                      int *partner, real *mix, int64_t step) {
+    const MixStretch whole = mix_stretch(r, 0, r->batch);
+    CHECK(whole.first == 0 && whole.span == r->batch && whole.lead == 0);
+    const MixStreams streams = {7, step, (uint64_t)(step * r->batch)};
+    mix_batch(r, &whole, streams, images, labels, shape, partner, mix);
+}
+
 static void mixing(void) {
     Error err = {0};
-    const char *sets[] = {"mix.mixup_alpha=0.8", "mix.cutmix_alpha=0.0"};
-    Recipe *r = load(RECIPE, sets, 2, &err);
+    const char *sets[] = {"mix.mixup_alpha=0.8", "mix.cutmix_alpha=0.0", "batch=4"};
+    Recipe *r = load(RECIPE, sets, 3, &err);
     Rng rng = rng_stream(2, 2);
     double sum = 0, sum_sq = 0;
     const int n = 20000;
@@ -214,46 +223,112 @@ static void mixing(void) {
     /* Beta(0.8, 0.8): mean 1/2, variance 1 / (4 (2 a + 1)) = 0.0962 */
     CHECK_NEAR(sum / n, 0.5, 0.012);
     CHECK_NEAR(sum_sq / n - (sum / n) * (sum / n), 0.25 / 2.6, 0.006);
+    /* elem mode: neighbours (0, 1) and (2, 3) are partners, each sample with its own lambda */
     const ImageShape shape = {4, 4, 1, 10};
-    real images[4 * 16], before[4 * 16], mix[4];
+    real images[4 * 16], mix[4];
     int labels[4] = {0, 1, 2, 3}, partner[4];
-    for (int i = 0; i < 64; i++) images[i] = before[i] = (real)(i / 16); /* image k is all k */
-    mix_batch(r, images, 4, shape, labels, partner, mix, &rng);
+    for (int i = 0; i < 64; i++) images[i] = (real)(i / 16); /* image k is all k */
+    mix_whole(r, images, shape, labels, partner, mix, 0);
     for (int i = 0; i < 4; i++) {
-        CHECK_EQ_I64(partner[i], 3 - i);
-        CHECK_NEAR(images[i * 16], mix[i] * i + (1 - mix[i]) * (3 - i), 1e-5);
+        CHECK_EQ_I64(partner[i], i ^ 1);
+        CHECK_NEAR(images[i * 16], mix[i] * i + (1 - mix[i]) * (i ^ 1), 1e-5);
+        CHECK(mix[i] > 0 && mix[i] < 1);
     }
+    CHECK(mix[0] != mix[1] && mix[2] != mix[3]);
     recipe_free(r);
     /* cutmix: lambda is corrected to the pasted area */
-    const char *cut[] = {"mix.mixup_alpha=0.0", "mix.cutmix_alpha=1.0"};
-    r = load(RECIPE, cut, 2, &err);
+    const char *cut[] = {"mix.mixup_alpha=0.0", "mix.cutmix_alpha=1.0", "batch=2"};
+    r = load(RECIPE, cut, 3, &err);
     const ImageShape big = {16, 16, 1, 10};
     real *many = malloc(sizeof(real) * 2 * 256);
+    int pasted = 0;
     for (int trial = 0; trial < 50; trial++) {
         for (int i = 0; i < 512; i++) many[i] = (real)(i / 256);
         int two[2] = {0, 1}, other[2];
         real lambda[2];
-        mix_batch(r, many, 2, big, two, other, lambda, &rng);
+        mix_whole(r, many, big, two, other, lambda, trial);
         int from_partner = 0;
         for (int p = 0; p < 256; p++) from_partner += many[p] == 1;
         CHECK_NEAR(lambda[0], 1 - from_partner / 256.0, 1e-6);
+        pasted += from_partner > 0;
     }
+    CHECK(pasted > 40);
     recipe_free(r);
     /* batch mode: one lambda and one box for the whole batch (timm), so both samples take
      * their partner's pixels at the same places */
-    const char *batch_mode[] = {"mix.mixup_alpha=0.0", "mix.cutmix_alpha=1.0", "mix.mode=batch"};
-    r = load(RECIPE, batch_mode, 3, &err);
+    const char *batch_mode[] = {"mix.mixup_alpha=0.0", "mix.cutmix_alpha=1.0", "mix.mode=batch",
+                                "batch=2"};
+    r = load(RECIPE, batch_mode, 4, &err);
     for (int trial = 0; trial < 20; trial++) {
         for (int i = 0; i < 512; i++) many[i] = (real)(i / 256);
         int two[2] = {0, 1}, other[2];
         real lambda[2];
-        mix_batch(r, many, 2, big, two, other, lambda, &rng);
+        mix_whole(r, many, big, two, other, lambda, trial);
         CHECK(lambda[0] == lambda[1]);
         bool same_box = true;
         for (int p = 0; p < 256; p++) same_box &= (many[p] == 1) == (many[256 + p] == 0);
         CHECK(same_box);
     }
     free(many);
+    recipe_free(r);
+    /* an odd global batch cannot be paired */
+    const char *odd[] = {"mix.mixup_alpha=0.8", "batch=7"};
+    Error e = {0};
+    CHECK(load(RECIPE, odd, 2, &e) == NULL);
+    CHECK_STR_CONTAINS(e.message, "batch: 7 is odd, and mixup/cutmix mix the samples of a batch in "
+                                  "pairs");
+    CHECK_STR_CONTAINS(e.message, "recipe.cfg:3");
+}
+
+/* The pairs of a global batch (mix.h): an involution without fixed points, partners at least
+ * `repeated_augmentation` apart (never two copies of one image) once the batch has two blocks'
+ * halves, and a rank's stretch reaching over exactly the partners on its neighbours. */
+static void mixing_pairs(void) {
+    Error err = {0};
+    static const struct {
+        int batch, repeats, position, partner;
+    } known[] = {{8, 1, 0, 1},  {8, 1, 5, 4},   {14, 1, 13, 12}, {12, 3, 0, 6}, {12, 3, 11, 5},
+                 {20, 3, 3, 7}, {20, 3, 8, 14}, {20, 3, 19, 13}, {16, 2, 5, 7}, {6, 4, 1, 4}};
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++) {
+        char batch[32], repeats[48];
+        snprintf(batch, sizeof batch, "batch=%d", known[k].batch);
+        snprintf(repeats, sizeof repeats, "repeated_augmentation=%d", known[k].repeats);
+        const char *sets[] = {"mix.mixup_alpha=0.8", batch, repeats};
+        Recipe *r = load(RECIPE, sets, 3, &err);
+        if (!CHECK(r != NULL)) return;
+        CHECK_EQ_I64(mix_partner(r, known[k].position), known[k].partner);
+        recipe_free(r);
+    }
+    bool involution = true, apart = true;
+    for (int repeats = 1; repeats <= 5; repeats++)
+        for (int batch = 2; batch <= 40; batch += 2) {
+            char b[32], rep[48];
+            snprintf(b, sizeof b, "batch=%d", batch);
+            snprintf(rep, sizeof rep, "repeated_augmentation=%d", repeats);
+            Recipe *r = load(RECIPE, (const char *[]){"mix.mixup_alpha=0.8", b, rep}, 3, &err);
+            const int d = repeats <= 1 ? 1 : repeats <= 2 ? 2 : repeats <= 4 ? 4 : 8;
+            for (int p = 0; p < batch; p++) {
+                const int q = mix_partner(r, p);
+                involution &= q >= 0 && q < batch && q != p && mix_partner(r, q) == p;
+                apart &= batch < 2 * d || abs(q - p) >= repeats;
+            }
+            recipe_free(r);
+        }
+    CHECK(involution);
+    CHECK(apart);
+    /* batch 14 over 2 ranks: 7 each, the pair (6, 7) is cut */
+    Recipe *r = load(RECIPE, (const char *[]){"mix.mixup_alpha=0.8", "batch=14"}, 2, &err);
+    MixStretch m = mix_stretch(r, 0, 7);
+    CHECK(m.first == 0 && m.span == 8 && m.lead == 0 && m.count == 7);
+    m = mix_stretch(r, 7, 7);
+    CHECK(m.first == 6 && m.span == 8 && m.lead == 1 && m.count == 7);
+    m = mix_stretch(r, 4, 4); /* whole pairs: nothing more */
+    CHECK(m.first == 4 && m.span == 4 && m.lead == 0);
+    recipe_free(r);
+    /* without mixing the stretch is the rank's part */
+    r = load(RECIPE, (const char *[]){"batch=14"}, 1, &err);
+    m = mix_stretch(r, 7, 7);
+    CHECK(m.first == 7 && m.span == 7 && m.lead == 0);
     recipe_free(r);
 }
 
@@ -306,6 +381,70 @@ static void batches_split_over_ranks(void) {
     batch_free(&whole), batch_free(&part[0]), batch_free(&part[1]);
     loader_free(&one), loader_free(&half[0]), loader_free(&half[1]);
     recipe_free(r);
+}
+
+/* Mixing keeps a global batch independent of the rank count: the images, partners and lambdas
+ * of 2, 3 and 4 ranks (6, 4 and 3 samples each: partners on other ranks) put together are those
+ * of 1 rank, bit for bit, in both modes, with and without repeated augmentation. */
+static void mixed_batches_split_over_ranks(void) {
+    const ImageShape shape = {6, 6, 1, 20};
+    enum { N = 20, G = 12 };
+    uint8_t images[N * 36];
+    int32_t labels[N];
+    for (int i = 0; i < N * 36; i++) images[i] = (uint8_t)(i * 7 + i / 36);
+    for (int i = 0; i < N; i++) labels[i] = i; /* the label names the image */
+    const double mean[1] = {0.5}, std[1] = {0.25};
+    const SplitImages split = in_memory(images, labels, N, shape);
+    const char *modes[] = {"mix.mode=elem", "mix.mode=batch"};
+    const char *repeats[] = {"repeated_augmentation=1", "repeated_augmentation=3"};
+    for (int mode = 0; mode < 2; mode++)
+        for (int repeat = 0; repeat < 2; repeat++) {
+            Error err = {0};
+            const char *sets[] = {"batch=12", "mix.mixup_alpha=0.8", "mix.cutmix_alpha=1.0",
+                                  modes[mode], repeats[repeat]};
+            Recipe *r = load(RECIPE, sets, 5, &err);
+            if (!CHECK(r != NULL)) {
+                fprintf(stderr, "     %s\n", err.message);
+                continue;
+            }
+            Loader one;
+            loader_init(&one, &split, mean, std, r, &(Comm){0, 1}, 3, 1);
+            Batch whole = loader_batch(&one);
+            for (int world = 2; world <= 4; world++) {
+                const int b = G / world;
+                Loader part[4];
+                Batch got[4];
+                for (int rank = 0; rank < world; rank++) {
+                    loader_init(&part[rank], &split, mean, std, r, &(Comm){rank, world}, 3, 1);
+                    got[rank] = loader_batch(&part[rank]);
+                }
+                for (int64_t step = 0; step < 3; step++) {
+                    loader_fill(&one, step, &whole);
+                    int mixed = 0;
+                    for (int i = 0; i < G; i++) mixed += whole.mix[i] < 1;
+                    CHECK(mixed > G / 2);
+                    bool distinct = true; /* never mixed with another augmentation of itself */
+                    for (int i = 0; i < G; i++) distinct &= whole.partner[i] != whole.labels[i];
+                    CHECK(distinct);
+                    for (int rank = 0; rank < world; rank++) {
+                        loader_fill(&part[rank], step, &got[rank]);
+                        const size_t at = (size_t)rank * b;
+                        CHECK(memcmp(got[rank].images, whole.images + at * 36,
+                                     sizeof(real) * b * 36) == 0);
+                        CHECK(memcmp(got[rank].labels, whole.labels + at, sizeof(int) * b) == 0);
+                        CHECK(memcmp(got[rank].partner, whole.partner + at, sizeof(int) * b) == 0);
+                        CHECK(memcmp(got[rank].mix, whole.mix + at, sizeof(real) * b) == 0);
+                    }
+                }
+                for (int rank = 0; rank < world; rank++) {
+                    batch_free(&got[rank]);
+                    loader_free(&part[rank]);
+                }
+            }
+            batch_free(&whole);
+            loader_free(&one);
+            recipe_free(r);
+        }
 }
 
 /* Repeated augmentation (method.md §9.7): an epoch keeps N samples, so with 3 repeats it has
@@ -422,7 +561,9 @@ int main(void) {
     shipped_recipes();
     augmentation();
     mixing();
+    mixing_pairs();
     batches_split_over_ranks();
+    mixed_batches_split_over_ranks();
     repeated_augmentation();
     streamed_batches();
     char command[128];

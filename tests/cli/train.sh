@@ -1,9 +1,9 @@
 #!/bin/bash
 # prenas-train as a user meets it, on Fashion-MNIST and the micro space: a resumed run equals
 # an uninterrupted one bit for bit (stopped by --steps, and killed with SIGKILL), 2 ranks with
-# half the batch each match 1 rank, SIGTERM and SIGUSR1 leave a complete checkpoint, a full
-# (tiny) recipe ends with the test table, images read from the file train as those in memory,
-# and bad inputs are one-line errors.
+# half the batch each match 1 rank (also with mixup and cutmix), SIGTERM and SIGUSR1 leave a
+# complete checkpoint, a full (tiny) recipe ends with the test table, images read from the file
+# train as those in memory, and bad inputs are one-line errors.
 source "$(dirname "$0")/lib.sh"
 bin=$PRENAS_BINARY_DIR
 src=$PRENAS_SOURCE_DIR
@@ -55,18 +55,17 @@ run "$bin/prenas-train" "${common[@]}" --out "$work/C" --steps 6
 expect_status 0 "continued after SIGKILL (from step $resumed_at)"
 same_state "$work/A/supernet.h5" "$work/C/supernet.h5" && pass || fail "SIGKILL + resume differs from 6 steps"
 
-# 2 ranks with 16 images each against 1 rank with 32: the same steps to float rounding.
-run mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" --out "$work/D" --steps 4
-expect_status 0 "2 ranks"
-run "$bin/prenas-train" "${common[@]}" --out "$work/E" --steps 4
-expect_status 0 "1 rank"
-run "$py" - "$work/D" "$work/E" <<'PY'
+# same_over_ranks TWO ONE STEPS: a 2-rank and a 1-rank run agree on every step's loss to 1e-5
+# and on the weights to float rounding (summation order differs).
+same_over_ranks() {
+    run "$py" - "$1" "$2" "$3" <<'PY'
 import sys, h5py, numpy as np
 d, e = (h5py.File(p + "/supernet.h5", "r") for p in sys.argv[1:3])
+steps = int(sys.argv[3])
 assert d["state"].attrs["world_size"] == 2 and e["state"].attrs["world_size"] == 1
 lossd = [float(l.split("loss=")[1].split()[0]) for l in open(sys.argv[1] + "/train.log") if l.startswith("step=")]
 losse = [float(l.split("loss=")[1].split()[0]) for l in open(sys.argv[2] + "/train.log") if l.startswith("step=")]
-assert len(lossd) == len(losse) == 4, (lossd, losse)
+assert len(lossd) == len(losse) == steps, (lossd, losse)
 assert max(abs(a - b) for a, b in zip(lossd, losse)) < 1e-5, (lossd, losse)
 close = total = 0
 worst = 0.0
@@ -74,10 +73,31 @@ for name in d["params"]:
     x, y = d["params"][name][:], e["params"][name][:]
     close += int(np.sum(np.abs(x - y) <= 1e-6)); total += x.size
     worst = max(worst, float(np.max(np.abs(x - y))))
-assert close / total > 0.999 and worst < 2 * 4 * 1e-4, (close / total, worst)
+assert close / total > 0.999 and worst < 2 * steps * 1e-4, (close / total, worst)
 print("ok", close / total, worst)
 PY
+}
+
+# 2 ranks with 16 images each against 1 rank with 32: the same steps to float rounding.
+run mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" --out "$work/D" --steps 4
+expect_status 0 "2 ranks"
+run "$bin/prenas-train" "${common[@]}" --out "$work/E" --steps 4
+expect_status 0 "1 rank"
+same_over_ranks "$work/D" "$work/E" 4
 expect_out_has "ok" "2 ranks x 16 = 1 rank x 32 (losses and weights)"
+
+# With mixup and cutmix, in both modes: samples are paired by their place in the global batch,
+# and with 7 images a rank the pair (6, 7) has one image on each rank.
+for mode in elem batch; do
+    mixing=(--set batch=14 --set mix.mixup_alpha=0.8 --set mix.cutmix_alpha=1.0 --set mix.mode=$mode)
+    run mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" "${mixing[@]}" --out "$work/M2$mode" --steps 3
+    expect_status 0 "2 ranks, $mode mixing"
+    expect_out_has "2 rank(s) x 7 images" "7 images a rank"
+    run "$bin/prenas-train" "${common[@]}" "${mixing[@]}" --out "$work/M1$mode" --steps 3
+    expect_status 0 "1 rank, $mode mixing"
+    same_over_ranks "$work/M2$mode" "$work/M1$mode" 3
+    expect_out_has "ok" "2 ranks x 7 = 1 rank x 14 with $mode mixing (losses and weights)"
+done
 
 # SIGTERM (a process of its own) and SIGUSR1 (through mpirun, as Slurm sends it) checkpoint.
 for how in single mpi; do
@@ -141,4 +161,7 @@ expect_error_line "not an HDF5 file, $work/I/supernet.h5" "damaged checkpoint"
 run mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" --out "$work/J" --set batch=33
 expect_status 2 "a batch that does not split over the ranks"
 grep -qF "does not split over 2 ranks" <<<"$err" && pass || fail "batch split message: $err"
+run "$bin/prenas-train" "${common[@]}" --out "$work/J" --set batch=15 --set mix.mixup_alpha=0.8 --steps 1
+expect_status 2 "an odd batch with mixing"
+expect_error_line "batch: 15 is odd, and mixup/cutmix mix the samples of a batch in pairs" "odd batch"
 finish
