@@ -510,10 +510,15 @@ Space *space_refine(const Space *base, const Arch *archs, int n_archs, const cha
         }
     }
     /* The reference sizes the supernet by its heads (E_s = head_dim x heads), so a refined
-     * Tiny space keeps 256 channels although no candidate is wider than 240. */
+     * Tiny space keeps 256 channels although no candidate is wider than 240. A narrow
+     * interval can keep a wide subnet with few heads (80 channels, 4 heads of 16), where that
+     * rule (asserted by the reference) falls short of the widest candidate: the supernet then
+     * gets the heads its width needs, as q/k/v rows are heads (read_supernet). The search
+     * space's supernet holds the same candidates under the same rule, so it is no narrower. */
+    const int widest = widths.values[widths.count - 1];
+    const int heads_to_hold_widest = (widest + base->head_dim - 1) / base->head_dim;
+    if (super->num_heads < heads_to_hold_widest) super->num_heads = heads_to_hold_widest;
     super->embed_dim = base->head_dim * super->num_heads;
-    if (super->embed_dim < widths.values[widths.count - 1])
-        fatal_at(__FILE__, __LINE__, "refined supernet narrower than its widest candidate");
     char *text = space_format(sp);
     free(sp);
     Error err = {0};
