@@ -78,6 +78,8 @@ static void validation_errors(void) {
     expect_error(12, "  num_heads = [3, 4, 5];", "5 heads exceed the supernet's 4", 9);
     expect_error(12, "  num_heads = [0, 4];", "choices.num_heads[0]: 0 is outside", 12);
     expect_error(13, "  mlp_ratio = [3.5, 4.0625];", "at most three decimals", 13);
+    /* within 1e-9 of 4.0 but not 4.0: the reference would size its MLP by this value */
+    expect_error(13, "  mlp_ratio = [3.5, 4.0000000001];", "at most three decimals", 13);
     expect_error(13, "  mlp_ratio = [3.5, 4.5];",
                  "MLP width 288 (embed_dim 64) exceeds the supernet's 256", 9);
     expect_error(13, "  mlp_ratio = [3.5, \"4\"];", "syntax error", 13);
