@@ -144,8 +144,14 @@ int arch_qkv_dim(const Arch *arch, const Space *space, int layer) {
     return space->head_dim * arch->num_heads[layer];
 }
 
+int mlp_hidden_width(int embed_dim, int mlp_ratio) {
+    /* thousandths / 1000.0 is correctly rounded, hence the same double as Python's float()
+     * (strtod) of the ratio's text */
+    return (int)((double)embed_dim * (mlp_ratio / 1000.0));
+}
+
 int arch_hidden_dim(const Arch *arch, int layer) {
-    return (int)((long long)arch->embed_dim * arch->mlp_ratio[layer] / 1000);
+    return mlp_hidden_width(arch->embed_dim, arch->mlp_ratio[layer]);
 }
 
 void arch_width_extreme(const SpaceWidth *width, bool largest, Arch *arch) {

@@ -28,8 +28,16 @@ void arch_format(const Arch *arch, char *buf, size_t size);
 bool arch_check(const Arch *arch, const Space *space, Error *err);
 bool arch_equal(const Arch *a, const Arch *b);
 
+/* The MLP width of a layer E wide at ratio r (thousandths), as the reference computes it:
+ * Python's int(E * r) on doubles, r being the double nearest to the ratio's decimal (method.md
+ * §4.1 writes floor(E r), the same for its ratios 3, 3.5, 4). It is one below the exact floor
+ * where E * r rounds down in binary (240 x 4.1 = 983.999... gives 983), so every width
+ * (subnets, the supernet, the resource model, the score tables, the space checks) comes from
+ * here; docs/spaces.md. */
+int mlp_hidden_width(int embed_dim, int mlp_ratio);
+
 int arch_qkv_dim(const Arch *arch, const Space *space, int layer); /* head_dim * heads */
-int arch_hidden_dim(const Arch *arch, int layer);                  /* floor(E * ratio) */
+int arch_hidden_dim(const Arch *arch, int layer); /* mlp_hidden_width of the layer */
 
 /* The space's extremes: every choice at its smallest / largest (the largest is the
  * architecture the zero-cost gradient pass activates, method.md §6.1). */

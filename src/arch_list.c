@@ -8,7 +8,7 @@
 /* Whether the supernet has the slices `a` uses (method.md §3.4). */
 static bool fits(const Arch *a, const Space *space, Error *err) {
     const SupernetShape *s = &space->supernet;
-    const int hidden = (int)((int64_t)s->embed_dim * s->mlp_ratio / 1000);
+    const int hidden = mlp_hidden_width(s->embed_dim, s->mlp_ratio);
     if (a->embed_dim > s->embed_dim || a->depth > s->depth)
         return input_error(err, "width %d or depth %d beyond the supernet's %d x %d", a->embed_dim,
                            a->depth, s->embed_dim, s->depth);

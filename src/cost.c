@@ -65,6 +65,6 @@ int64_t supernet_param_count(const Space *space) {
     const SupernetShape *sn = &space->supernet;
     ArchTotals whole = {sn->embed_dim, sn->depth,
                         (int64_t)sn->depth * space->head_dim * sn->num_heads,
-                        (int64_t)sn->depth * ((int64_t)sn->embed_dim * sn->mlp_ratio / 1000)};
+                        (int64_t)sn->depth * mlp_hidden_width(sn->embed_dim, sn->mlp_ratio)};
     return params_of(space, whole);
 }

@@ -13,7 +13,7 @@
 typedef struct {
     int embed_dim, depth;
     int64_t sum_qkv_dim; /* sum over layers of head_dim * heads */
-    int64_t sum_hidden;  /* sum over layers of floor(E * ratio) */
+    int64_t sum_hidden;  /* sum over layers of mlp_hidden_width(E, ratio) */
 } ArchTotals;
 
 typedef struct {

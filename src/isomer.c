@@ -54,7 +54,7 @@ static ArchTotals group_totals(const Space *space, const IsomerGroup *g) {
             (int64_t)g->heads.counts[k] * space->head_dim * space->choices.num_heads.values[k];
     for (int k = 0; k < g->ratios.n_choices; k++)
         t.sum_hidden += (int64_t)g->ratios.counts[k] *
-                        ((int64_t)g->embed_dim * space->choices.mlp_ratio.values[k] / 1000);
+                        mlp_hidden_width(g->embed_dim, space->choices.mlp_ratio.values[k]);
     return t;
 }
 

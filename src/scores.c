@@ -47,10 +47,6 @@ static int largest_width(const ScoreLayout *l) {
     return largest;
 }
 
-static int hidden_of(int embed, int ratio) {
-    return (int)((long long)embed * ratio / 1000);
-}
-
 /* ---- sums of saliency over leading blocks of a matrix ---- */
 
 /* prefix[(r * n_cuts) + k] = saliency summed over rows [0, r) and columns [0, cuts[k]). */
@@ -130,7 +126,8 @@ static void block_tables(ProxyTables *t, const ScoreLayout *l, const Vit *vit, i
     int head_cuts[1024 + 1], mlp_cuts[SPACE_MAX_CHOICES * SCORES_MAX_RATIOS];
     for (int h = 0; h <= H; h++) head_cuts[h] = d * h;
     for (int w = 0; w < W_n; w++)
-        for (int r = 0; r < R; r++) mlp_cuts[w * R + r] = hidden_of(l->widths[w], l->ratios[r]);
+        for (int r = 0; r < R; r++)
+            mlp_cuts[w * R + r] = mlp_hidden_width(l->widths[w], l->ratios[r]);
     BlockSums qkv =
         block_sums(W->qkv.weight, G->qkv.weight, 3 * Es, Es, l->widths, W_n, p->saliency);
     BlockSums proj =
@@ -164,7 +161,8 @@ static void block_tables(ProxyTables *t, const ScoreLayout *l, const Vit *vit, i
                                                    block_sum(&proj, E, d * h);
         }
         for (int r = 0; r < R; r++) {
-            const int ma = hidden_of(Ea, l->ratios[r]), m = hidden_of(E, l->ratios[r]);
+            const int ma = mlp_hidden_width(Ea, l->ratios[r]),
+                      m = mlp_hidden_width(E, l->ratios[r]);
             t->alloc_mlp[at * R + r] =
                 ma > Ms ? 0
                         : scale_fc1 * block_sum(&fc1, ma, Ea) + scale_fc2 * block_sum(&fc2, Ea, ma);

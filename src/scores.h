@@ -6,7 +6,7 @@
  *
  *  allocation (isomers, §7): per width w, layer l,
  *    alloc_heads[w][l][h] = saliency of the q/k/v rows of the first h heads,
- *    alloc_mlp[w][l][r]   = saliency of fc1 rows and fc2 columns [0, floor(E r)),
+ *    alloc_mlp[w][l][r]   = saliency of fc1 rows and fc2 columns [0, mlp_hidden_width(E, r)),
  *  restricted to the width's columns (or the space's largest width) and, for layer-normalised
  *  proxies, divided by ||W||_1 ||G||_1 of each matrix. Increments of §6.3 are differences of
  *  consecutive choices, e.g. alloc_heads[w][l][4] - alloc_heads[w][l][3].

@@ -142,7 +142,7 @@ static bool read_widths(CfgReader *r, const config_setting_t *list, Space *sp) {
 /* Every choice must fit inside the supernet's tensors (method.md §3.2, §3.4). */
 static bool check_fits_supernet(CfgReader *r, const config_setting_t *where, const Space *sp) {
     const SupernetShape *s = &sp->supernet;
-    int64_t super_hidden = (int64_t)s->embed_dim * s->mlp_ratio / 1000;
+    const int super_hidden = mlp_hidden_width(s->embed_dim, s->mlp_ratio);
     for (int w = 0; w < sp->n_widths; w++) {
         const SpaceWidth *width = &sp->widths[w];
         if (width->embed_dim > s->embed_dim)
@@ -156,12 +156,13 @@ static bool check_fits_supernet(CfgReader *r, const config_setting_t *where, con
             if (heads->values[heads->count - 1] > s->num_heads)
                 return cfg_fail(r, where, "%d heads exceed the supernet's %d",
                                 heads->values[heads->count - 1], s->num_heads);
-            int64_t hidden = (int64_t)width->embed_dim * ratios->values[ratios->count - 1] / 1000;
+            /* widths grow with the ratio: the largest and smallest ratios bound them */
+            const int hidden =
+                mlp_hidden_width(width->embed_dim, ratios->values[ratios->count - 1]);
             if (hidden > super_hidden)
-                return cfg_fail(r, where,
-                                "MLP width %lld (embed_dim %d) exceeds the supernet's %lld",
-                                (long long)hidden, width->embed_dim, (long long)super_hidden);
-            if ((int64_t)width->embed_dim * ratios->values[0] / 1000 < 1)
+                return cfg_fail(r, where, "MLP width %d (embed_dim %d) exceeds the supernet's %d",
+                                hidden, width->embed_dim, super_hidden);
+            if (mlp_hidden_width(width->embed_dim, ratios->values[0]) < 1)
                 return cfg_fail(r, where, "MLP width 0 at embed_dim %d", width->embed_dim);
         }
     }
@@ -525,10 +526,15 @@ Space *space_refine(const Space *base, const Arch *archs, int n_archs, const cha
         }
     }
     /* The reference sizes the supernet by its heads (E_s = head_dim x heads), so a refined
-     * Tiny space keeps 256 channels although no candidate is wider than 240. */
+     * Tiny space keeps 256 channels although no candidate is wider than 240. A narrow
+     * interval can keep a wide subnet with few heads (80 channels, 4 heads of 16), where that
+     * rule (asserted by the reference) falls short of the widest candidate: the supernet then
+     * gets the heads its width needs, as q/k/v rows are heads (read_supernet). The search
+     * space's supernet holds the same candidates under the same rule, so it is no narrower. */
+    const int widest = widths.values[widths.count - 1];
+    const int heads_to_hold_widest = (widest + base->head_dim - 1) / base->head_dim;
+    if (super->num_heads < heads_to_hold_widest) super->num_heads = heads_to_hold_widest;
     super->embed_dim = base->head_dim * super->num_heads;
-    if (super->embed_dim < widths.values[widths.count - 1])
-        fatal_at(__FILE__, __LINE__, "refined supernet narrower than its widest candidate");
     char *text = space_format(sp);
     free(sp);
     Error err = {0};

@@ -88,8 +88,9 @@ char *space_format(const Space *space);
 struct Arch;
 /* The refined space of a list of architectures (method.md §5.3, the reference's
  * candidates_to_choices): their widths, per width the depths and per layer the head counts
- * and MLP ratios they use, and the smallest supernet holding them; everything else (input,
- * head dim, data-free statistics, intervals) is taken from `base`. */
+ * and MLP ratios they use, and the smallest supernet holding them (embed_dim = head_dim x
+ * heads, the most heads any uses or more where a candidate is wider; docs/spaces.md);
+ * everything else (input, head dim, data-free statistics, intervals) is taken from `base`. */
 Space *space_refine(const Space *base, const struct Arch *archs, int n_archs, const char *name);
 
 /* "3, 4" or "3.5, 4" (thousandths) for messages and summaries. */

@@ -80,7 +80,7 @@ bool milli_from_double(double value, int *out) {
     double scaled = value * 1000.0;
     if (!isfinite(scaled) || scaled < 0 || scaled > 1e9) return false;
     double rounded = nearbyint(scaled);
-    if (fabs(scaled - rounded) > 1e-6) return false;
+    if (rounded / 1000.0 != value) return false;
     *out = (int)rounded;
     return true;
 }

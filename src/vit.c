@@ -205,7 +205,7 @@ Vit *vit_create(const Space *space, int max_batch) {
     vit->depth = s->depth;
     vit->heads = s->num_heads;
     vit->head_dim = space->head_dim;
-    vit->hidden = (int)((int64_t)s->embed_dim * s->mlp_ratio / 1000);
+    vit->hidden = mlp_hidden_width(s->embed_dim, s->mlp_ratio);
     vit->tokens = space_num_tokens(space);
     vit->patches = space_num_patches(space);
     vit->classes = space->num_classes;

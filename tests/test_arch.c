@@ -4,6 +4,7 @@
 
 #include "arch.h"
 #include "space.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,44 @@ static void text_round_trips(void) {
     arch_format(&a, text, sizeof text);
     CHECK(strcmp(text, "64:1:2:3.125") == 0);
     CHECK_EQ_I64(arch_hidden_dim(&a, 0), 200);
+}
+
+/* MLP widths as the reference computes them, Python's int(E * r) on doubles (values from
+ * /usr/bin/python3): one below the exact floor where E * r rounds down in binary. */
+static void hidden_widths_as_python(void) {
+    static const struct {
+        int embed_dim;
+        const char *ratio;
+        int hidden;
+    } cases[] = {
+        {240, "4.1", 983}, {240, "4.225", 1013}, {240, "1.025", 245},   {240, "2.05", 491},
+        {100, "0.29", 28}, {100, "0.57", 56},    {25, "1.16", 28},      {50, "2.32", 115},
+        {45, "1.4", 62},   {60, "2.05", 122},    {1000, "1.001", 1000}, {192, "3.5", 672},
+        {7, "1.1", 7},     {56, "0.1", 5},       {624, "4", 2496},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char text[64];
+        snprintf(text, sizeof text, "%d:1:1:%s", cases[i].embed_dim, cases[i].ratio);
+        Arch arch;
+        Error err = {0};
+        CHECK(arch_parse(text, &arch, &err));
+        CHECK_EQ_I64(arch_hidden_dim(&arch, 0), cases[i].hidden);
+    }
+}
+
+/* For every ratio a space may hold, the width is int(E * r) with r the double that strtod
+ * (and Python's float) makes of the ratio's text. */
+static void hidden_width_of_every_ratio(void) {
+    static const int widths[] = {1, 7, 25, 45, 50, 60, 100, 192, 240, 1000, 4096, 65536};
+    int mismatches = 0;
+    for (int milli = 1; milli <= 64000; milli++) {
+        char text[32];
+        format_milli(milli, text, sizeof text);
+        const double ratio = strtod(text, NULL);
+        for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+            mismatches += mlp_hidden_width(widths[i], milli) != (int)(widths[i] * ratio);
+    }
+    CHECK_EQ_I64(mismatches, 0);
 }
 
 static void rejections(void) {
@@ -148,6 +187,10 @@ static void json_forms(void) {
          "\"num_heads\"[0] is not a positive integer"},
         {"{\"layer_num\": 1, \"mlp_ratio\": [\"4\"], \"num_heads\": [4], \"embed_dim\": 192}",
          "\"mlp_ratio\"[0] is not a positive ratio"},
+        /* not thousandths, however close: the reference would size the MLP by this value */
+        {"{\"layer_num\": 1, \"mlp_ratio\": [4.0000000001], \"num_heads\": [4], \"embed_dim\": "
+         "192}",
+         "\"mlp_ratio\"[0] is not a positive ratio"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Error e = {0};
@@ -176,6 +219,8 @@ static void extremes(void) {
 
 int main(void) {
     text_round_trips();
+    hidden_widths_as_python();
+    hidden_width_of_every_ratio();
     rejections();
     space_checks();
     json_forms();

@@ -122,6 +122,29 @@ static void micro_by_hand(void) {
     space_free(space);
 }
 
+/* MLP ratios inexact in binary (tests/spaces/ratio.cfg, issue 9 §7): the reference's
+ * get_sampled_params_numel with hidden widths int(E * r), computed by /usr/bin/python3;
+ * 240 x 4.1 = 983.999... gives 983 (894 657, not the 895 138 of the exact floor 984). */
+static void inexact_ratios(void) {
+    static const struct {
+        const char *arch;
+        int64_t params;
+    } cases[] = {{"240:1:15:4.1", 894657},
+                 {"240:2:15,15:4.225,1.025", 1259876},
+                 {"240:2:15,15:2.05,4.1", 1363772}};
+    Error err = {0};
+    Space *space = space_load_file("tests/spaces/ratio.cfg", &err);
+    if (!CHECK(space != NULL)) return;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        Arch arch;
+        CHECK(arch_parse(cases[i].arch, &arch, &err) && arch_check(&arch, space, &err));
+        CHECK_EQ_I64(arch_cost(&arch, space).params, cases[i].params);
+    }
+    /* the whole supernet: 240 x 4.225 = 1013.999... gives 1013 rows of fc1 */
+    CHECK_EQ_I64(supernet_param_count(space), 1629284);
+    space_free(space);
+}
+
 int main(void) {
     golden_candidates();
     worked_example();
@@ -129,5 +152,6 @@ int main(void) {
     space_extremes();
     isomers_cost_the_same();
     micro_by_hand();
+    inexact_ratios();
     return check_summary();
 }

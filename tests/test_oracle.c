@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 typedef struct {
-    const char *label, *space;
+    const char *label, *space;             /* a configuration file */
     int image_size, max_relative_position; /* 0: as in the space */
     bool class_token_pooling;
     const char *arch;
@@ -27,23 +27,23 @@ typedef struct {
 } OracleCase;
 
 static const OracleCase CASES[] = {
-    {"micro: narrower and shallower than the supernet", "micro", 0, 0, false,
+    {"micro: narrower and shallower than the supernet", "configs/spaces/micro.cfg", 0, 0, false,
      "64:5:4,3,5,4,3:4,3.5,3,4,3.5", 4, 0},
-    {"micro: relative positions clipped at 2, class-token pooling", "micro", 0, 2, true,
-     "48:4:3,5,4,3:3,4,3.5,4", 3, 0},
-    {"tiny at 64x64: the PreNAS-Ti subnet", "vit-tiny", 64, 0, false,
+    {"micro: relative positions clipped at 2, class-token pooling", "configs/spaces/micro.cfg", 0,
+     2, true, "48:4:3,5,4,3:3,4,3.5,4", 3, 0},
+    {"tiny at 64x64: the PreNAS-Ti subnet", "configs/spaces/vit-tiny.cfg", 64, 0, false,
      "192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4", 2, 0},
-    {"micro: three AdamW steps on the largest subnet", "micro", 0, 0, false,
+    {"micro: three AdamW steps on the largest subnet", "configs/spaces/micro.cfg", 0, 0, false,
      "80:6:5,4,3,5,4,5:4,3,3.5,4,4,3", 4, 3},
+    {"ratios inexact in binary: MLP widths 983 and 491, not 984 and 492", "tests/spaces/ratio.cfg",
+     0, 0, false, "240:2:15,15:4.1,2.05", 2, 0},
 };
 
 static const double LR = 1e-3, BETA1 = 0.9, BETA2 = 0.999, EPS = 1e-8, WEIGHT_DECAY = 0.05;
 
 static Space *case_space(const OracleCase *c) {
-    char path[128];
-    snprintf(path, sizeof path, "configs/spaces/%s.cfg", c->space);
     Error err = {0};
-    Space *base = space_load_file(path, &err);
+    Space *base = space_load_file(c->space, &err);
     if (!base) {
         fprintf(stderr, "%s\n", err.message);
         exit(1);

@@ -78,6 +78,8 @@ static void validation_errors(void) {
     expect_error(12, "  num_heads = [3, 4, 5];", "5 heads exceed the supernet's 4", 9);
     expect_error(12, "  num_heads = [0, 4];", "choices.num_heads[0]: 0 is outside", 12);
     expect_error(13, "  mlp_ratio = [3.5, 4.0625];", "at most three decimals", 13);
+    /* within 1e-9 of 4.0 but not 4.0: the reference would size its MLP by this value */
+    expect_error(13, "  mlp_ratio = [3.5, 4.0000000001];", "at most three decimals", 13);
     expect_error(13, "  mlp_ratio = [3.5, 4.5];",
                  "MLP width 288 (embed_dim 64) exceeds the supernet's 256", 9);
     expect_error(13, "  mlp_ratio = [3.5, \"4\"];", "syntax error", 13);
@@ -298,6 +300,38 @@ static void refine_golden(void) {
     }
 }
 
+/* A refined supernet holds every architecture it was made from: E_s = head_dim x H_s as in the
+ * reference (micro: 64 for a 48-wide subnet with 4 heads), more heads where that would be
+ * narrower than the widest subnet (80 or 72 channels with at most 4 heads of 16). */
+static void refine_wide_few_heads(void) {
+    static const struct {
+        const char *archs[2];
+        SupernetShape supernet;
+    } cases[] = {
+        {{"48:4:4,3,3,4:4,3,3,4", NULL}, {64, 4, 4, 4000}},
+        {{"80:4:4,4,3,4:3,4,3.5,3", "64:5:3,4,4,3,3:4,4,4,4,4"}, {80, 5, 5, 4000}},
+        {{"72:4:3,3,3,3:3,3,3,3", "48:6:4,4,4,4,4,4:3.5,3.5,3.5,3.5,3.5,3.5"}, {80, 6, 5, 3500}},
+        {{"80:4:1,1,1,1:3,3,3,3", NULL}, {80, 4, 5, 3000}},
+    };
+    Space *micro = load_or_die("configs/spaces/micro.cfg");
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        Arch archs[2];
+        int n = 0;
+        Error err = {0};
+        for (; n < 2 && cases[c].archs[n]; n++)
+            CHECK(arch_parse(cases[c].archs[n], &archs[n], &err));
+        Space *refined = space_refine(micro, archs, n, "refined");
+        const SupernetShape *got = &refined->supernet, *want = &cases[c].supernet;
+        CHECK_EQ_I64(got->embed_dim, want->embed_dim);
+        CHECK_EQ_I64(got->depth, want->depth);
+        CHECK_EQ_I64(got->num_heads, want->num_heads);
+        CHECK_EQ_I64(got->mlp_ratio, want->mlp_ratio);
+        for (int i = 0; i < n; i++) CHECK(arch_check(&archs[i], refined, &err));
+        space_free(refined);
+    }
+    space_free(micro);
+}
+
 int main(void) {
     char *base = config_with(0, NULL);
     Error err = {0};
@@ -311,5 +345,6 @@ int main(void) {
     file_errors();
     format_round_trip();
     refine_golden();
+    refine_wide_few_heads();
     return check_summary();
 }

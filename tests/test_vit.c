@@ -102,6 +102,27 @@ static void zero_outside_slices(void) {
     space_free(space);
 }
 
+/* The engine's MLP widths are the resource model's (the reference's int(E * r)) for ratios
+ * inexact in binary: fc1 of tests/spaces/ratio.cfg has 1013 rows (240 x 4.225 =
+ * 1013.999...), the supernet as many entries as supernet_param_count says, and every
+ * architecture of the space fits it. */
+static void inexact_ratio_widths(void) {
+    Error err = {0};
+    Space *space = space_load_file("tests/spaces/ratio.cfg", &err);
+    if (!CHECK(space != NULL)) return;
+    Vit *vit = vit_create(space, 1);
+    CHECK_EQ_I64(vit->hidden, 1013);
+    const TensorInfo *fc1 = vit_find_tensor(vit, "blocks.1.fc1.weight");
+    CHECK(fc1 && fc1->shape[0] == 1013 && fc1->shape[1] == 240);
+    CHECK_EQ_I64(vit->n_params, supernet_param_count(space));
+    Arch largest;
+    arch_largest(space, &largest);
+    CHECK(vit_fits(vit, &largest));
+    CHECK_EQ_I64(arch_hidden_dim(&largest, 0), vit->hidden);
+    vit_free(vit);
+    space_free(space);
+}
+
 static double sample_std(const real *x, size_t n) {
     double s = 0, s2 = 0;
     for (size_t i = 0; i < n; i++) s += x[i], s2 += (double)x[i] * x[i];
@@ -237,6 +258,7 @@ int main(void) {
     reductions();
     zero_outside_slices();
     initialisation();
+    inexact_ratio_widths();
     drop_path_rates();
     batch_independence();
     return check_summary();

@@ -15,6 +15,11 @@ vit-small 384:13:7,7,7,7,5,7,7,5,6,5,5,6,5:4,4,3.5,4,3.5,4,3.5,3.5,4,4,3,4,3.5 2
 vit-base 576:14:9,9,10,9,9,10,9,9,9,9,9,9,10,9:3.5,4,3.5,3.5,3.5,4,3.5,3.5,3.5,3.5,4,3,3.5,4 53876104 11268400572 11717554944
 GOLDEN
 
+# MLP ratios inexact in binary: the reference's int(E * r), 240 * 4.1 = 983.999... -> 983.
+run "$arch" --config "$PRENAS_SOURCE_DIR/tests/spaces/ratio.cfg" --arch 240:1:15:4.1
+expect_status 0 "240:1:15:4.1"
+expect_out_has "params=894657 " "hidden width 983, not 984"
+
 run "$arch" --config "$spaces/vit-tiny.cfg" --arch 192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4 --json
 expect_status 0 "--json"
 expect_out_has '"num_params":	5.99476' "--json num_params"

@@ -43,6 +43,25 @@ for a in $("$py" -c "import h5py,sys; print(' '.join(x.decode() for x in h5py.Fi
     expect_status 0 "preferred $a in the refined space"
 done
 
+# Every 0.01 M interval alone from 0.1 to 0.47 M (above, the reference's count vectors leave
+# no group): a narrow interval can keep a wide subnet with few heads (80 channels, at most 4
+# heads of 16), and the refined supernet must still be 80 wide. Each run succeeds and its
+# refined space holds the architecture it kept.
+kept=0
+for k in $(seq 10 46); do
+    lo=0.$k hi=$(printf '%d.%02d' $(((k + 1) / 100)) $(((k + 1) % 100)))
+    run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/n.h5" --min "$lo" --max "$hi" --width 0.01 --refined "$work/n.cfg"
+    expect_status 0 "select [$lo, $hi): $err"
+    a=$(awk '/^\[/ && $NF ~ /:/ {print $NF}' <<<"$out")
+    if [ -n "$a" ]; then
+        kept=$((kept + 1))
+        run "$bin/prenas-arch" --config "$work/n.cfg" --arch "$a"
+        expect_status 0 "[$lo, $hi): $a in its refined space: $err"
+    fi
+    rm -f "$work/n.h5" "$work/n.cfg"
+done
+[ "$kept" -eq 37 ] && pass || fail "architectures kept in 37 narrow intervals: $kept"
+
 # Two ranks: the same tables (up to float rounding) and the same preferred set.
 run "${mpi[@]}" "$bin/prenas-score" --config "$spaces/micro.cfg" --out "$work/s2.h5" --seed 3
 expect_status 0 "score, 2 ranks"
