@@ -9,6 +9,7 @@
 #include "artefact.h"
 #include "error.h"
 #include "real.h"
+#include "space.h"
 
 #include <hdf5.h>
 #include <stdbool.h>
@@ -64,6 +65,9 @@ typedef struct {
 
 bool dataset_open(DatasetFile *dataset, const char *path, Error *err);
 void dataset_close(DatasetFile *dataset);
+/* Whether the images and classes are those the space's supernet takes (input size, channels,
+ * class count); an input error naming both otherwise. */
+bool dataset_fits(const DatasetFile *dataset, const Space *space, Error *err);
 const SplitInfo *dataset_split(const DatasetFile *dataset, const char *name); /* NULL if absent */
 /* Rows [first, first + count) of a split; labels are checked against the class count. */
 bool dataset_read(DatasetFile *dataset, const char *split, int64_t first, int64_t count,

@@ -11,14 +11,7 @@ bool gradient_pass_open_data(GradientPass *pass, const char *path, Error *err) {
     if (!dataset_open(&pass->dataset, path, err)) return false;
     pass->data_mode = true;
     if (!split_images_open(&pass->dataset, "train", false, &pass->train, err)) return false;
-    const ImageShape s = pass->dataset.shape;
-    if (s.height != space->image_size || s.width != space->image_size ||
-        s.channels != space->in_channels || s.num_classes != space->num_classes)
-        return input_error(err,
-                           "the dataset has %dx%dx%d images in %d classes, the space expects "
-                           "%dx%dx%d in %d, %s",
-                           s.height, s.width, s.channels, s.num_classes, space->image_size,
-                           space->image_size, space->in_channels, space->num_classes, path);
+    if (!dataset_fits(&pass->dataset, space, err)) return false;
     const SplitInfo *train = dataset_split(&pass->dataset, "train");
     const int64_t needed = (int64_t)pass->options.batch * pass->options.batches;
     if (train->count < needed)
