@@ -29,7 +29,7 @@ bool parse_size(const char *s, int64_t bare_unit, int64_t *out) {
     int whole_digits = 0;
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++, whole_digits++) {
-        if (whole > (INT64_MAX - 9) / 10) return false;
+        if (whole > (INT64_MAX - (*p - '0')) / 10) return false;
         whole = whole * 10 + (*p - '0');
     }
     if (*p == '.') {
