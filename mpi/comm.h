@@ -31,6 +31,10 @@ void comm_sum_doubles(const Comm *comm, double *data, size_t n);
 /* Rank 0 receives every rank's bytes, concatenated in rank order (xmalloc'd; NULL elsewhere). */
 void *comm_gather_bytes(const Comm *comm, const void *mine, size_t bytes, size_t *total);
 
+/* Collective barrier that sleeps while it waits: MPI_Barrier polls and would take a core
+ * from a rank that is timing something (latency measurements). */
+void comm_barrier_idle(const Comm *comm);
+
 /* Collective: how many ranks share this rank's node (its memory). */
 int comm_node_size(const Comm *comm);
 

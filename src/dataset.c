@@ -1,6 +1,7 @@
 #include "dataset.h"
 
 #include "h5.h"
+#include "space.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -163,19 +164,6 @@ bool dataset_open(DatasetFile *ds, const char *path, Error *err) {
     return ok;
 }
 
-bool dataset_fits(const DatasetFile *ds, const Space *space, Error *err) {
-    const ImageShape s = ds->shape;
-    if (s.height == space->image_size && s.width == space->image_size &&
-        s.channels == space->in_channels && s.num_classes == space->num_classes)
-        return true;
-    return input_error(err,
-                       "the dataset has %dx%dx%d images in %d classes, the space expects %dx%dx%d "
-                       "in %d, %s",
-                       s.height, s.width, s.channels, s.num_classes, space->image_size,
-                       space->image_size, space->in_channels, space->num_classes,
-                       ds->artefact.path);
-}
-
 void dataset_close(DatasetFile *ds) {
     for (int i = 0; ds->class_names && i < ds->shape.num_classes; i++) free(ds->class_names[i]);
     free(ds->class_names);
@@ -314,4 +302,16 @@ void images_to_tensor(real *out, const uint8_t *images, int64_t n, ImageShape sh
                 plane[p] = (real)(image[p * shape.channels + c] * scale - shift);
         }
     }
+}
+
+bool dataset_fits_space(const DatasetFile *d, const Space *space, Error *err) {
+    const ImageShape s = d->shape;
+    if (s.height == space->image_size && s.width == space->image_size &&
+        s.channels == space->in_channels && s.num_classes == space->num_classes)
+        return true;
+    return input_error(err,
+                       "the dataset has %dx%dx%d images in %d classes, the space expects "
+                       "%dx%dx%d in %d, %s",
+                       s.height, s.width, s.channels, s.num_classes, space->image_size,
+                       space->image_size, space->in_channels, space->num_classes, d->artefact.path);
 }

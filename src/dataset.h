@@ -65,9 +65,6 @@ typedef struct {
 
 bool dataset_open(DatasetFile *dataset, const char *path, Error *err);
 void dataset_close(DatasetFile *dataset);
-/* Whether the images and classes are those the space's supernet takes (input size, channels,
- * class count); an input error naming both otherwise. */
-bool dataset_fits(const DatasetFile *dataset, const Space *space, Error *err);
 const SplitInfo *dataset_split(const DatasetFile *dataset, const char *name); /* NULL if absent */
 /* Rows [first, first + count) of a split; labels are checked against the class count. */
 bool dataset_read(DatasetFile *dataset, const char *split, int64_t first, int64_t count,
@@ -101,6 +98,10 @@ static inline size_t image_bytes(ImageShape shape) {
  * per channel. */
 void images_to_tensor(real *out, const uint8_t *images, int64_t n, ImageShape shape,
                       const double *mean, const double *std);
+/* Whether the dataset's images and classes are what the space's supernet takes (an input
+ * error naming both shapes and the dataset's path otherwise). */
+bool dataset_fits_space(const DatasetFile *dataset, const Space *space, Error *err);
+
 /* A few lines for people: shape, classes, and each split's size, statistics and origin. */
 void dataset_print_summary(const DatasetFile *dataset, FILE *out);
 

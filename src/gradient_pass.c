@@ -11,7 +11,7 @@ bool gradient_pass_open_data(GradientPass *pass, const char *path, Error *err) {
     if (!dataset_open(&pass->dataset, path, err)) return false;
     pass->data_mode = true;
     if (!split_images_open(&pass->dataset, "train", false, &pass->train, err)) return false;
-    if (!dataset_fits(&pass->dataset, space, err)) return false;
+    if (!dataset_fits_space(&pass->dataset, space, err)) return false;
     const SplitInfo *train = dataset_split(&pass->dataset, "train");
     const int64_t needed = (int64_t)pass->options.batch * pass->options.batches;
     if (train->count < needed)

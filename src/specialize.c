@@ -411,7 +411,7 @@ bool specialize_check_eval(const Artefact *eval, const ArtefactInput *supernet, 
 
 static bool open_fitting(const char *path, const Space *space, DatasetFile *dataset, Error *err) {
     if (!dataset_open(dataset, path, err)) return false;
-    if (dataset_fits(dataset, space, err)) return true;
+    if (dataset_fits_space(dataset, space, err)) return true;
     dataset_close(dataset);
     return false;
 }

@@ -217,13 +217,7 @@ int main(int argc, char **argv) {
     const Space *training = set.training;
     DatasetFile data;
     if (!dataset_open(&data, o.data, &err)) die(&err);
-    const ImageShape shape = data.shape;
-    if (shape.height != training->image_size || shape.width != training->image_size ||
-        shape.channels != training->in_channels || shape.num_classes != training->num_classes)
-        die_input(
-            "the dataset has %dx%dx%d images in %d classes, the space expects %dx%dx%d in %d, %s",
-            shape.height, shape.width, shape.channels, shape.num_classes, training->image_size,
-            training->image_size, training->in_channels, training->num_classes, o.data);
+    if (!dataset_fits_space(&data, training, &err)) die(&err);
     const bool in_memory = images_in_memory(o.images, &data, &comm);
     SplitImages train, val, test;
     if (!split_images_open(&data, "train", in_memory, &train, &err) ||

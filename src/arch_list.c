@@ -1,0 +1,39 @@
+#include "arch_list.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+bool arch_list_read(const char *path, const Space *space, Arch **archs, int *n, Error *err) {
+    *archs = NULL, *n = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return input_error(err, "cannot open the architecture list: %m, %s", path);
+    int capacity = 0;
+    char line[4096];
+    bool ok = true;
+    for (int number = 1; ok && fgets(line, sizeof line, f); number++) {
+        line[strcspn(line, "#\r\n")] = '\0';
+        char *text = line + strspn(line, " \t");
+        for (size_t len = strlen(text); len && (text[len - 1] == ' ' || text[len - 1] == '\t');)
+            text[--len] = '\0';
+        if (!*text) continue;
+        Arch arch;
+        Error line_err = {0};
+        if (!arch_parse(text, &arch, &line_err) || !arch_check(&arch, space, &line_err)) {
+            ok = input_error(err, "%s, %s:%d", line_err.message, path, number);
+            break;
+        }
+        bool seen = false;
+        for (int i = 0; i < *n && !seen; i++) seen = arch_equal(&(*archs)[i], &arch);
+        if (seen) continue;
+        if (*n == capacity) {
+            capacity = capacity ? 2 * capacity : 64;
+            *archs = xrealloc(*archs, sizeof **archs * (size_t)capacity);
+        }
+        (*archs)[(*n)++] = arch;
+    }
+    fclose(f);
+    if (ok && *n == 0) ok = input_error(err, "no architecture in the list, %s", path);
+    if (!ok) free(*archs), *archs = NULL, *n = 0;
+    return ok;
+}
