@@ -10,9 +10,17 @@
 bool parse_long(const char *s, long *out);
 bool parse_double(const char *s, double *out);
 
-/* A whole count with an optional SI suffix, exactly: "300000", "300K" (or "300k"), "0.3M",
- * "1.38G". No sign, no exponent; a fraction that leaves part of a unit ("0.1234567M") fails. */
-bool parse_count(const char *s, int64_t *out);
+/* A size (parameters, FLOPs, MACs) as people type it: digits with an optional fraction and an
+ * optional decimal suffix K (10^3), M (10^6) or G (10^9); a number without a suffix counts
+ * `bare_unit`s (1: a plain count; prenas-select's interval bounds count millions). The size
+ * must be a whole count ("0.3M" is 300000; "1.5" with bare_unit 1 fails); no sign, no exponent,
+ * at most 9 decimals, at most INT64_MAX. */
+bool parse_size(const char *s, int64_t bare_unit, int64_t *out);
+/* What parse_size takes, for messages: "a whole count, bare or with ...". */
+const char *size_syntax(int64_t bare_unit);
+/* The shortest exact form with the largest suffix that keeps the number at least 1:
+ * 300000 -> "300K", 5994760 -> "5.99476M", 1379653176 -> "1.379653176G", 999 -> "999". */
+void format_size(int64_t value, char *buf, size_t size);
 
 /* MLP ratios are kept in thousandths ("3.5" -> 3500): exact to compare, sort and print, and
  * r / 1000.0 is the double the reference computes with (mlp_hidden_width, src/arch.h). At

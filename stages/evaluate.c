@@ -3,6 +3,7 @@
 #include "evaluate.h"
 #include "arch_list.h"
 #include "artefact.h"
+#include "backend.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "clock.h"
@@ -170,7 +171,7 @@ static void measure_latency(Model *model, EvalTable *t, const Options *o, const 
     t->latency_batch = o->latency_batch;
     t->latency_repeats = o->latency_repeats;
     t->latency_threads = omp_get_max_threads();
-    snprintf(t->latency_device, sizeof t->latency_device, "cpu");
+    snprintf(t->latency_device, sizeof t->latency_device, "%s", backend_device());
     if (comm->rank == 0 && o->latency_repeats > 0) {
         for (int i = 0; i < t->n; i++) {
             const int batches[2] = {1, o->latency_batch};

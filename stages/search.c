@@ -75,14 +75,6 @@ typedef struct {
     EvolutionOptions evolution;
 } Options;
 
-static int64_t cli_count(const char *option, const char *value) {
-    int64_t count;
-    if (!parse_count(value, &count))
-        cli_usage_error("%s '%s': expected a whole count such as 250000, 250K, 0.25M or 1.4G",
-                        option, value);
-    return count;
-}
-
 static Options parse(int argc, char **argv) {
     enum {
         OPT_MIN_PARAMS = CLI_OPT_FIRST,
@@ -150,16 +142,16 @@ static Options parse(int argc, char **argv) {
             e->seed = (uint64_t)cli_long("--seed", optarg, 0, INT64_MAX);
             break;
         case OPT_MIN_PARAMS:
-            e->min_params = cli_count("--min-params", optarg);
+            e->min_params = cli_size("--min-params", optarg, 1);
             break;
         case OPT_MAX_PARAMS:
-            e->max_params = cli_count("--max-params", optarg);
+            e->max_params = cli_size("--max-params", optarg, 1);
             break;
         case OPT_MIN_FLOPS:
-            e->min_flops = cli_count("--min-flops", optarg);
+            e->min_flops = cli_size("--min-flops", optarg, 1);
             break;
         case OPT_MAX_FLOPS:
-            e->max_flops = cli_count("--max-flops", optarg);
+            e->max_flops = cli_size("--max-flops", optarg, 1);
             break;
         case OPT_POPULATION:
             e->population = (int)cli_long("--population", optarg, 1, 1 << 20);

@@ -21,7 +21,7 @@ static void counts(void) {
                 {"9223372036854775807", INT64_MAX}};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         int64_t value = -1;
-        if (!CHECK(parse_count(good[i].text, &value))) fprintf(stderr, "  %s\n", good[i].text);
+        if (!CHECK(parse_size(good[i].text, 1, &value))) fprintf(stderr, "  %s\n", good[i].text);
         CHECK_EQ_I64(value, good[i].value);
     }
     static const char *const bad[] = {"",
@@ -40,7 +40,7 @@ static void counts(void) {
                                       "0x10"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int64_t value = 7;
-        if (!CHECK(!parse_count(bad[i], &value))) fprintf(stderr, "  '%s' accepted\n", bad[i]);
+        if (!CHECK(!parse_size(bad[i], 1, &value))) fprintf(stderr, "  '%s' accepted\n", bad[i]);
         CHECK_EQ_I64(value, 7); /* untouched */
     }
 }
