@@ -36,3 +36,7 @@ void backend_describe(FILE *out) {
     fprintf(out, "cuda: not built (nvcc was not found when this build was configured)\n");
 #endif
 }
+
+const char *backend_device(void) {
+    return "cpu";
+}

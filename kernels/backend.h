@@ -8,6 +8,9 @@
 #include <stdio.h>
 
 void backend_describe(FILE *out);
+/* Where this build runs forward passes, as eval.h5 names the device of a latency: "cpu" (the
+ * CUDA kernels are not wired into the model yet). */
+const char *backend_device(void);
 
 #ifdef PRENAS_HAVE_CUDA
 #ifdef __cplusplus

@@ -71,6 +71,12 @@ bool artefact_meta_add_input(ArtefactMeta *meta, const char *role, const char *p
     return true;
 }
 
+const ArtefactInput *artefact_meta_input(const ArtefactMeta *meta, const char *role) {
+    for (int i = 0; i < meta->n_inputs; i++)
+        if (strcmp(meta->inputs[i].role, role) == 0) return &meta->inputs[i];
+    return NULL;
+}
+
 void artefact_meta_free(ArtefactMeta *meta) {
     free(meta->command_line);
     free(meta->config);
@@ -122,6 +128,9 @@ static bool read_meta(hid_t file, const char *path, ArtefactMeta *meta, Error *e
               h5_read_attr_int(&src, g, "seed", &seed) &&
               h5_read_attr_int(&src, g, "world_size", &meta->world_size);
     meta->seed = (uint64_t)seed;
+    /* only stages with modes write it */
+    if (ok && H5Aexists(g, "mode") > 0)
+        ok = h5_read_attr_string(&src, g, "mode", meta->mode, sizeof meta->mode);
     if (ok) {
         char *line = xmalloc(1 << 16);
         ok = h5_read_attr_string(&src, g, "command_line", line, 1 << 16);

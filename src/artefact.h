@@ -47,6 +47,8 @@ void artefact_meta_set_config(ArtefactMeta *meta, const char *config_text);
 /* Records an input file with its SHA-256. */
 bool artefact_meta_add_input(ArtefactMeta *meta, const char *role, const char *path, Error *err);
 void artefact_meta_free(ArtefactMeta *meta);
+/* The first input of this role ("dataset", "supernet", ...); NULL when there is none. */
+const ArtefactInput *artefact_meta_input(const ArtefactMeta *meta, const char *role);
 
 typedef struct {
     hid_t file; /* write datasets here between begin and commit */

@@ -50,3 +50,10 @@ double cli_double(const char *option, const char *value, double min, double max)
         cli_usage_error("%s '%s': expected a number in [%g, %g]", option, value, min, max);
     return v;
 }
+
+int64_t cli_size(const char *option, const char *value, int64_t bare_unit) {
+    int64_t v;
+    if (!parse_size(value, bare_unit, &v))
+        cli_usage_error("%s '%s': expected %s", option, value, size_syntax(bare_unit));
+    return v;
+}

@@ -5,6 +5,7 @@
  * each stage; these helpers keep the messages and exit codes uniform. */
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* getopt_long values: --version's, and the first a stage may give its own long options. */
@@ -20,5 +21,7 @@ _Noreturn void cli_common_option(int option, const char *usage, char **argv);
 
 long cli_long(const char *option, const char *value, long min, long max);
 double cli_double(const char *option, const char *value, double min, double max);
+/* A size (parse_size, src/text.h): a bare number counts `bare_unit`s (1, 10^6 or 10^9). */
+int64_t cli_size(const char *option, const char *value, int64_t bare_unit);
 
 #endif

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +22,68 @@ bool parse_double(const char *s, double *out) {
     if (end == s || *end != '\0' || errno != 0 || !isfinite(value)) return false;
     *out = value;
     return true;
+}
+
+bool parse_size(const char *s, int64_t bare_unit, int64_t *out) {
+    int64_t whole = 0, fraction = 0, scale = 1; /* the fraction is fraction / scale */
+    int whole_digits = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++, whole_digits++) {
+        if (whole > (INT64_MAX - (*p - '0')) / 10) return false;
+        whole = whole * 10 + (*p - '0');
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++) {
+            if (scale == 1000000000) return false;
+            fraction = fraction * 10 + (*p - '0');
+            scale *= 10;
+        }
+        if (scale == 1) return false;
+    }
+    int64_t unit = bare_unit;
+    if (*p == 'K' || *p == 'k')
+        unit = 1000, p++;
+    else if (*p == 'M')
+        unit = 1000000, p++;
+    else if (*p == 'G')
+        unit = 1000000000, p++;
+    if (*p != '\0' || whole_digits == 0 || whole > INT64_MAX / unit) return false;
+    /* fraction < scale <= 10^9 and unit <= 10^9: the product fits */
+    if (fraction * unit % scale != 0) return false;
+    const int64_t part = fraction * unit / scale;
+    if (whole * unit > INT64_MAX - part) return false;
+    *out = whole * unit + part;
+    return true;
+}
+
+const char *size_syntax(int64_t bare_unit) {
+    if (bare_unit == 1)
+        return "a whole count, bare or with a decimal suffix K, M or G (300000, 300K, 0.3M)";
+    if (bare_unit == 1000000)
+        return "a number of millions, or a count with a decimal suffix K, M or G (0.3, 300K, "
+               "0.3M)";
+    return "a number of billions, or a count with a decimal suffix K, M or G (1.4, 1400M, 1.4G)";
+}
+
+void format_size(int64_t value, char *buf, size_t size) {
+    static const struct {
+        int64_t unit;
+        char suffix;
+    } units[] = {{1000000000, 'G'}, {1000000, 'M'}, {1000, 'K'}};
+    for (int u = 0; u < 3; u++) {
+        const int64_t unit = units[u].unit;
+        if (value < unit) continue;
+        char fraction[16] = "";
+        int digits = 0;
+        for (int64_t rest = value % unit, d = unit / 10; rest > 0; d /= 10) {
+            fraction[digits++] = (char)('0' + rest / d);
+            rest %= d;
+        }
+        snprintf(buf, size, "%lld%s%s%c", (long long)(value / unit), digits ? "." : "", fraction,
+                 units[u].suffix);
+        return;
+    }
+    snprintf(buf, size, "%lld", (long long)value);
 }
 
 bool parse_milli(const char *s, int *out) {

@@ -5,9 +5,22 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 bool parse_long(const char *s, long *out);
 bool parse_double(const char *s, double *out);
+
+/* A size (parameters, FLOPs, MACs) as people type it: digits with an optional fraction and an
+ * optional decimal suffix K (10^3), M (10^6) or G (10^9); a number without a suffix counts
+ * `bare_unit`s (1: a plain count; prenas-select's interval bounds count millions). The size
+ * must be a whole count ("0.3M" is 300000; "1.5" with bare_unit 1 fails); no sign, no exponent,
+ * at most 9 decimals, at most INT64_MAX. */
+bool parse_size(const char *s, int64_t bare_unit, int64_t *out);
+/* What parse_size takes, for messages: "a whole count, bare or with ...". */
+const char *size_syntax(int64_t bare_unit);
+/* The shortest exact form with the largest suffix that keeps the number at least 1:
+ * 300000 -> "300K", 5994760 -> "5.99476M", 1379653176 -> "1.379653176G", 999 -> "999". */
+void format_size(int64_t value, char *buf, size_t size);
 
 /* MLP ratios are kept in thousandths so that hidden widths floor(E*r) are exact integer
  * arithmetic ("3.5" -> 3500). At most three decimals; no sign, no exponent. */

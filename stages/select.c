@@ -12,7 +12,6 @@
 #include "space.h"
 
 #include <getopt.h>
-#include <math.h>
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +31,9 @@ static const char USAGE[] =
     "                       (default: the space recorded in scores.h5)\n"
     "  --budget B           params (default), flops (the reference's count, comparable to the\n"
     "                       paper) or macs\n"
-    "  --min X --max Y --width W  intervals, in millions of parameters or G(FL)OPs (default:\n"
-    "                       the space's `intervals` for the budget)\n"
+    "  --min X --max Y --width W  intervals, in millions of parameters or G(FL)OPs, or with a\n"
+    "                       decimal suffix K, M or G (0.05, 50K); default: the space's\n"
+    "                       `intervals` for the budget\n"
     "  --per-interval N     architectures kept per interval (default 1)\n"
     "  --proxy NAME         isomer proxy (default: the one scores.h5 names)\n"
     "  --rank-by NAME       ranking proxy (default snip, method.md 6.4)\n"
@@ -141,12 +141,11 @@ static Options parse(int argc, char **argv) {
 
 /* The budget's intervals: the command line's, or the space's. */
 static Intervals choose_intervals(const Options *o, const Space *space) {
-    const double unit = o->budget == BUDGET_PARAMS ? 1e6 : 1e9;
+    const int64_t unit = o->budget == BUDGET_PARAMS ? 1000000 : 1000000000;
     IntervalSpec spec;
     if (o->min) {
-        spec = (IntervalSpec){true, llround(cli_double("--min", o->min, 0, 1e9) * unit),
-                              llround(cli_double("--max", o->max, 0, 1e9) * unit),
-                              llround(cli_double("--width", o->width, -1e9, 1e9) * unit)};
+        spec = (IntervalSpec){true, cli_size("--min", o->min, unit),
+                              cli_size("--max", o->max, unit), cli_size("--width", o->width, unit)};
     } else {
         const IntervalSpec *given = budget_intervals(o->budget, space);
         if (!given)

@@ -82,6 +82,14 @@ expect_status 0 "select with empty intervals"
 expect_out_has "(no architecture in this interval)" "an empty interval is reported"
 run "$py" -c "import json,sys; print(sorted(json.load(open(sys.argv[1]))))" "$work/pe.json"
 expect_out_has "'0.15'" "JSON keys are interval ends"
+# Sizes with a suffix are the same intervals as bare millions; fractions of a parameter are not.
+run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/pk.h5" --min 0 --max 500K --width 0.05M
+expect_status 0 "select with suffixed sizes"
+h5diff "$work/pe.h5" "$work/pk.h5" /intervals >/dev/null && h5diff "$work/pe.h5" "$work/pk.h5" /candidates >/dev/null &&
+    pass || fail "500K, 0.05M != 0.5, 0.05"
+run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/bad.h5" --min 0 --max 0.5 --width 0.0000005
+expect_status 2 "half a parameter"
+expect_error_line "--width '0.0000005': expected a number of millions" "half a parameter"
 
 # prenas-analyze on all isomers of four groups (48 wide, 4 deep), with each architecture's
 # parameter count as its "accuracy": the params proxy then ranks perfectly (tau 1), and as

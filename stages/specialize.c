@@ -1,0 +1,252 @@
+/* prenas-specialize: the model a trained supernet deploys under resource constraints
+ * (method.md §10.2, paper Eq. 12), written as a dense standalone subnet (model-NAME.h5). */
+#include "specialize.h"
+#include "artefact.h"
+#include "backend.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "dataset.h"
+#include "eval_table.h"
+#include "h5.h"
+#include "standalone.h"
+#include "weights.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char USAGE[] =
+    "usage: prenas-specialize --supernet RUNDIR/supernet.h5 [--eval eval.h5] [--data dataset.h5]\n"
+    "                         LIMIT... --out model-NAME.h5\n"
+    "       prenas-specialize --supernet RUNDIR/supernet.h5 [--eval eval.h5] [--data dataset.h5]\n"
+    "                         [LIMIT...] --budgets LIST|FILE --out-dir DIR\n"
+    "\n"
+    "Chooses the architecture a trained supernet deploys under resource limits (method.md 10.2,\n"
+    "paper Eq. 12) and writes it as a dense standalone model (schema prenas.model): the\n"
+    "supernet's slices copied into the subnet's own shapes, with the input normalisation and\n"
+    "class names of the training dataset.\n"
+    "\n"
+    "  --supernet FILE      a trained supernet (RUNDIR/supernet.h5 or a checkpoint)\n"
+    "  --eval FILE          eval.h5 of prenas-evaluate for this supernet (checked by SHA-256):\n"
+    "                       choose by measured val top-1 among all its architectures. Without\n"
+    "                       it: by the preferred ranking, among the architectures the supernet\n"
+    "                       was trained on, the highest interval, then the highest proxy score.\n"
+    "                       Ties go to fewer params, then to the architecture string.\n"
+    "  --data FILE          dataset.h5 whose train split's mean / std and class names go into\n"
+    "                       the model (default: the supernet's training dataset, when it is\n"
+    "                       still there unchanged)\n"
+    "LIMIT, each at most; repeat and combine them, all must hold:\n"
+    "  --max-params N       parameters (method.md 4.1)\n"
+    "  --max-flops N        FLOPs as the reference counts them (4.3; the paper's numbers)\n"
+    "  --max-macs N         multiply-accumulates (4.4)\n"
+    "  --max-latency-ms X   batch-1 median latency measured by prenas-evaluate on this backend\n"
+    "                       (needs --eval)\n"
+    "  N is a whole count, bare or with a decimal suffix K, M or G: 300000, 300K, 0.3M, 1.4G.\n"
+    "  --out FILE           the model to write (atomically)\n"
+    "  --budgets LIST|FILE  one model per budget: entries [KIND:]VALUE separated by commas (or\n"
+    "                       one per line in FILE, # comments), KIND params (default), flops,\n"
+    "                       macs or latency (ms; needs --eval), each with the LIMITs above:\n"
+    "                       --budgets 0.2M,0.3M,flops:60M,latency:1.5ms\n"
+    "  --out-dir DIR        where --budgets writes model-<budget>.h5: model-0.2M.h5,\n"
+    "                       model-flops-60M.h5, model-latency-1.5ms.h5 (DIR is created)\n"
+    "  --help, --version\n"
+    "\n"
+    "Prints each choice with the reason (the limits, the accuracy and its split, or the interval\n"
+    "and score) and the runner-up, then one line per model written. A limit no architecture\n"
+    "meets is an error naming the smallest. Nothing is written unless every model can be.\n"
+    "Exit status: 0 success, 2 bad usage or input, 1 failure.\n";
+
+typedef struct {
+    const char *supernet, *eval, *data, *out, *out_dir, *budgets;
+    Constraints limits; /* the LIMIT options: every model's */
+    Target *targets;    /* --budgets, or the one --out model */
+    int n_targets;
+} Options;
+
+static Options parse(int argc, char **argv) {
+    enum { OPT_MAX_FIRST = CLI_OPT_FIRST, OPT_OUT_DIR = OPT_MAX_FIRST + LIMIT_KINDS, OPT_BUDGETS };
+    static const struct option options[] = {
+        {"supernet", required_argument, NULL, 's'},
+        {"eval", required_argument, NULL, 'e'},
+        {"data", required_argument, NULL, 'd'},
+        {"max-params", required_argument, NULL, OPT_MAX_FIRST + LIMIT_PARAMS},
+        {"max-flops", required_argument, NULL, OPT_MAX_FIRST + LIMIT_FLOPS},
+        {"max-macs", required_argument, NULL, OPT_MAX_FIRST + LIMIT_MACS},
+        {"max-latency-ms", required_argument, NULL, OPT_MAX_FIRST + LIMIT_LATENCY},
+        {"out", required_argument, NULL, 'o'},
+        {"budgets", required_argument, NULL, OPT_BUDGETS},
+        {"out-dir", required_argument, NULL, OPT_OUT_DIR},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, CLI_OPT_VERSION},
+        {NULL, 0, NULL, 0}};
+    Options o = {0};
+    opterr = 0;
+    for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
+        if (c >= OPT_MAX_FIRST && c < OPT_MAX_FIRST + LIMIT_KINDS) {
+            const LimitKind kind = (LimitKind)(c - OPT_MAX_FIRST);
+            if (!constraints_add(&o.limits, kind, optarg))
+                cli_usage_error("--max-%s%s '%s': expected %s", limit_name(kind),
+                                kind == LIMIT_LATENCY ? "-ms" : "", optarg, limit_syntax(kind));
+            continue;
+        }
+        switch (c) {
+        case 's':
+            o.supernet = optarg;
+            break;
+        case 'e':
+            o.eval = optarg;
+            break;
+        case 'd':
+            o.data = optarg;
+            break;
+        case 'o':
+            o.out = optarg;
+            break;
+        case OPT_BUDGETS:
+            o.budgets = optarg;
+            break;
+        case OPT_OUT_DIR:
+            o.out_dir = optarg;
+            break;
+        default:
+            cli_common_option(c, USAGE, argv);
+        }
+    }
+    if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o.supernet) cli_usage_error("--supernet supernet.h5 is required");
+    if (!o.out == !o.budgets) cli_usage_error("give --out FILE or --budgets LIST --out-dir DIR");
+    if (o.budgets && !o.out_dir) cli_usage_error("--budgets needs --out-dir DIR");
+    if (o.out_dir && !o.budgets) cli_usage_error("--out-dir goes with --budgets");
+    if (o.out && constraints_empty(&o.limits))
+        cli_usage_error("no limit: give --max-params, --max-flops, --max-macs or --max-latency-ms");
+    if (o.budgets) {
+        Error err = {0};
+        if (!targets_load(o.budgets, &o.targets, &o.n_targets, &err)) die(&err);
+    } else {
+        o.targets = xcalloc(1, sizeof *o.targets);
+        o.n_targets = 1;
+    }
+    for (int i = 0; i < o.n_targets; i++) {
+        constraints_merge(&o.targets[i].limits, &o.limits);
+        if (o.targets[i].limits.max_latency_ms > 0 && !o.eval)
+            cli_usage_error("a latency limit needs --eval eval.h5 (latencies are measured by "
+                            "prenas-evaluate)");
+    }
+    return o;
+}
+
+/* The rows to choose among: eval.h5's, checked to be this supernet's, or the supernet's own
+ * trained architectures for the ranking. */
+static Candidates candidates(const Options *o, const TrainedSupernet *supernet, EvalTable *table,
+                             Artefact *eval, ArtefactMeta *meta, Error *err) {
+    if (!o->eval) {
+        *table = eval_table_new(supernet->archs, supernet->n, supernet->interval, supernet->score,
+                                true, supernet->space);
+        return (Candidates){table, CHOOSE_BY_RANKING, o->supernet, backend_device()};
+    }
+    if (!eval_table_read(o->eval, table, eval, err) ||
+        !specialize_check_eval(eval, artefact_meta_input(meta, "supernet"), err) ||
+        !artefact_meta_add_input(meta, "eval", o->eval, err))
+        die(err);
+    return (Candidates){table, CHOOSE_BY_ACCURACY, o->eval, backend_device()};
+}
+
+static char **output_paths(const Options *o) {
+    char **paths = xcalloc((size_t)o->n_targets, sizeof *paths);
+    for (int i = 0; i < o->n_targets; i++) {
+        if (o->out) {
+            paths[i] = xstrdup(o->out);
+            continue;
+        }
+        const size_t size = strlen(o->out_dir) + TARGET_NAME_MAX + 16;
+        paths[i] = xmalloc(size);
+        snprintf(paths[i], size, "%s/model-%s.h5", o->out_dir, o->targets[i].name);
+    }
+    return paths;
+}
+
+static _Noreturn void abandon(ArtefactWriter *writers, int n, const Error *err) {
+    for (int i = 0; i < n; i++) artefact_abort(&writers[i]);
+    die(err);
+}
+
+/* Every output begun before any is written: a path that cannot be written stops the run before
+ * a single model appears. */
+static ArtefactWriter *begin_outputs(const Options *o, char *const *paths, Error *err) {
+    struct stat st;
+    if (o->out_dir && stat(o->out_dir, &st) != 0 && mkdir(o->out_dir, 0777) != 0) {
+        input_error(err, "cannot create the output directory: %m, %s", o->out_dir);
+        die(err);
+    }
+    ArtefactWriter *writers = xcalloc((size_t)o->n_targets, sizeof *writers);
+    for (int i = 0; i < o->n_targets; i++)
+        if (!artefact_begin(&writers[i], paths[i], err)) abandon(writers, i, err);
+    return writers;
+}
+
+static void write_model(ArtefactWriter *writer, ArtefactMeta *meta, const TrainedSupernet *sup,
+                        const Candidates *c, const Constraints *limits, const Choice *choice,
+                        const DatasetFile *data) {
+    Standalone s;
+    standalone_extract(&s, sup->model->vit, &c->table->rows[choice->chosen].arch, sup->space);
+    specialize_set_data(&s, data);
+    specialize_label(&s, c, limits, choice);
+    standalone_write(writer->file, &s);
+    artefact_meta_set_config(meta, s.space->text);
+    artefact_commit(writer, meta);
+    standalone_free(&s);
+}
+
+int main(int argc, char **argv) {
+    Options o = parse(argc, argv);
+    h5_silence();
+    Error err = {0};
+    TrainedSupernet sup;
+    Artefact recorded; /* the supernet's /meta: its training dataset */
+    ArtefactMeta meta;
+    artefact_meta_init(&meta, MODEL_SCHEMA, MODEL_SCHEMA_VERSION, argc, argv);
+    if (!trained_supernet_open(&sup, o.supernet, 1, &err) ||
+        !artefact_open(&recorded, o.supernet, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, &err) ||
+        !artefact_meta_add_input(&meta, "supernet", o.supernet, &err))
+        die(&err);
+    EvalTable table;
+    Artefact eval = {.file = -1};
+    const Candidates c = candidates(&o, &sup, &table, &eval, &meta, &err);
+
+    Choice *choices = xcalloc((size_t)o.n_targets, sizeof *choices);
+    for (int i = 0; i < o.n_targets; i++)
+        if (!specialize_choose(&c, &o.targets[i].limits, &choices[i], &err) ||
+            !arch_check(&table.rows[choices[i].chosen].arch, sup.space, &err))
+            die(&err);
+    DatasetFile data;
+    if (!specialize_dataset(o.data, &recorded, sup.space, &data, &err) ||
+        !artefact_meta_add_input(&meta, "dataset", data.artefact.path, &err))
+        die(&err);
+
+    printf("prenas-specialize: %s (space %s, %s sampling, step %lld); input normalisation and "
+           "classes from %s\n",
+           o.supernet, sup.space->name, sup.sampling[0] ? sup.sampling : "unknown",
+           (long long)sup.step, data.artefact.path);
+    char **paths = output_paths(&o);
+    ArtefactWriter *writers = begin_outputs(&o, paths, &err);
+    for (int i = 0; i < o.n_targets; i++) {
+        specialize_explain(stdout, &c, &o.targets[i].limits, &choices[i]);
+        write_model(&writers[i], &meta, &sup, &c, &o.targets[i].limits, &choices[i], &data);
+    }
+    printf("\n");
+    specialize_print_summary(stdout, &c, o.targets, choices, (const char *const *)paths,
+                             o.n_targets);
+
+    for (int i = 0; i < o.n_targets; i++) free(paths[i]);
+    free(paths), free(writers), free(choices), free(o.targets);
+    dataset_close(&data);
+    if (o.eval) artefact_close(&eval);
+    eval_table_free(&table);
+    artefact_close(&recorded);
+    artefact_meta_free(&meta);
+    trained_supernet_close(&sup);
+    return 0;
+}
