@@ -8,7 +8,8 @@
  * resize, channels), then normalised with the model's mean / std.
  *
  * Ranks share the images as contiguous ranges (comm_share); predictor_gather puts every rank's
- * rows on rank 0 in input order, so the output does not depend on the rank count. */
+ * rows on rank 0 in input order. Logits depend on the batch only through rounding (the matrix
+ * products of other batch sizes may sum in another order). */
 
 #include "comm.h"
 #include "dataset.h"

@@ -46,9 +46,10 @@ static const char USAGE[] =
     "  --help, --version\n"
     "\n"
     "The summary (model, images, accuracy) goes to stdout with --out, else to stderr so that\n"
-    "stdout is only the CSV. MPI: ranks share the images; the CSV is the same for any rank\n"
-    "count. Exit status: 0 success; 2 bad usage or input (a damaged model or dataset, a\n"
-    "dataset of another shape, or any IMAGE skipped: the CSV of the others is still\n"
+    "stdout is only the CSV. MPI: ranks share the images, rows stay in input order (with\n"
+    "other batch boundaries per rank a probability may differ in its last digit). Exit\n"
+    "status: 0 success; 2 bad usage or input (a damaged model or dataset, a dataset of\n"
+    "another shape or classes, or any IMAGE skipped: the CSV of the others is still\n"
     "written); 1 a failure of the machine.\n";
 
 typedef struct {
