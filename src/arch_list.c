@@ -1,8 +1,23 @@
 #include "arch_list.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Whether the supernet has the slices `a` uses (method.md §3.4). */
+static bool fits(const Arch *a, const Space *space, Error *err) {
+    const SupernetShape *s = &space->supernet;
+    const int hidden = (int)((int64_t)s->embed_dim * s->mlp_ratio / 1000);
+    if (a->embed_dim > s->embed_dim || a->depth > s->depth)
+        return input_error(err, "width %d or depth %d beyond the supernet's %d x %d", a->embed_dim,
+                           a->depth, s->embed_dim, s->depth);
+    for (int l = 0; l < a->depth; l++)
+        if (a->num_heads[l] > s->num_heads || arch_hidden_dim(a, l) > hidden)
+            return input_error(err, "layer %d has more heads or a wider MLP than the supernet's",
+                               l);
+    return true;
+}
 
 bool arch_list_read(const char *path, const Space *space, Arch **archs, int *n, Error *err) {
     *archs = NULL, *n = 0;
@@ -19,7 +34,7 @@ bool arch_list_read(const char *path, const Space *space, Arch **archs, int *n, 
         if (!*text) continue;
         Arch arch;
         Error line_err = {0};
-        if (!arch_parse(text, &arch, &line_err) || !arch_check(&arch, space, &line_err)) {
+        if (!arch_parse(text, &arch, &line_err) || !fits(&arch, space, &line_err)) {
             ok = input_error(err, "%s, %s:%d", line_err.message, path, number);
             break;
         }

@@ -11,8 +11,11 @@
 
 #include <stdbool.h>
 
-/* Every listed architecture must belong to `space` (errors name the file and line); a
- * repeated one is kept once. *archs is xmalloc'd. */
+/* Every listed architecture must be a subnet of `space`'s supernet: any width, depth, heads
+ * and MLP ratios within its shape, whether or not the space lists them as choices (a trained
+ * supernet runs every such subnet; its refined space lists only the preferred choices).
+ * Errors name the file and line; a repeated architecture is kept once. *archs is
+ * xmalloc'd. */
 bool arch_list_read(const char *path, const Space *space, Arch **archs, int *n, Error *err);
 
 #endif

@@ -19,6 +19,7 @@ enum {
     RNG_STREAM_DATA_ORDER = 7,    /* prenas-train: each epoch's order of the images */
     RNG_STREAM_AUGMENT = 8,       /* prenas-train: each sample's augmentation */
     RNG_STREAM_MIX = 9,           /* prenas-train: mixup / cutmix of each step */
+    RNG_STREAM_ISOMERS = 10,      /* prenas-arch --isomers --limit: which members */
 };
 
 typedef struct {

@@ -1,5 +1,5 @@
-/* prenas-arch: the resource model and the isomer enumeration of a search space, on the
- * command line (method.md §4, §8.2). */
+/* prenas-arch: the resource model, the isomer enumeration of a search space and the members
+ * of one isomer group, on the command line (method.md §4, §8.2, §11.1). */
 #include "arch.h"
 #include "cli.h"
 #include "cost.h"
@@ -9,12 +9,16 @@
 #include "text.h"
 
 #include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static const char USAGE[] =
     "usage: prenas-arch --config SPACE.cfg [--arch ARCH [--json] | --enumerate "
-    "[--all-count-vectors]]\n"
+    "[--all-count-vectors]\n"
+    "                   | --isomers ARCH [--vary heads|ratios|both] [--limit N] [--seed S]]\n"
     "\n"
     "Exact costs of architectures of a ViT search space, and its isomer groups.\n"
     "\n"
@@ -31,6 +35,16 @@ static const char USAGE[] =
     "                       per parameter interval of the space (method.md 8.2)\n"
     "  --all-count-vectors  with --enumerate: every count vector, also those the reference\n"
     "                       never generates (no layer at a middle choice)\n"
+    "  --isomers ARCH       the members of ARCH's isomer group (method.md 11.1: the same width,\n"
+    "                       depth and multisets of heads and MLP ratios, permuted over the\n"
+    "                       layers) that are architectures of the space, one per line in\n"
+    "                       lexicographic order after a '#' line describing the group; the\n"
+    "                       list prenas-evaluate --archs reads\n"
+    "  --vary WHAT          with --isomers: permute the heads, the ratios, or both (default)\n"
+    "  --limit N            with --isomers: at most N members, a uniform random sample without\n"
+    "                       replacement that always includes ARCH (needed for a group of 2^64\n"
+    "                       members or more)\n"
+    "  --seed S             with --limit: the sample's seed (default 0)\n"
     "  --help, --version\n"
     "\n"
     "Exit status: 0 success, 2 bad usage, configuration or architecture.\n";
@@ -149,19 +163,81 @@ static void print_enumeration(const Space *space, bool all_count_vectors) {
     isomer_groups_free(&groups);
 }
 
+/* "3 x4, 4 x8": each value and the layers that take it. */
+static void format_multiset(const IsomerMultiset *set, bool milli, char *buf, size_t size) {
+    size_t used = 0;
+    buf[0] = '\0';
+    for (int v = 0; v < set->n_values && used < size; v++) {
+        char value[32];
+        if (milli)
+            format_milli(set->values[v], value, sizeof value);
+        else
+            snprintf(value, sizeof value, "%d", set->values[v]);
+        used += (size_t)snprintf(buf + used, size - used, "%s%s x%d", v ? ", " : "", value,
+                                 set->counts[v]);
+    }
+}
+
+static void print_isomers(const Space *space, const char *text, IsomerVary vary, uint64_t limit,
+                          uint64_t seed) {
+    Error err = {0};
+    Arch arch;
+    IsomerListing listing;
+    if (!arch_parse(text, &arch, &err) ||
+        !isomer_listing(space, &arch, vary, limit, seed, &listing, &err))
+        die(&err);
+    char canonical[ARCH_TEXT_MAX], heads[512], ratios[512], size[128], members[64];
+    arch_format(&arch, canonical, sizeof canonical);
+    format_multiset(&listing.heads, false, heads, sizeof heads);
+    format_multiset(&listing.ratios, true, ratios, sizeof ratios);
+    if (listing.size == ISOMER_TOO_MANY) {
+        snprintf(size, sizeof size, "%" PRIu64 " or more members (too many to count)",
+                 listing.size);
+        snprintf(members, sizeof members, "those in the space");
+    } else {
+        int n = snprintf(size, sizeof size, "%" PRIu64 " members", listing.size);
+        if (listing.in_space < listing.size)
+            snprintf(size + n, sizeof size - (size_t)n, ", %" PRIu64 " not in the space (skipped)",
+                     listing.size - listing.in_space);
+        snprintf(members, sizeof members, "%" PRIu64 " in the space", listing.in_space);
+    }
+    printf("# isomer group of %s: E %d, D %d; heads %s (%s); MLP ratios %s (%s); %s; ", canonical,
+           arch.embed_dim, arch.depth, vary & ISOMER_VARY_HEADS ? "permuted" : "fixed", heads,
+           vary & ISOMER_VARY_RATIOS ? "permuted" : "fixed", ratios, size);
+    if (listing.sampled)
+        printf("a random sample of %" PRIu64 " of %s%s (seed %" PRIu64 "), ARCH included\n",
+               listing.count, listing.size == ISOMER_TOO_MANY ? "" : "the ", members, seed);
+    else
+        printf("complete: all %s\n", members);
+    for (uint64_t i = 0; i < listing.count; i++) {
+        Arch member;
+        isomer_listing_member(&listing, i, &member);
+        arch_format(&member, canonical, sizeof canonical);
+        puts(canonical);
+    }
+    isomer_listing_free(&listing);
+}
+
 int main(int argc, char **argv) {
-    enum { OPT_JSON = CLI_OPT_FIRST, OPT_ALL_VECTORS };
+    enum { OPT_JSON = CLI_OPT_FIRST, OPT_ALL_VECTORS, OPT_ISOMERS, OPT_VARY, OPT_LIMIT, OPT_SEED };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"arch", required_argument, NULL, 'a'},
         {"json", no_argument, NULL, OPT_JSON},
         {"enumerate", no_argument, NULL, 'e'},
         {"all-count-vectors", no_argument, NULL, OPT_ALL_VECTORS},
+        {"isomers", required_argument, NULL, OPT_ISOMERS},
+        {"vary", required_argument, NULL, OPT_VARY},
+        {"limit", required_argument, NULL, OPT_LIMIT},
+        {"seed", required_argument, NULL, OPT_SEED},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
-    const char *config = NULL, *arch = NULL;
-    bool json = false, enumerate = false, all_vectors = false;
+    const char *config = NULL, *arch = NULL, *isomers = NULL;
+    bool json = false, enumerate = false, all_vectors = false, vary_given = false;
+    bool limit_given = false, seed_given = false;
+    IsomerVary vary = ISOMER_VARY_BOTH;
+    uint64_t limit = 0, seed = 0;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
@@ -180,15 +256,41 @@ int main(int argc, char **argv) {
         case OPT_ALL_VECTORS:
             all_vectors = true;
             break;
+        case OPT_ISOMERS:
+            isomers = optarg;
+            break;
+        case OPT_VARY:
+            vary_given = true;
+            if (strcmp(optarg, "heads") == 0)
+                vary = ISOMER_VARY_HEADS;
+            else if (strcmp(optarg, "ratios") == 0)
+                vary = ISOMER_VARY_RATIOS;
+            else if (strcmp(optarg, "both") == 0)
+                vary = ISOMER_VARY_BOTH;
+            else
+                cli_usage_error("--vary must be heads, ratios or both, not '%s'", optarg);
+            break;
+        case OPT_LIMIT:
+            limit_given = true;
+            limit = (uint64_t)cli_long("--limit", optarg, 1, LONG_MAX);
+            break;
+        case OPT_SEED:
+            seed_given = true;
+            seed = (uint64_t)cli_long("--seed", optarg, 0, LONG_MAX);
+            break;
         default:
             cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!config) cli_usage_error("--config SPACE.cfg is required");
-    if (arch && enumerate) cli_usage_error("--arch and --enumerate exclude each other");
+    if ((arch != NULL) + enumerate + (isomers != NULL) > 1)
+        cli_usage_error("--arch, --enumerate and --isomers exclude each other");
     if (json && !arch) cli_usage_error("--json goes with --arch");
     if (all_vectors && !enumerate) cli_usage_error("--all-count-vectors goes with --enumerate");
+    if ((vary_given || limit_given) && !isomers)
+        cli_usage_error("--vary and --limit go with --isomers");
+    if (seed_given && !limit_given) cli_usage_error("--seed goes with --limit");
 
     Error err = {0};
     Space *space = space_load_file(config, &err);
@@ -197,6 +299,8 @@ int main(int argc, char **argv) {
         print_arch(space, arch, json);
     else if (enumerate)
         print_enumeration(space, all_vectors);
+    else if (isomers)
+        print_isomers(space, isomers, vary, limit, seed);
     else
         print_summary(space);
     space_free(space);

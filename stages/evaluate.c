@@ -5,6 +5,7 @@
 #include "artefact.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "clock.h"
 #include "comm.h"
 #include "dataset.h"
 #include "eval_table.h"
@@ -244,7 +245,12 @@ int main(int argc, char **argv) {
                "rank(s) x %d thread(s)\n",
                table.n, o.supernet, (long long)supernet.step, o.split, (long long)images.count,
                comm.size, omp_get_max_threads());
+    const double start = monotonic_seconds();
     evaluate_table(supernet.model, &table, &images, o.batch, &comm, true);
+    const double seconds = monotonic_seconds() - start;
+    if (comm.rank == 0)
+        printf("accuracy: %d x %lld images in %.2f s, %.1f img/s\n", table.n,
+               (long long)images.count, seconds, (double)table.n * (double)images.count / seconds);
     measure_latency(supernet.model, &table, &o, &comm);
     if (comm.rank == 0) {
         eval_table_print(stdout, &table);

@@ -332,7 +332,9 @@ int main(int argc, char **argv) {
                        .signalled = &signalled,
                        .log = log,
                        .live_bar = live_bar()};
-    if (latest[0]) snprintf(trainer.last_good, sizeof trainer.last_good, "%s", latest);
+    if (latest[0]) /* supernet.h5 is a hard link to this one */
+        snprintf(trainer.last_good, sizeof trainer.last_good, "%s/checkpoint-%08lld.h5", o.out,
+                 (long long)state.step);
     const TrainOutcome outcome = trainer_run(&trainer, &err);
     comm_check(&comm, &err);
     const StepTimes *t = &trainer.times;
