@@ -333,7 +333,7 @@ static void explain_row(FILE *out, const char *label, const Candidates *c, const
     fprintf(out, "  %-10s %s, params %lld, MACs %.1fM", label, value, (long long)r->cost.params,
             (double)r->cost.macs / 1e6);
     if (r->latency[0].median_ms > 0) fprintf(out, ", latency %.3f ms", r->latency[0].median_ms);
-    fprintf(out, "  %s\n", text);
+    fprintf(out, "  %s%s\n", text, r->preferred ? "" : "  (extra)");
 }
 
 void specialize_explain(FILE *out, const Candidates *c, const Constraints *limits,
