@@ -174,13 +174,7 @@ static void directory_of(const char *path, char *dir, size_t size) {
     snprintf(dir, size, "%s", dirname(copy));
 }
 
-bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
-    memset(w, 0, sizeof *w);
-    w->file = -1;
-    if (strlen(path) + 1 > sizeof w->path)
-        return input_error(err, "output path too long, %s", path);
-    snprintf(w->path, sizeof w->path, "%s", path);
-    snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp", path);
+bool artefact_check_output(const char *path, Error *err) {
     char dir[ARTEFACT_PATH_MAX];
     directory_of(path, dir, sizeof dir);
     struct stat st;
@@ -190,6 +184,17 @@ bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
         return input_error(err, "the output directory is not writable, %s", dir);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return input_error(err, "the output path is a directory, %s", path);
+    return true;
+}
+
+bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
+    memset(w, 0, sizeof *w);
+    w->file = -1;
+    if (strlen(path) + 1 > sizeof w->path)
+        return input_error(err, "output path too long, %s", path);
+    snprintf(w->path, sizeof w->path, "%s", path);
+    snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp", path);
+    if (!artefact_check_output(path, err)) return false;
     w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0) return input_error(err, "cannot create the output file, %s", w->tmp_path);
     return true;

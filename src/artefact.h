@@ -62,6 +62,10 @@ void artefact_commit(ArtefactWriter *writer, const ArtefactMeta *meta);
 /* Closes and removes PATH.tmp; PATH (an older version, if any) is untouched. */
 void artefact_abort(ArtefactWriter *writer);
 
+/* Whether PATH can be written: its directory exists and is writable, and PATH is not a
+ * directory. artefact_begin checks this; a stage that writes text at its end calls it first,
+ * so that a mistyped output is reported before the work. */
+bool artefact_check_output(const char *path, Error *err);
 /* A text file (JSON, a configuration) written the same way: PATH.tmp, fsync, rename. */
 bool atomic_write_text(const char *path, const char *text, Error *err);
 

@@ -117,3 +117,11 @@ void image_fit(const Image *src, int out_height, int out_width, int out_channels
     axis_filter_free(&across);
     axis_filter_free(&down);
 }
+
+bool image_load(const char *path, int height, int width, int channels, uint8_t *out, Error *err) {
+    Image image;
+    if (!image_decode(path, &image, err)) return false;
+    image_fit(&image, height, width, channels, out);
+    image_free(&image);
+    return true;
+}

@@ -156,13 +156,9 @@ static bool folder_read_next(SourceSplit *split, int64_t n, uint8_t *images, Err
 #pragma omp parallel for schedule(dynamic)
     for (int64_t i = 0; i < n; i++) {
         Error error = {0};
-        Image image;
-        if (image_decode(r->paths[r->next + i], &image, &error)) {
-            image_fit(&image, s.height, s.width, s.channels, images + (size_t)i * image_bytes);
-            image_free(&image);
-        } else {
+        if (!image_load(r->paths[r->next + i], s.height, s.width, s.channels,
+                        images + (size_t)i * image_bytes, &error))
             record_failure(&first, i, &error);
-        }
     }
     r->next += n;
     return report_failure(&first, err);

@@ -33,4 +33,9 @@ void image_free(Image *image);
  * `out` is uint8 [out_height, out_width, out_channels]. */
 void image_fit(const Image *src, int out_height, int out_width, int out_channels, uint8_t *out);
 
+/* One JPEG or PNG file as prenas-pack stores it, and so as a model trained on a packed folder
+ * saw it: image_decode, then image_fit to uint8 [height, width, channels]. Errors name the file
+ * and why (unreadable, neither JPEG nor PNG, damaged). */
+bool image_load(const char *path, int height, int width, int channels, uint8_t *out, Error *err);
+
 #endif
