@@ -1,7 +1,8 @@
 #!/bin/bash
 # The main job (README): the prenas pipeline on Fashion-MNIST with the micro search space, on
-# the CPU with 2 MPI ranks on this machine, from a fresh Debian 12 machine. Results go to
-# $PRENAS_WORK (default work/fmnist). The training follows configs/recipes/micro-fmnist.cfg
+# the CPU with 2 MPI ranks on this machine, from a fresh Debian 12 machine: pack, score,
+# select, train, evaluate, specialize, predict. Results go to $PRENAS_WORK (default
+# work/fmnist). The training follows configs/recipes/micro-fmnist.cfg
 # (40 epochs, about 45 minutes on 2 cores); PRENAS_EPOCHS=N trains N epochs instead. Run it
 # again after an interruption: every stage is redone from its inputs except training, which
 # continues from its last checkpoint.
@@ -42,3 +43,19 @@ if [ -n "${PRENAS_EPOCHS:-}" ]; then # a shorter run warms up for fewer epochs
 fi
 "${mpirun[@]}" "$bin/prenas-train" --config "$space" --recipe configs/recipes/micro-fmnist.cfg \
     --data "$work/dataset.h5" --preferred "$work/preferred.h5" --out "$work/train" "${epochs[@]}"
+
+echo "== evaluate: every preferred subnet with its inherited weights, on val (chooses) and test"
+for split in val test; do
+    "${mpirun[@]}" "$bin/prenas-evaluate" --supernet "$work/train/supernet.h5" \
+        --data "$work/dataset.h5" --split "$split" --out "$work/eval-$split.h5"
+done
+
+echo "== specialize: standalone models for 0.3M and 0.45M parameters, chosen on val (no search)"
+"$bin/prenas-specialize" --supernet "$work/train/supernet.h5" --data "$work/dataset.h5" \
+    --eval "$work/eval-val.h5" --budgets 0.3M,0.45M --out-dir "$work/models"
+
+echo "== predict: each model on the test split"
+for model in "$work"/models/model-*.h5; do
+    "$bin/prenas-predict" --model "$model" --data "$work/dataset.h5" --split test \
+        --out "${model%.h5}-test.csv"
+done

@@ -84,6 +84,17 @@ static void copy_slice(const Slice *s, real *arena, real *dense, bool to_dense) 
     }
 }
 
+/* A new dense tensor of the slice's name and shape (data allocated, not filled). */
+static DenseTensor *add_tensor(Standalone *s, const Slice *slice) {
+    DenseTensor *d = &s->tensors[s->n_tensors++];
+    snprintf(d->name, sizeof d->name, "%s", slice->info->name);
+    d->ndim = slice->ndim;
+    memcpy(d->shape, slice->shape, sizeof d->shape);
+    d->count = (size_t)slice->rows * (size_t)slice->cols;
+    d->data = xmalloc(sizeof(real) * d->count);
+    return d;
+}
+
 void standalone_extract(Standalone *s, const Vit *vit, const Arch *arch, const Space *space) {
     memset(s, 0, sizeof *s);
     s->arch = *arch;
@@ -96,12 +107,7 @@ void standalone_extract(Standalone *s, const Vit *vit, const Arch *arch, const S
     for (int i = 0; i < vit->n_tensors; i++) {
         Slice slice;
         if (!slice_of(vit, arch, &vit->tensors[i], &slice)) continue;
-        DenseTensor *d = &s->tensors[s->n_tensors++];
-        snprintf(d->name, sizeof d->name, "%s", vit->tensors[i].name);
-        d->ndim = slice.ndim;
-        memcpy(d->shape, slice.shape, sizeof d->shape);
-        d->count = (size_t)slice.rows * (size_t)slice.cols;
-        d->data = xmalloc(sizeof(real) * d->count);
+        DenseTensor *d = add_tensor(s, &slice);
         copy_slice(&slice, vit->params, d->data, true);
     }
 }
@@ -165,12 +171,7 @@ static bool read_tensors(const H5Source *src, Standalone *s) {
     for (int i = 0; ok && i < vit->n_tensors; i++) {
         Slice slice;
         if (!slice_of(vit, &s->arch, &vit->tensors[i], &slice)) continue;
-        DenseTensor *d = &s->tensors[s->n_tensors++];
-        snprintf(d->name, sizeof d->name, "%s", vit->tensors[i].name);
-        d->ndim = slice.ndim;
-        memcpy(d->shape, slice.shape, sizeof d->shape);
-        d->count = (size_t)slice.rows * (size_t)slice.cols;
-        d->data = xmalloc(sizeof(real) * d->count);
+        DenseTensor *d = add_tensor(s, &slice);
         char path[128];
         snprintf(path, sizeof path, "params/%s", d->name);
         hsize_t dims[4];

@@ -4,15 +4,9 @@
 # there is none), no checkpoint with non-finite weights is ever written, and an evaluation
 # of non-finite weights counts no image with a non-finite logit as correct.
 source "$(dirname "$0")/lib.sh"
-bin=$PRENAS_BINARY_DIR
-src=$PRENAS_SOURCE_DIR
-py=$PRENAS_PYTHON
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1
+start_scratch
 
-"$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist --out "$work/full.h5" >/dev/null
-"$py" "$(dirname "$0")/small_dataset.py" "$work/full.h5" "$work/data.h5" 256 64 64
+fmnist_slice 256 64 64
 # AdamW with eps 0 divides 0 by 0 for every entry that has had no gradient yet (the
 # reproduction of the report: --sampling space, batch 10, no warm-up).
 common=(--config "$src/configs/spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg"

@@ -5,15 +5,9 @@
 # apart; outputs (eval.h5, CSV, Markdown, PNG) appear together; bad inputs are one-line
 # errors with nothing written.
 source "$(dirname "$0")/lib.sh"
-bin=$PRENAS_BINARY_DIR
-src=$PRENAS_SOURCE_DIR
-py=$PRENAS_PYTHON
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1
+start_scratch
 
-"$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist --out "$work/full.h5" >/dev/null
-"$py" "$(dirname "$0")/small_dataset.py" "$work/full.h5" "$work/data.h5" 1024 256 256
+fmnist_slice 1024 256 256
 "$bin/prenas-score" --config "$src/configs/spaces/micro.cfg" --out "$work/scores.h5" >/dev/null
 "$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" >/dev/null
 "$bin/prenas-train" --config "$src/configs/spaces/micro.cfg" \

@@ -30,3 +30,20 @@ finish() {
     echo "$passes passed, $failures failed"
     [ "$failures" -eq 0 ] && [ "$passes" -gt 0 ]
 }
+
+# The start most command-line tests share: a scratch folder $work removed at exit (with any
+# background job), one OpenMP thread per process, the build's binaries in $bin.
+start_scratch() {
+    bin=$PRENAS_BINARY_DIR src=$PRENAS_SOURCE_DIR py=$PRENAS_PYTHON
+    work=$(mktemp -d)
+    trap 'kill -9 $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
+    export OMP_NUM_THREADS=1
+}
+# fmnist_slice TRAIN VAL TEST [prenas-pack options]: $work/data.h5, the first images of
+# Fashion-MNIST's splits (packed to $work/full.h5 first).
+fmnist_slice() {
+    local sizes=("$1" "$2" "$3")
+    shift 3
+    "$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist "$@" --out "$work/full.h5" >/dev/null
+    "$py" "$(dirname "${BASH_SOURCE[0]}")/small_dataset.py" "$work/full.h5" "$work/data.h5" "${sizes[@]}"
+}

@@ -8,17 +8,10 @@
 # reported, skipped, counted, exit 2; 2 ranks write the CSV of 1; bad inputs are one-line
 # errors.
 source "$(dirname "$0")/lib.sh"
-bin=$PRENAS_BINARY_DIR
-src=$PRENAS_SOURCE_DIR
-py=$PRENAS_PYTHON
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1
+start_scratch
 mpi=(mpirun -np 2 --bind-to none)
 
-"$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist \
-    --class-names "$src/configs/datasets/fashion-mnist.classes" --out "$work/full.h5" >/dev/null
-"$py" "$(dirname "$0")/small_dataset.py" "$work/full.h5" "$work/data.h5" 2048 512 512
+fmnist_slice 2048 512 512 --class-names "$src/configs/datasets/fashion-mnist.classes"
 "$bin/prenas-score" --config "$src/configs/spaces/micro.cfg" --out "$work/scores.h5" >/dev/null
 "$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" >/dev/null
 # two epochs at a useful learning rate: confident enough that JPEG's small errors rarely matter

@@ -4,15 +4,9 @@
 # result, 2 ranks give the same search as 1, and bad inputs are one-line errors that leave no
 # search.h5 behind (and an older one untouched).
 source "$(dirname "$0")/lib.sh"
-bin=$PRENAS_BINARY_DIR
-src=$PRENAS_SOURCE_DIR
-py=$PRENAS_PYTHON
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1
+start_scratch
 
-"$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist --out "$work/full.h5" >/dev/null
-"$py" "$(dirname "$0")/small_dataset.py" "$work/full.h5" "$work/data.h5" 512 256 64
+fmnist_slice 512 256 64
 "$bin/prenas-train" --config "$src/configs/spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg" \
     --data "$work/data.h5" --sampling space --out "$work/run" --steps 3 --set batch=32 \
     --set eval.every_epochs=0 >/dev/null

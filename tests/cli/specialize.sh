@@ -4,15 +4,9 @@
 # budget lists, the choice by measured val accuracy, the model file (provenance, normalisation,
 # classes, dense q|k|v tensors), and one-line errors that leave nothing behind.
 source "$(dirname "$0")/lib.sh"
-bin=$PRENAS_BINARY_DIR
-src=$PRENAS_SOURCE_DIR
-py=$PRENAS_PYTHON
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export OMP_NUM_THREADS=1
+start_scratch
 
-"$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist --out "$work/full.h5" >/dev/null
-"$py" "$(dirname "$0")/small_dataset.py" "$work/full.h5" "$work/data.h5" 256 64 64
+fmnist_slice 256 64 64
 cp "$work/data.h5" "$work/gone.h5"
 "$bin/prenas-score" --config "$src/configs/spaces/micro.cfg" --out "$work/scores.h5" >/dev/null
 "$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" >/dev/null
