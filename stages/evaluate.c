@@ -191,10 +191,12 @@ static void sibling(const char *out, const char *ext, char *path, size_t size) {
 }
 
 static bool write_outputs(const Options *o, const EvalTable *t, const TrainedSupernet *s,
-                          ArtefactWriter *writer, int argc, char **argv, Error *err) {
+                          ArtefactWriter *writer, int comm_size, int argc, char **argv,
+                          Error *err) {
     ArtefactMeta meta;
     artefact_meta_init(&meta, EVAL_SCHEMA, EVAL_SCHEMA_VERSION, argc, argv);
     artefact_meta_set_config(&meta, s->space->text);
+    meta.world_size = comm_size;
     bool ok = artefact_meta_add_input(&meta, "supernet", o->supernet, err) &&
               artefact_meta_add_input(&meta, "dataset", o->data, err) &&
               (!o->archs || artefact_meta_add_input(&meta, "archs", o->archs, err));
@@ -255,7 +257,7 @@ int main(int argc, char **argv) {
     measure_latency(supernet.model, &table, &o, &comm);
     if (comm.rank == 0) {
         eval_table_print(stdout, &table);
-        if (!write_outputs(&o, &table, &supernet, &writer, argc, argv, &err))
+        if (!write_outputs(&o, &table, &supernet, &writer, comm.size, argc, argv, &err))
             artefact_abort(&writer);
     }
     comm_check(&comm, &err);

@@ -2,8 +2,10 @@
 #include "artefact.h"
 #include "cli.h"
 #include "dataset.h"
+#include "eval_table.h"
 #include "evolution.h"
 #include "h5.h"
+#include "standalone.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -81,7 +83,30 @@ static void inspect(const char *path, bool config_only, bool tree) {
     if (strcmp(a.meta.schema, SEARCH_SCHEMA) == 0 &&
         !evolution_print_file(&(H5Source){a.file, path, &err}, stdout))
         die(&err);
+    const bool is_eval = strcmp(a.meta.schema, EVAL_SCHEMA) == 0,
+               is_model = strcmp(a.meta.schema, MODEL_SCHEMA) == 0;
     artefact_close(&a);
+    if (is_eval) {
+        EvalTable table;
+        if (!eval_table_read(path, &table, &a, &err)) die(&err);
+        eval_table_print(stdout, &table);
+        eval_table_free(&table);
+        artefact_close(&a);
+    }
+    if (is_model) {
+        Standalone s;
+        if (!standalone_read(path, &s, &a, &err)) die(&err);
+        char text[ARCH_TEXT_MAX];
+        arch_format(&s.arch, text, sizeof text);
+        printf("  %s: %lld params, %lld MACs, %dx%dx%d input, %d classes, %d tensors; chosen by "
+               "%s",
+               text, (long long)s.cost.params, (long long)s.cost.macs, s.space->image_size,
+               s.space->image_size, s.space->in_channels, s.n_classes, s.n_tensors, s.chosen_by);
+        if (s.split[0]) printf(" (%s top-1 %.2f%%)", s.split, s.top1);
+        printf("\n");
+        standalone_free(&s);
+        artefact_close(&a);
+    }
     if (is_dataset) {
         DatasetFile ds;
         if (!dataset_open(&ds, path, &err)) die(&err);
