@@ -141,6 +141,30 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Erro
     return ok;
 }
 
+bool checkpoint_resume(const char *path, const Space *training, int batch, const char *sampling,
+                       Vit *vit, AdamW *opt, TrainState *state, Error *err) {
+    char *space_text = checkpoint_space(path, err);
+    if (!space_text) return false;
+    Space *stored = space_load_text(space_text, path, err);
+    free(space_text);
+    const bool same = stored && space_same_search(stored, training);
+    space_free(stored);
+    if (!same) {
+        if (!err->code)
+            input_error(err, "the checkpoint trains another supernet than this command, %s", path);
+        return false;
+    }
+    if (!checkpoint_load(path, vit, opt, state, err)) return false;
+    if (state->batch != batch)
+        return input_error(
+            err, "the checkpoint was trained with a global batch of %d, the recipe has %d, %s",
+            state->batch, batch, path);
+    if (strcmp(state->sampling, sampling) != 0)
+        return input_error(err, "the checkpoint was trained with --sampling %s, %s",
+                           state->sampling, path);
+    return true;
+}
+
 /* /archs of a checkpoint; absent after whole-space training. */
 static bool read_archs(const H5Source *src, TrainedSupernet *t) {
     if (!h5_exists(src->file, "archs")) return true;

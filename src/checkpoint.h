@@ -46,6 +46,11 @@ void checkpoint_latest(const char *rundir, char *path, size_t size);
  * loading it. */
 char *checkpoint_space(const char *path, Error *err);
 bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err);
+/* checkpoint_load for continuing a run: the checkpoint must train the same supernet
+ * (`training`), with the same global batch and sampling mode (an input error names the
+ * difference). */
+bool checkpoint_resume(const char *path, const Space *training, int batch, const char *sampling,
+                       Vit *vit, AdamW *opt, TrainState *state, Error *err);
 
 /* A trained supernet (RUNDIR/supernet.h5 or any checkpoint) for evaluation, search and
  * specialisation: its space, the architectures it was trained on (/archs: n = 0 after

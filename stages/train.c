@@ -245,24 +245,9 @@ int main(int argc, char **argv) {
     TrainState state = {.seed = o.seed, .world_size = comm.size, .batch = recipe->batch};
     snprintf(state.sampling, sizeof state.sampling, "%s", sampling_name(o.sampling));
     if (latest[0]) {
-        char *space_text = checkpoint_space(latest, &err);
-        if (space_text) {
-            Space *stored = space_load_text(space_text, latest, &err);
-            if (stored && !space_same_search(stored, training))
-                input_error(&err, "the checkpoint trains another supernet than this command, %s",
-                            latest);
-            space_free(stored);
-            free(space_text);
-        }
-        if (!err.code) checkpoint_load(latest, vit, &opt, &state, &err);
-        if (!err.code && state.batch != recipe->batch)
-            input_error(
-                &err, "the checkpoint was trained with a global batch of %d, the recipe has %d, %s",
-                state.batch, recipe->batch, latest);
-        if (!err.code && strcmp(state.sampling, sampling_name(o.sampling)) != 0)
-            input_error(&err, "the checkpoint was trained with --sampling %s, %s", state.sampling,
-                        latest);
-        if (err.code) die(&err);
+        if (!checkpoint_resume(latest, training, recipe->batch, sampling_name(o.sampling), vit,
+                               &opt, &state, &err))
+            die(&err);
         if (comm.rank == 0)
             printf("resuming %s at step %lld%s\n", latest, (long long)state.step,
                    state.world_size != comm.size
