@@ -47,5 +47,10 @@ int main(void) {
     const double tied[3] = {70, 70, 80}, pick_first[3] = {0.9, 0.1, 0.5};
     CHECK_NEAR(best_rank(pick_first, tied, 3), 0.75, 1e-15); /* average rank 2.5 of 3 */
     CHECK(best_rank(proxy, accuracy, 1) < 0);
+    /* a tie for favourite: any of the tied with equal chance */
+    const double two_favourites[3] = {1, 1, 0};
+    CHECK_NEAR(best_rank(two_favourites, accuracy, 3), 0.75, 1e-15); /* ranks 2 and 3 */
+    const double blind[4] = {5, 5, 5, 5}, four[4] = {60, 80, 70, 70};
+    CHECK_NEAR(best_rank(blind, four, 4), 0.5, 1e-15); /* ranks 1, 2.5, 2.5, 4 */
     return check_summary();
 }
