@@ -70,16 +70,42 @@ double kendall_tau_b(const double *x, const double *y, size_t n) {
     return denominator > 0 ? numerator / denominator : NAN;
 }
 
+static int ascending(const void *a, const void *b) {
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first index of sorted[0, n) whose value is not below (strict: above) v. */
+static size_t bound(const double *sorted, size_t n, double v, bool strict) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        const size_t mid = lo + (hi - lo) / 2;
+        if (sorted[mid] < v || (strict && sorted[mid] == v))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 double best_rank(const double *proxy, const double *accuracy, size_t n) {
     if (n < 2) return -1;
-    size_t pick = 0;
+    double top = proxy[0];
     for (size_t i = 1; i < n; i++)
-        if (proxy[i] > proxy[pick]) pick = i;
-    size_t better = 0, equal = 0;
+        if (proxy[i] > top) top = proxy[i];
+    double *sorted = xmalloc(n * sizeof *sorted);
+    memcpy(sorted, accuracy, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, ascending);
+    double ranks = 0;
+    size_t picks = 0;
     for (size_t i = 0; i < n; i++) {
-        better += accuracy[i] > accuracy[pick];
-        equal += accuracy[i] == accuracy[pick];
+        if (proxy[i] != top) continue;
+        const size_t below = bound(sorted, n, accuracy[i], false);
+        const size_t not_above = bound(sorted, n, accuracy[i], true);
+        /* 1 + those more accurate, plus half of the others it ties with: the average rank */
+        ranks += (double)(n - not_above) + (double)(not_above - below + 1) / 2;
+        picks++;
     }
-    const double rank = (double)better + (double)(equal + 1) / 2; /* average rank among ties */
-    return (rank - 1) / (double)(n - 1);
+    free(sorted);
+    return (ranks / (double)picks - 1) / (double)(n - 1);
 }

@@ -10,10 +10,12 @@
  * is constant or n < 2. */
 double kendall_tau_b(const double *x, const double *y, size_t n);
 
-/* One group: the proxy picks its highest-proxy member (the first one on equal values); its
- * accuracy rank r among the group (1 = most accurate, equal accuracies share the average
- * rank) gives (r - 1) / (size - 1): 0 when the proxy picks the best, 1 the worst. Groups of
- * one member are skipped (-1). */
+/* One group: the proxy picks its highest-proxy member; its accuracy rank r among the group
+ * (1 = most accurate, equal accuracies share the average rank) gives (r - 1) / (size - 1):
+ * 0 when the proxy picks the best, 1 the worst. When several members tie for the highest
+ * value, the pick is any of them with equal chance: their mean (so that the result does not
+ * depend on the members' order, and a proxy that cannot tell isomers apart scores as a
+ * random pick). Groups of one member are skipped (-1). */
 double best_rank(const double *proxy, const double *accuracy, size_t n);
 
 #endif
