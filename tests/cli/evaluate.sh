@@ -13,6 +13,7 @@ fmnist_slice 1024 256 256
 "$bin/prenas-train" --config "$src/configs/spaces/micro.cfg" \
     --recipe "$src/configs/recipes/micro-fmnist.cfg" --data "$work/data.h5" \
     --preferred "$work/preferred.h5" --set batch=32 --set eval.every_epochs=0 \
+    --set warmup_epochs=0 --set lr=4e-3 \
     --out "$work/run" --steps 30 >/dev/null
 sn=$work/run/supernet.h5
 # column NAME of a CSV, one value per row, in the file's order
