@@ -7,11 +7,41 @@
 #include <stdlib.h>
 #include <time.h>
 
+/* How many processes the launcher says it started, from the variables it sets in each of them
+ * (0: none set). srun sets SLURM_STEP_NUM_TASKS in the tasks of its step; Open MPI's mpirun sets
+ * OMPI_COMM_WORLD_SIZE and its daemons' SLURM_STEP_NUM_TASKS (one task a node) leaks into the
+ * ranks, so under mpirun (OMPI_MCA_orte_hnp_uri) the step's count is not the ranks'; Hydra and
+ * other PMI launchers set PMI_SIZE. SLURM_NTASKS alone is not compared: the batch script itself
+ * is one process of a --ntasks=N job, and a serial stage run there directly (or mpirun -np 1 in
+ * it) is one rank by intent. */
+static long launched_size(const char **variable) {
+    const bool under_mpirun = getenv("OMPI_MCA_orte_hnp_uri") != NULL;
+    const char *const names[] = {under_mpirun ? "OMPI_COMM_WORLD_SIZE" : "SLURM_STEP_NUM_TASKS",
+                                 "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
+        const char *text = getenv(names[i]);
+        char *end;
+        errno = 0;
+        long n = text ? strtol(text, &end, 10) : 0;
+        if (text && errno == 0 && end != text && *end == '\0' && n > 0)
+            return *variable = names[i], n;
+    }
+    return 0;
+}
+
 Comm comm_start(int *argc, char ***argv) {
     CHECK_MPI(MPI_Init(argc, argv));
     Comm c;
     CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &c.rank));
     CHECK_MPI(MPI_Comm_size(MPI_COMM_WORLD, &c.size));
+    /* A launcher whose processes MPI cannot reach (srun without a PMI plugin Open MPI knows)
+     * starts N singletons that would each compute and write the same output. */
+    const char *variable = NULL;
+    const long launched = launched_size(&variable);
+    if (launched > 0 && launched != c.size)
+        die_input("the launcher started %ld processes (%s) but MPI sees a world of %d: each "
+                  "process runs alone without PMI; start the ranks with srun --mpi=pmix or mpirun",
+                  launched, variable, c.size);
     return c;
 }
 

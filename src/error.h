@@ -14,7 +14,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum { EXIT_RUNTIME = 1, EXIT_INPUT = 2 };
+/* EXIT_STOPPED: a run stopped early on request (SIGTERM, SIGUSR1) after a complete checkpoint;
+ * the same command continues it. 75 is sysexits' EX_TEMPFAIL ("try again later"): distinct from
+ * success, so that a job script can tell "requeue me" from "done", and from every failure. */
+enum { EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_STOPPED = 75 };
 
 typedef struct {
     int code; /* 0: no error; EXIT_INPUT or EXIT_RUNTIME */

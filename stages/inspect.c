@@ -1,5 +1,6 @@
 /* prenas-inspect: a short human summary of any prenas artefact. */
 #include "artefact.h"
+#include "checksum.h"
 #include "cli.h"
 #include "dataset.h"
 #include "eval_table.h"
@@ -12,17 +13,20 @@
 #include <string.h>
 
 static const char USAGE[] =
-    "usage: prenas-inspect [--config | --tree] FILE.h5...\n"
+    "usage: prenas-inspect [--config | --tree | --verify] FILE.h5...\n"
     "\n"
     "Summarises prenas artefacts: what produced them (stage, version, host, time, command line,\n"
     "seed, world size), from which inputs (path and SHA-256), and what they hold.\n"
     "\n"
     "  --config   print the configuration text recorded in the file instead\n"
     "  --tree     also list every HDF5 object with its shape and type\n"
+    "  --verify   check instead that every input recorded in /meta still has the recorded\n"
+    "             SHA-256 (a file made from these very inputs: a workflow may skip its stage)\n"
     "  --help, --version\n"
     "\n"
     "Standard tools read the same files: h5ls -r FILE.h5, h5dump -g /meta FILE.h5, h5py.\n"
-    "Exit status: 0 success, 2 a file is missing, damaged or not a prenas artefact.\n";
+    "Exit status: 0 success, 2 a file is missing, damaged or not a prenas artefact, or (with\n"
+    "--verify) an input is missing or has changed.\n";
 
 static herr_t print_object(hid_t loc, const char *name, const H5O_info_t *info, void *data) {
     (void)data;
@@ -63,6 +67,25 @@ static void print_meta(const Artefact *a) {
     for (int i = 0; i < m->n_inputs; i++)
         printf("  input %-8s %s  sha256 %.16s...\n", m->inputs[i].role, m->inputs[i].path,
                m->inputs[i].sha256);
+}
+
+/* The provenance check of a workflow's resume: the artefact opens (it is complete: stages write
+ * through a temporary name) and each recorded input, at its recorded path, is unchanged. */
+static void verify(const char *path) {
+    Error err = {0};
+    Artefact a;
+    if (!artefact_open(&a, path, NULL, INT64_MAX, &err)) die(&err);
+    for (int i = 0; i < a.meta.n_inputs; i++) {
+        const ArtefactInput *in = &a.meta.inputs[i];
+        char now[SHA256_HEX_SIZE];
+        if (!sha256_file(in->path, now, &err)) die(&err);
+        if (strcmp(now, in->sha256) != 0)
+            die_input("input %s %s has changed since %s was written (sha256 %.16s... now, "
+                      "%.16s... then)",
+                      in->role, in->path, path, now, in->sha256);
+    }
+    printf("%s: %d inputs unchanged\n", path, a.meta.n_inputs);
+    artefact_close(&a);
 }
 
 static void inspect(const char *path, bool config_only, bool tree) {
@@ -119,10 +142,11 @@ static void inspect(const char *path, bool config_only, bool tree) {
 int main(int argc, char **argv) {
     static const struct option options[] = {{"config", no_argument, NULL, 'c'},
                                             {"tree", no_argument, NULL, 't'},
+                                            {"verify", no_argument, NULL, 'v'},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
-    bool config_only = false, tree = false;
+    bool config_only = false, tree = false, check = false;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
@@ -132,13 +156,18 @@ int main(int argc, char **argv) {
         case 't':
             tree = true;
             break;
+        case 'v':
+            check = true;
+            break;
         default:
             cli_common_option(c, USAGE, argv);
         }
     }
     if (optind == argc) cli_usage_error("no FILE.h5 given");
-    if (config_only && tree) cli_usage_error("--config and --tree exclude each other");
+    if (config_only + tree + check > 1)
+        cli_usage_error("--config, --tree and --verify exclude each other");
     h5_silence();
-    for (int i = optind; i < argc; i++) inspect(argv[i], config_only, tree);
+    for (int i = optind; i < argc; i++)
+        check ? verify(argv[i]) : inspect(argv[i], config_only, tree);
     return 0;
 }

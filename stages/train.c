@@ -62,8 +62,11 @@ static const char USAGE[] =
     "\n"
     "The recipe's batch is global: with R ranks each takes batch/R images a step and the\n"
     "gradients are averaged (mpirun -np R, or srun). SIGTERM or SIGUSR1 (Slurm's warning before\n"
-    "the time limit: sbatch --signal=USR1@120) checkpoints and exits with status 0; run the same\n"
-    "command again to continue. Exit status: 0 success, 2 bad usage or input, 1 failure.\n";
+    "the time limit: sbatch --signal=USR1@120) checkpoints and exits with status 75; run the same\n"
+    "command again to continue. Through mpirun send SIGUSR1: Open MPI's mpirun forwards it, but\n"
+    "takes SIGTERM as an abort and exits 1 itself (the ranks still checkpoint).\n"
+    "Exit status: 0 done (or --steps reached), 75 stopped by a signal and checkpointed,\n"
+    "2 bad usage or input, 1 failure.\n";
 
 static volatile sig_atomic_t signalled = 0;
 
@@ -356,5 +359,5 @@ int main(int argc, char **argv) {
     training_set_close(&set);
     recipe_free(recipe);
     comm_finish();
-    return 0;
+    return outcome == TRAIN_STOPPED_BY_SIGNAL ? EXIT_STOPPED : 0;
 }

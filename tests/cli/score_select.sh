@@ -162,4 +162,28 @@ run "$bin/prenas-score" --config "$spaces/micro.cfg" --proxy synflow --out "$wor
 expect_status 2 "unknown proxy"
 expect_error_line "--proxy 'synflow': unknown" "unknown proxy"
 [ ! -e "$work/bad.h5" ] && [ ! -e "$work/bad.h5.tmp" ] && pass || fail "an output was left behind"
+
+# The world-size check (mpi/comm.c): a task of a 2-task srun step that MPI sees alone is one of
+# N singletons; a process of a --ntasks=2 job outside any step (the batch script) is not.
+SLURM_STEP_NUM_TASKS=2 SLURM_NTASKS=2 run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/w.h5"
+expect_status 2 "singleton in a 2-task step"
+expect_error_line "the launcher started 2 processes (SLURM_STEP_NUM_TASKS) but MPI sees a world of 1" "world-size check"
+[ ! -e "$work/w.h5" ] && pass || fail "a singleton wrote its output"
+SLURM_NTASKS=2 run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/w.h5"
+expect_status 0 "one process of a 2-task job, outside a step"
+PMI_SIZE=2 run "${mpi[@]}" "$bin/prenas-select" --in "$work/s1.h5" --out "$work/w.h5"
+expect_status 0 "mpirun's own count is compared, not a stale one"
+
+# --verify: the provenance check of a resumed workflow.
+run "$bin/prenas-inspect" --verify "$work/p1.h5"
+expect_status 0 "inputs unchanged"
+cp "$work/s1.h5" "$work/s1.keep"
+"$bin/prenas-score" --config "$spaces/micro.cfg" --out "$work/s1.h5" --seed 4 >/dev/null
+run "$bin/prenas-inspect" --verify "$work/p1.h5"
+expect_status 2 "scores changed"
+expect_error_line "input scores $work/s1.h5 has changed since $work/p1.h5 was written" "--verify names the input"
+rm "$work/s1.h5"
+run "$bin/prenas-inspect" --verify "$work/p1.h5"
+expect_status 2 "scores missing"
+mv "$work/s1.keep" "$work/s1.h5"
 finish

@@ -99,15 +99,26 @@ for mode in elem batch; do
     expect_out_has "ok" "2 ranks x 7 = 1 rank x 14 with $mode mixing (losses and weights)"
 done
 
-# SIGTERM (a process of its own) and SIGUSR1 (through mpirun, as Slurm sends it) checkpoint.
-for how in single mpi; do
-    if [ $how = single ]; then
+# SIGTERM (a process of its own), SIGUSR1 (through mpirun, as Slurm sends it) and SIGTERM to the
+# shared stage runner around mpirun (scripts/stages.sh: mpirun itself would take SIGTERM as an
+# abort and exit 1) checkpoint and exit 75.
+launch=(mpirun -np 2 --bind-to none)
+source "$src/scripts/stages.sh"
+for how in single mpi runner; do
+    case $how in
+    single)
         "$bin/prenas-train" "${common[@]}" --out "$work/F$how" --steps 3000 >"$work/F$how.out" 2>&1 &
-        signal=TERM
-    else
+        signal=TERM ;;
+    mpi)
         mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" --out "$work/F$how" --steps 3000 >"$work/F$how.out" 2>&1 &
-        signal=USR1
-    fi
+        signal=USR1 ;;
+    runner)
+        # common[8...]: the --set options
+        (stage_train "$src/configs/spaces/micro.cfg" "$src/configs/recipes/micro-fmnist.cfg" "$work/data.h5" \
+            "$work/preferred.h5" "$work/F$how" \
+            "${common[@]:8}" --steps 3000 >"$work/F$how.out" 2>&1) &
+        signal=TERM ;;
+    esac
     pid=$!
     for _ in $(seq 600); do
         logged=$(grep -c '^step=' "$work/F$how/train.log" 2>/dev/null)
@@ -117,7 +128,7 @@ for how in single mpi; do
     kill -$signal $pid
     wait $pid
     status=$?
-    [ $status -eq 0 ] && pass || fail "SIG$signal: exit $status: $(grep -v '^epoch' "$work/F$how.out")"
+    [ $status -eq 75 ] && pass || fail "SIG$signal ($how): exit $status, not 75: $(grep -v '^epoch' "$work/F$how.out")"
     grep -q "stopped by signal" "$work/F$how.out" && pass || fail "SIG$signal: no message: $(tail -3 "$work/F$how.out")"
     step=$(state_step "$work/F$how/supernet.h5")
     [ "$step" -ge 5 ] && [ "$step" -lt 3000 ] && pass || fail "SIG$signal: checkpoint at step $step"
