@@ -14,8 +14,9 @@ packages=(build-essential cmake pkg-config zlib1g-dev
 werror=OFF
 if [ "${1:-}" = "--tests" ]; then
     # python3-torch: the independent gradient oracle (tests/oracle); python3-pil writes the
-    # PNG/JPEG files of the predict tests
-    packages+=(python3-h5py python3-numpy python3-torch python3-pil)
+    # PNG/JPEG files of the predict tests; slurm-wlm and munge: the one-node cluster the slurm
+    # tests start themselves (scripts/slurm-local.sh)
+    packages+=(python3-h5py python3-numpy python3-torch python3-pil slurm-wlm munge)
     werror=ON
 fi
 
