@@ -22,6 +22,21 @@ mpirun)
     echo "slurm/lib.sh: PRENAS_LAUNCHER is '$PRENAS_LAUNCHER', not srun or mpirun" >&2
     exit 2 ;;
 esac
+# A task of a sweep's job array (slurm/sweep.sh): line SLURM_ARRAY_TASK_ID + 1 of
+# PRENAS_SWEEP_LIST is "SPACE.cfg WORKDIR"; @SPACE@ and @WORK@ in the arguments and the stamp
+# path stand for them.
+if [ -n "${SLURM_ARRAY_TASK_ID:-}" ] && [ -n "${PRENAS_SWEEP_LIST:-}" ]; then
+    read -r sweep_space sweep_work < <(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" "$PRENAS_SWEEP_LIST")
+    sweep_args=()
+    for a in "$@"; do
+        a=${a//@SPACE@/$sweep_space}
+        sweep_args+=("${a//@WORK@/$sweep_work}")
+    done
+    set -- "${sweep_args[@]}"
+    PRENAS_STAMP_FILE=${PRENAS_STAMP_FILE//@WORK@/$sweep_work}
+    mkdir -p "$sweep_work"
+    echo "== sweep task $SLURM_ARRAY_TASK_ID: $sweep_space -> $sweep_work"
+fi
 # CPU threads per rank: what the job asked for per task
 export OMP_NUM_THREADS=${SLURM_CPUS_PER_TASK:-${OMP_NUM_THREADS:-1}}
 

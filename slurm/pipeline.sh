@@ -30,25 +30,8 @@ usage() {
 space=$(realpath "$1")
 work=$2
 shift 2
-from=(idx /usr/share/datasets/fashion-mnist) pack_opts=() dataset='' recipe=$root/configs/recipes/micro-fmnist.cfg
-sets=() budgets=0.3M,0.45M ranks=2 sbatch_opts=() train_opts=()
-while [ $# -gt 0 ]; do
-    case $1 in
-    --from) from=("$2" "$(realpath "$3")") && shift 3 ;;
-    --pack-opt) pack_opts+=("$2") && shift 2 ;;
-    --pack-opt=*) pack_opts+=("${1#*=}") && shift ;;
-    --dataset) dataset=$(realpath "$2") && shift 2 ;;
-    --recipe) recipe=$(realpath "$2") && shift 2 ;;
-    --set) sets+=(--set "$2") && shift 2 ;;
-    --budgets) budgets=$2 && shift 2 ;;
-    --ranks) ranks=$2 && shift 2 ;;
-    --sbatch) sbatch_opts+=("$2") && shift 2 ;;
-    --sbatch=*) sbatch_opts+=("${1#*=}") && shift ;;
-    --train-sbatch) train_opts+=("$2") && shift 2 ;;
-    --train-sbatch=*) train_opts+=("${1#*=}") && shift ;;
-    *) echo "slurm/pipeline.sh: unknown option '$1'" >&2 && usage ;;
-    esac
-done
+source "$root/slurm/common.sh"
+parse_options "$@"
 [ -f "$space" ] || { echo "slurm/pipeline.sh: no search space $space" >&2 && exit 2; }
 mkdir -p "$work/logs"
 work=$(cd "$work" && pwd)
@@ -66,36 +49,8 @@ manifest=$work/manifest.txt
     echo "ranks=$ranks budgets=$budgets sets=${sets[*]}"
 } >"$manifest"
 
-ids=()
-# stage NAME OUTPUT UPSTREAM-DONE DEPS STAMP SCRIPT [sbatch options] -- ARGS...: submits the
-# stage's job (sets $job to its id), or skips it ($job empty) when its upstream stages were
-# skipped too and it is done for the same inputs: the same arguments and configuration files as
-# when it last succeeded (its stamp, which the job writes), and its output's recorded inputs
-# unchanged.
-stage() {
-    local name=$1 output=$2 upstream_done=$3 deps=$4 stamp=$5 script=$6
-    shift 6
-    local stampfile=$work/.stamps/$name
-    if [ "$upstream_done" = 1 ] && [ -f "$stampfile" ] && [ "$(cat "$stampfile")" = "$stamp" ] &&
-        "$bin/prenas-inspect" --verify "$output" >/dev/null 2>&1; then
-        job=
-        printf '%-20s skipped: %s is done for the same inputs\n' "$name" "${output#"$work"/}"
-        echo "stage=$name job=skipped output=$output" >>"$manifest"
-        return
-    fi
-    rm -f "$stampfile" # valid again only once this job succeeds
-    local opts=(--parsable --job-name="prenas-$name" --output="$work/logs/%x-%j.out"
-        --chdir="$work" --kill-on-invalid-dep=yes "${sbatch_opts[@]}")
-    [ -z "$deps" ] || opts+=(--dependency="afterok$deps")
-    while [ "$1" != -- ]; do opts+=("$1") && shift; done
-    shift
-    job=$(PRENAS_STAMP=$stamp PRENAS_STAMP_FILE=$stampfile sbatch "${opts[@]}" "$root/slurm/$script" "$@")
-    job=${job%%;*} # --parsable prints "id" or "id;cluster"
-    ids+=("$job")
-    printf '%-20s job %s\n' "$name" "$job"
-    echo "stage=$name job=$job output=$output args=$*" >>"$manifest"
-}
-dep() { [ -z "$1" ] || echo ":$1"; } # afterok on a job that was submitted
+dep() { [ -z "$1" ] || echo ":$1"; }          # a job that was submitted
+afterok() { [ -z "$1" ] || echo "afterok$1"; } # afterok on those
 done_() { [ -z "$1" ] && echo 1 || echo 0; } # a stage skipped: done already
 
 pack_job=
@@ -110,23 +65,23 @@ echo "dataset=$dataset sha256=$( [ -f "$dataset" ] && sum "$dataset" || echo pen
 stage score "$work/scores.h5" 1 "" "score $(sum "$space") $ranks" score.sbatch --ntasks="$ranks" -- \
     "$space" "$work/scores.h5"
 score_job=$job
-stage select "$work/preferred.h5" "$(done_ "$score_job")" "$(dep "$score_job")" select select.sbatch -- \
+stage select "$work/preferred.h5" "$(done_ "$score_job")" "$(afterok "$(dep "$score_job")")" select select.sbatch -- \
     "$work/scores.h5" "$work/preferred.h5"
 select_job=$job
 up=$(($(done_ "$select_job") && $(done_ "$pack_job")))
-stage train "$work/train/supernet.h5" "$up" "$(dep "$select_job")$(dep "$pack_job")" \
+stage train "$work/train/supernet.h5" "$up" "$(afterok "$(dep "$select_job")$(dep "$pack_job")")" \
     "train $(sum "$recipe") $ranks ${sets[*]}" train.sbatch --ntasks="$ranks" "${train_opts[@]}" -- \
     "$space" "$recipe" "$dataset" "$work/preferred.h5" "$work/train" "${sets[@]}"
 train_job=$job
 val_job=
 for split in val test; do
-    stage "evaluate-$split" "$work/eval-$split.h5" "$(done_ "$train_job")" "$(dep "$train_job")" \
+    stage "evaluate-$split" "$work/eval-$split.h5" "$(done_ "$train_job")" "$(afterok "$(dep "$train_job")")" \
         "evaluate $split $ranks" evaluate.sbatch --ntasks="$ranks" -- \
         "$work/train/supernet.h5" "$dataset" "$split" "$work/eval-$split.h5"
     [ "$split" = test ] || val_job=$job
 done
 up=$(($(done_ "$train_job") && $(done_ "$val_job")))
-stage specialize "$work/models/model-${budgets%%,*}.h5" "$up" "$(dep "$train_job")$(dep "$val_job")" \
+stage specialize "$work/models/model-${budgets%%,*}.h5" "$up" "$(afterok "$(dep "$train_job")$(dep "$val_job")")" \
     "specialize $budgets" specialize.sbatch -- \
     "$work/train/supernet.h5" "$dataset" "$work/eval-val.h5" "$budgets" "$work/models"
 

@@ -8,6 +8,7 @@
 #  - a failing stage (a corrupt dataset) cancels the stages after it and says why in its log;
 #    the same command after the fix skips what was done;
 #  - slurm/sweep.sh over two spaces, with the summary job.
+# PRENAS_SLURM_KEEP=DIR keeps the sweep's summary (table and plot) there.
 # shellcheck disable=SC2015,SC1091,SC2154 # the cli tests' idiom; lib.sh sets $out, $status
 source "$(dirname "$0")/../cli/lib.sh"
 bin=$PRENAS_BINARY_DIR src=$PRENAS_SOURCE_DIR py=$PRENAS_PYTHON
@@ -139,6 +140,32 @@ for id in $ids; do
     [ "$(state "$id")" = COMPLETED ] && pass || fail "rerun: job $id: $(state "$id")"
 done
 [ -s "$work/f/models/model-0.3M.h5" ] && pass || fail "rerun: no model"
+
+# 3. A sweep over two spaces (micro and a shallower copy), a job array per stage, and its summary.
+sed -e 's/name = "micro"/name = "micro-shallow"/' -e 's/depth = \[4, 5, 6\]/depth = [4, 5]/' \
+    -e 's/depth = 6;/depth = 5;/' "$src/configs/spaces/micro.cfg" >"$work/micro-shallow.cfg"
+run "$src/slurm/sweep.sh" "$work/s" "$src/configs/spaces/micro.cfg" "$work/micro-shallow.cfg" \
+    --dataset "$work/data.h5" "${settings[@]}" --set epochs=1 --budgets 0.3M
+expect_status 0 "sweep submitted"
+echo "$out"
+ids=$(sed -n 's/^jobs=//p' "$work/s/manifest.txt" | tr , ' ')
+# shellcheck disable=SC2086
+wait_jobs $ids
+echo "sweep done at $(elapsed):"
+for id in $ids; do
+    states=$(scontrol show job "$id" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 | sort | uniq -c | xargs)
+    printf '  job %-4s %-22s %s\n' "$id" "$(field "$id" JobName)" "$states"
+    [ "$(scontrol show job "$id" | grep -o 'JobState=[A-Z_]*' | sort -u)" = JobState=COMPLETED ] && pass ||
+        fail "sweep job $id: $states"
+done
+for f in micro/eval-test.h5 micro-shallow/eval-test.h5 micro/models/model-0.3M.h5 \
+    micro-shallow/models/model-0.3M.h5 summary/summary.csv summary/summary.md summary/summary.png; do
+    [ -s "$work/s/$f" ] && pass || fail "sweep: no $f"
+done
+grep -q '^| micro-shallow | `' "$work/s/summary/summary.md" && grep -q '^| micro | ' "$work/s/summary/summary.md" &&
+    pass || fail "the summary lacks a run: $(cat "$work/s/summary/summary.md")"
+cat "$work/s/summary/summary.md"
+[ -n "${PRENAS_SLURM_KEEP:-}" ] && cp -r "$work/s/summary" "$PRENAS_SLURM_KEEP"
 
 "$src/scripts/slurm-local.sh" down "$cluster"
 echo "cluster down: $(elapsed)"
