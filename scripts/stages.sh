@@ -11,11 +11,13 @@
 # run while it works (bash runs a trap only between commands): SIGTERM and SIGUSR1 are passed on
 # to CMD as SIGUSR1. Open MPI's mpirun forwards SIGUSR1 to its ranks but takes SIGTERM as an
 # abort of its own and exits 1 whatever the ranks do, while srun forwards both; sending SIGUSR1
-# makes a checkpointed stop of prenas-train exit 75 under either launcher. Returns CMD's status.
+# makes a checkpointed stop of prenas-train exit 75 under either launcher. SIGINT too: a command
+# started in the background by a non-interactive shell ignores SIGINT, so Ctrl-C would no longer
+# reach a stage run without a launcher. Returns CMD's status.
 prenas_run() {
     "$@" &
     prenas_child=$!
-    trap 'kill -USR1 "$prenas_child" 2>/dev/null' TERM USR1
+    trap 'kill -USR1 "$prenas_child" 2>/dev/null' TERM USR1 INT
     local status
     while :; do
         wait "$prenas_child" && status=0 || status=$?
@@ -27,7 +29,7 @@ prenas_run() {
         wait "$prenas_child" 2>/dev/null || again=$?
         [ "$again" -eq 127 ] || status=$again
     fi
-    trap - TERM USR1
+    trap - TERM USR1 INT
     return "$status"
 }
 

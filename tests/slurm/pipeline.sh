@@ -109,6 +109,22 @@ diff=$(h5diff "$work/p/train/supernet.h5" "$work/straight/supernet.h5" /params 2
 [ $rc -eq 0 ] && pass || fail "requeued /params differ from an uninterrupted run: $diff"
 echo "h5diff requeued vs uninterrupted /params: exit $rc ${diff:-(identical)}"
 
+# mpirun inside the allocation instead of srun (PRENAS_LAUNCHER=mpirun), without a requeue: a
+# stopped training's job exits 75 there too.
+job=$(PRENAS_LAUNCHER=mpirun PRENAS_REQUEUE=0 PRENAS_ROOT=$src sbatch --parsable --chdir="$work" \
+    --output="$work/mpirun-%j.out" "$src/slurm/train.sbatch" "$src/configs/spaces/micro.cfg" \
+    "$src/configs/recipes/micro-fmnist.cfg" "$work/data.h5" "$work/p/preferred.h5" "$work/m" "${settings[@]}")
+for _ in $(seq 1200); do
+    steps=$(grep -c '^step=' "$work/m/train.log" 2>/dev/null)
+    [ "${steps:-0}" -ge 5 ] && break
+    sleep 0.1
+done
+scancel --signal=USR1 --batch "$job"
+wait_jobs "$job"
+echo "train job $job under mpirun, signalled: $(state "$job"), exit code $(field "$job" ExitCode) at $(elapsed)"
+[ "$(field "$job" ExitCode)" = 75:0 ] && pass || fail "under mpirun: $(field "$job" ExitCode): $(cat "$work"/mpirun-*.out)"
+grep -q "world size 2" <("$bin/prenas-inspect" "$work/m/supernet.h5") && pass || fail "mpirun did not run 2 ranks"
+
 # 2. A failing stage: a corrupt dataset stops train; its dependants are cancelled.
 head -c 4096 "$work/good.h5" >"$work/data.h5"
 run "$src/slurm/pipeline.sh" "$src/configs/spaces/micro.cfg" "$work/f" --dataset "$work/data.h5" \
