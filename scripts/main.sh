@@ -50,8 +50,8 @@ for split in val test; do
     stage_evaluate "$work/train/supernet.h5" "$work/dataset.h5" "$split" "$work/eval-$split.h5"
 done
 
-echo "== specialize: standalone models for 0.3M and 0.45M parameters, chosen on val (no search)"
-stage_specialize "$work/train/supernet.h5" "$work/dataset.h5" "$work/eval-val.h5" 0.3M,0.45M \
+echo "== specialize: standalone models for 0.2M and 0.5M parameters, chosen on val (no search)"
+stage_specialize "$work/train/supernet.h5" "$work/dataset.h5" "$work/eval-val.h5" 0.2M,0.5M \
     "$work/models"
 
 echo "== predict: each model on the test split"

@@ -89,7 +89,7 @@ bool plot_pareto(const char *png, const EvalTable *t, const char *title, Error *
     if (!gp) return input_error(err, "cannot start gnuplot: %m");
     fprintf(gp,
             "set terminal pngcairo size %d,600 font 'sans,11'\nset output '%s'\n"
-            "set grid\nset key below\nset offsets graph 0.06, graph 0.06, graph 0.15, graph "
+            "set grid\nset key top left\nset offsets graph 0.06, graph 0.06, graph 0.15, graph "
             "0.08\nset multiplot layout 1,%d title '%s'\n",
             timed ? 1400 : 760, tmp, timed ? 2 : 1, title);
     panel(gp, data, 0, "params (M)", t->split);
