@@ -350,13 +350,16 @@ bool choice_list_contains(const ChoiceList *list, int value) {
     return false;
 }
 
+bool space_same_supernet(const Space *a, const Space *b) {
+    return a->image_size == b->image_size && a->patch_size == b->patch_size &&
+           a->in_channels == b->in_channels && a->num_classes == b->num_classes &&
+           a->head_dim == b->head_dim && a->max_relative_position == b->max_relative_position &&
+           a->class_token_pooling == b->class_token_pooling &&
+           memcmp(&a->supernet, &b->supernet, sizeof a->supernet) == 0;
+}
+
 bool space_same_search(const Space *a, const Space *b) {
-    if (a->image_size != b->image_size || a->patch_size != b->patch_size ||
-        a->in_channels != b->in_channels || a->num_classes != b->num_classes ||
-        a->head_dim != b->head_dim || a->max_relative_position != b->max_relative_position ||
-        a->class_token_pooling != b->class_token_pooling ||
-        memcmp(&a->supernet, &b->supernet, sizeof a->supernet) != 0 || a->uniform != b->uniform ||
-        a->n_widths != b->n_widths)
+    if (!space_same_supernet(a, b) || a->uniform != b->uniform || a->n_widths != b->n_widths)
         return false;
     for (int w = 0; w < a->n_widths; w++) {
         const SpaceWidth *x = &a->widths[w], *y = &b->widths[w];

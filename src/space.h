@@ -71,6 +71,9 @@ int space_num_patches(const Space *space);                        /* grid side s
 int space_num_tokens(const Space *space);                         /* patches + the class token */
 const SpaceWidth *space_width(const Space *space, int embed_dim); /* NULL if not a choice */
 
+/* Whether two spaces define the same supernet: the same tensors at the same shapes, so that
+ * one's weights serve the other (their choices may differ). */
+bool space_same_supernet(const Space *a, const Space *b);
 /* Whether two spaces define the same supernet and the same subnets (names, data-free
  * statistics and intervals may differ). */
 bool space_same_search(const Space *a, const Space *b);

@@ -39,8 +39,8 @@ static const char USAGE[] =
     "                     its generation, fitness and costs, the best lists after each\n"
     "                     generation, the result\n"
     "  --config FILE      the space to search (default: the supernet's own, the refined space\n"
-    "                     when it was trained with --preferred); it must define the same\n"
-    "                     supernet and subnets\n"
+    "                     when it was trained with --preferred); its supernet must have\n"
+    "                     the same tensors, its choices may differ (the whole space)\n"
     "  --min-params N, --max-params N\n"
     "                     parameter limits (method.md 4.1), e.g. 250000, 250K or 0.25M\n"
     "  --min-flops N, --max-flops N\n"
@@ -304,15 +304,32 @@ static void print_summary(const Evolution *e, const Run *r, const Options *o, do
            (long long)x->unpaired, o->out);
 }
 
+/* The supernet's own space, or --config when its supernet has the same tensors: its choices
+ * may differ (e.g. the whole search space over a supernet trained on its preferred subnets,
+ * as a search after PreNAS's training would look). */
+static Space *search_space(const char *trained_text, const Options *o, Error *err) {
+    Space *trained = space_load_text(trained_text, o->supernet, err);
+    if (!trained || !o->config) return trained;
+    Space *given = space_load_file(o->config, err);
+    if (given && !space_same_supernet(given, trained)) {
+        input_error(err,
+                    "the supernet was trained for the space '%s' recorded in %s, whose tensors "
+                    "differ from %s's",
+                    trained->name, o->supernet, o->config);
+        space_free(given);
+        given = NULL;
+    }
+    space_free(trained);
+    return given;
+}
+
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
     Error err = {0};
     char *trained = weights_supernet_space(o.supernet, &err);
-    Space *space =
-        trained ? space_recorded(trained, o.supernet, o.config, "the supernet was trained", &err)
-                : NULL;
+    Space *space = trained ? search_space(trained, &o, &err) : NULL;
     free(trained);
     if (!space || !evolution_check_limits(space, &o.evolution, &err)) die(&err);
     Run run = {.sample = {.streamed = -1}, .batch = o.batch, .comm = &comm, .split_name = o.split};

@@ -88,7 +88,13 @@ bad "--max-params below the smallest architecture" \
 bad "a truncated supernet" "cannot be opened as HDF5 (truncated or corrupt), $work/truncated.h5" \
     --supernet "$work/truncated.h5" --data "$work/data.h5"
 bad "the test split" "--split test: the test split never chooses an architecture" "${common[@]}" --split test
-bad "another space" "the supernet was trained for the space 'micro'" "${common[@]}" \
+# --config: another space over the same supernet tensors (here: depth 4 only) is searched.
+sed 's/depth = \[4, 5, 6\]/depth = [4]/' "$src/configs/spaces/micro.cfg" >"$work/narrow.cfg"
+run "$bin/prenas-search" "${common[@]}" --config "$work/narrow.cfg" --out "$work/narrow.h5"
+expect_status 0 "a space with other choices over the same supernet"
+depths=$("$py" -c "import h5py,sys; print(sorted({a.decode().split(':')[1] for a in h5py.File(sys.argv[1])['history/arch'][:]}))" "$work/narrow.h5")
+[ "$depths" = "['4']" ] && pass || fail "--config's choices not followed: depths $depths"
+bad "another space" "whose tensors differ from" "${common[@]}" \
     --config "$src/configs/spaces/vit-tiny.cfg"
 bad "more images than the split" "--images 1000: the 'val' split has 256 images" \
     --supernet "$work/run/supernet.h5" --data "$work/data.h5" --images 1000
