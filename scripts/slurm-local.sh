@@ -111,7 +111,9 @@ CONF
         fi
         sleep 0.5
     done
-    echo "$0: slurm did not come up; see $dir/log" >&2
+    # the daemons' last error says why (e.g. slurmd without /sys/fs/cgroup mounted)
+    why=$(grep -h 'error' "$dir/log/slurmd.out" "$dir/log/slurmctld.out" 2>/dev/null | tail -1)
+    echo "$0: slurm did not come up${why:+: $why}; see $dir/log" >&2
     exit 1
     ;;
 down)
