@@ -55,6 +55,12 @@ wait_jobs() { # wait_jobs ID...: until none is pending or running (at most 300 s
     fail "jobs $list still queued after 300 s: $(squeue -j "$list")"
 }
 job_of() { sed -n "s/^stage=$2 job=\([0-9a-z]*\) .*/\1/p" "$1/manifest.txt" | tail -1; }
+wait_manifest() { # wait_manifest DIR LABEL: waits for the jobs of DIR's manifest (in $ids)
+    ids=$(sed -n 's/^jobs=//p' "$1/manifest.txt" | tr , ' ')
+    # shellcheck disable=SC2086 # a list of ids
+    wait_jobs $ids
+    echo "$2 done at $(elapsed):"
+}
 report() { # one line per job of a pipeline: stage, id, state, restarts, run time
     local dir=$1 stage id
     while read -r stage id; do
@@ -77,10 +83,7 @@ for _ in $(seq 1200); do # a few steps in (train.log has a line a step), then th
 done
 scancel --signal=USR1 --batch "$train"
 echo "train job $train signalled at $(elapsed)"
-ids=$(sed -n 's/^jobs=//p' "$work/p/manifest.txt" | tr , ' ')
-# shellcheck disable=SC2086 # a list of ids
-wait_jobs $ids
-echo "pipeline done at $(elapsed):"
+wait_manifest "$work/p" "pipeline"
 report "$work/p"
 for id in $ids; do
     [ "$(state "$id")" = COMPLETED ] && pass || fail "job $id: $(state "$id")"
@@ -129,10 +132,7 @@ grep -q "world size 2" <("$bin/prenas-inspect" "$work/m/supernet.h5") && pass ||
 head -c 4096 "$work/good.h5" >"$work/data.h5"
 run "$src/slurm/pipeline.sh" "$src/configs/spaces/micro.cfg" "$work/f" --dataset "$work/data.h5" \
     "${settings[@]}" --set epochs=1 --budgets 0.3M
-ids=$(sed -n 's/^jobs=//p' "$work/f/manifest.txt" | tr , ' ')
-# shellcheck disable=SC2086
-wait_jobs $ids
-echo "failing pipeline done at $(elapsed):"
+wait_manifest "$work/f" "failing pipeline"
 report "$work/f"
 [ "$(state "$(job_of "$work/f" train)")" = FAILED ] && pass || fail "train did not fail"
 for s in evaluate-val evaluate-test specialize; do
@@ -147,10 +147,7 @@ run "$src/slurm/pipeline.sh" "$src/configs/spaces/micro.cfg" "$work/f" --dataset
 echo "$out"
 expect_out_has "score                skipped" "score done before"
 expect_out_has "select               skipped" "select done before"
-ids=$(sed -n 's/^jobs=//p' "$work/f/manifest.txt" | tr , ' ')
-# shellcheck disable=SC2086
-wait_jobs $ids
-echo "rerun done at $(elapsed):"
+wait_manifest "$work/f" "rerun"
 report "$work/f"
 for id in $ids; do
     [ "$(state "$id")" = COMPLETED ] && pass || fail "rerun: job $id: $(state "$id")"
@@ -164,10 +161,7 @@ run "$src/slurm/sweep.sh" "$work/s" "$src/configs/spaces/micro.cfg" "$work/micro
     --dataset "$work/data.h5" "${settings[@]}" --set epochs=1 --budgets 0.3M
 expect_status 0 "sweep submitted"
 echo "$out"
-ids=$(sed -n 's/^jobs=//p' "$work/s/manifest.txt" | tr , ' ')
-# shellcheck disable=SC2086
-wait_jobs $ids
-echo "sweep done at $(elapsed):"
+wait_manifest "$work/s" "sweep"
 for id in $ids; do
     states=$(scontrol show job "$id" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2 | sort | uniq -c | xargs)
     printf '  job %-4s %-22s %s\n' "$id" "$(field "$id" JobName)" "$states"
