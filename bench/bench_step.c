@@ -1,7 +1,9 @@
 /* prenas-bench-step: the speed of one training step (forward, loss, backward, AdamW over the
- * whole supernet) and of evaluation for one subnet, on the CPU engine. The last line is
+ * whole supernet) and of evaluation for one subnet, on the CPU or a GPU. The last line is
  * img_per_s=<training images per second>, for scripts (bench/step-vs-torch.sh). */
 #include "arch.h"
+#include "backend.h"
+#include "error.h"
 #include "cli.h"
 #include "clock.h"
 #include "cost.h"
@@ -20,6 +22,7 @@
 
 static const char USAGE[] =
     "usage: prenas-bench-step --config SPACE.cfg [--arch ARCH] [--batch B] [--steps N]\n"
+    "                         [--device D] [--precision P]\n"
     "\n"
     "Times training steps (forward, soft-target loss, backward, AdamW over every supernet\n"
     "tensor) and evaluation passes of one subnet on random images, after two warm-up steps.\n"
@@ -28,26 +31,33 @@ static const char USAGE[] =
     "  --arch ARCH     the subnet (default: the space's largest)\n"
     "  --batch B       images per step (default 8)\n"
     "  --steps N       measured steps (default 5)\n"
+    "  --device D      auto (default: cuda when a GPU is usable), cpu or cuda\n"
+    "  --precision P   matrix products: fp32 (default), tf32 or bf16 (GPU only)\n"
     "  --help, --version\n"
     "Threads: OMP_NUM_THREADS (default: all cores).\n"
     "Prints per-phase times, images/s, model GFLOP/s (6 x MACs per trained image, 2 x per\n"
     "evaluated image; MACs of method.md 4.4), the sgemm rate of this machine measured in the\n"
     "same run, and peak memory; the last line is img_per_s=<training images per second>.\n";
 
-/* The best of three 2048^3 products through the engine's gemm: the ceiling to compare with. */
-static double sgemm_gflops(void) {
-    const int n = 2048;
-    real *a = malloc(sizeof(real) * n * n), *b = malloc(sizeof(real) * n * n),
-         *c = malloc(sizeof(real) * n * n);
-    for (int i = 0; i < n * n; i++) a[i] = (real)(i % 7) * 0.1f, b[i] = (real)(i % 5) * 0.1f;
+/* The best of three n^3 products through the backend's gemm: the ceiling to compare with. */
+static double sgemm_gflops(const Backend *be, int n) {
+    const size_t count = (size_t)n * n, bytes = count * sizeof(real);
+    real *host = malloc(bytes);
+    for (size_t i = 0; i < count; i++) host[i] = (real)(i % 7) * 0.1f;
+    real *a = be->ops->alloc(be, bytes), *b = be->ops->alloc(be, bytes),
+         *c = be->ops->alloc(be, bytes);
+    be->ops->upload(be, a, host, bytes);
+    be->ops->upload(be, b, host, bytes);
     double best = 1e30;
     for (int r = 0; r < 4; r++) {
         double t0 = monotonic_seconds();
-        gemm(false, true, n, n, n, 1, a, n, b, n, 0, c, n);
+        be->ops->gemm(be, false, true, n, n, n, 1, a, n, b, n, 0, c, n);
+        be->ops->sync(be);
         double dt = monotonic_seconds() - t0;
-        if (r > 0 && dt < best) best = dt; /* the first run pays for page faults */
+        if (r > 0 && dt < best) best = dt; /* the first run pays for page faults, JIT, setup */
     }
-    free(a), free(b), free(c);
+    be->ops->free(be, a), be->ops->free(be, b), be->ops->free(be, c);
+    free(host);
     return 2.0 * n * n * n / best / 1e9;
 }
 
@@ -60,10 +70,12 @@ int main(int argc, char **argv) {
                                             {"arch", required_argument, NULL, 'a'},
                                             {"batch", required_argument, NULL, 'b'},
                                             {"steps", required_argument, NULL, 's'},
+                                            {"device", required_argument, NULL, 'D'},
+                                            {"precision", required_argument, NULL, 'P'},
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
-    const char *config = NULL, *arch_text = NULL;
+    const char *config = NULL, *arch_text = NULL, *device = "auto", *precision = NULL;
     int batch = 8, steps = 5;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
@@ -79,6 +91,12 @@ int main(int argc, char **argv) {
             break;
         case 's':
             steps = (int)cli_long("--steps", optarg, 1, 1000000);
+            break;
+        case 'D':
+            device = optarg;
+            break;
+        case 'P':
+            precision = optarg;
             break;
         default:
             cli_common_option(c, USAGE, argv);
@@ -100,35 +118,53 @@ int main(int argc, char **argv) {
     const ArchCost cost = arch_cost(&arch, space);
     printf("space %s, subnet %s (%.3fM parameters, %.3f GMACs per image)\n", space->name, text,
            cost.params / 1e6, cost.macs / 1e9);
-    printf("batch %d, %d OpenMP threads, %d measured steps after 2 warm-up\n", batch,
-           omp_get_max_threads(), steps);
+    Backend backend;
+    char why[512];
+    if (!backend_open(&backend, device, precision, why, sizeof why)) die_input("%s", why);
+    const Backend *be = &backend;
+    const BackendOps *ops = be->ops;
+    printf("device %s; batch %d, %d OpenMP threads, %d measured steps after 2 warm-up\n", be->name,
+           batch, omp_get_max_threads(), steps);
 
-    Vit *vit = vit_create(space, batch);
+    Vit *vit = vit_create(be, space, batch);
     vit_init(vit, 1);
     AdamW opt = adamw_create(vit, 0.9, 0.999, 1e-8, 0.05);
     const int C = vit->classes;
     const size_t pixels = (size_t)batch * vit->channels * vit->image_size * vit->image_size;
-    real *images = malloc(pixels * sizeof(real)), *targets = malloc(sizeof(real) * batch * C);
-    real *logits = malloc(sizeof(real) * batch * C), *probs = malloc(sizeof(real) * batch * C);
-    real *dlogits = malloc(sizeof(real) * batch * C), *loss = malloc(sizeof(real) * batch);
-    int *labels = malloc(sizeof(int) * batch);
-    Rng rng = rng_stream(1, 1);
-    for (size_t i = 0; i < pixels; i++) images[i] = (real)rng_normal(&rng);
-    for (int b = 0; b < batch; b++) labels[b] = (int)rng_below(&rng, (uint64_t)C);
-    soft_targets(targets, labels, labels, NULL, 0.1, batch, C);
+    const size_t out = sizeof(real) * (size_t)batch * (size_t)C;
+    real *images = ops->alloc(be, pixels * sizeof(real)), *targets = ops->alloc(be, out);
+    real *logits = ops->alloc(be, out), *probs = ops->alloc(be, out);
+    real *dlogits = ops->alloc(be, out), *loss = ops->alloc(be, sizeof(real) * (size_t)batch);
+    int *labels = ops->alloc(be, sizeof(int) * (size_t)batch);
+    {
+        real *host_images = malloc(pixels * sizeof(real));
+        int *host_labels = malloc(sizeof(int) * (size_t)batch);
+        Rng rng = rng_stream(1, 1);
+        for (size_t i = 0; i < pixels; i++) host_images[i] = (real)rng_normal(&rng);
+        for (int b = 0; b < batch; b++) host_labels[b] = (int)rng_below(&rng, (uint64_t)C);
+        ops->upload(be, images, host_images, pixels * sizeof(real));
+        ops->upload(be, labels, host_labels, sizeof(int) * (size_t)batch);
+        free(host_images), free(host_labels);
+    }
+    ops->soft_targets(be, targets, labels, labels, NULL, 0.1, batch, C);
 
     StepTimes total = {0};
+    /* a device runs ops asynchronously: each phase ends with a sync to be timed alone */
     for (int s = -2; s < steps; s++) {
         double t0 = monotonic_seconds();
         vit_zero_grads(vit);
         vit_forward(vit, &arch, images, batch, NULL, logits);
+        ops->sync(be);
         double t1 = monotonic_seconds();
-        cross_entropy_forward(loss, probs, logits, targets, batch, C);
-        cross_entropy_backward(dlogits, probs, targets, batch, C, 1.0 / batch);
+        ops->cross_entropy_forward(be, loss, probs, logits, targets, batch, C);
+        ops->cross_entropy_backward(be, dlogits, probs, targets, batch, C, 1.0 / batch);
+        ops->sync(be);
         double t2 = monotonic_seconds();
         vit_backward(vit, &arch, dlogits, batch, NULL);
+        ops->sync(be);
         double t3 = monotonic_seconds();
         adamw_step(&opt, vit, 1e-4);
+        ops->sync(be);
         double t4 = monotonic_seconds();
         if (s < 0) continue;
         total.forward += t1 - t0, total.loss += t2 - t1, total.backward += t3 - t2;
@@ -144,25 +180,29 @@ int main(int argc, char **argv) {
     for (int s = -1; s < steps; s++) {
         double t0 = monotonic_seconds();
         vit_forward(vit, &arch, images, batch, NULL, logits);
+        ops->sync(be);
         if (s >= 0) eval_time += monotonic_seconds() - t0;
     }
     double eval_rate = batch * steps / eval_time;
-    double ceiling = sgemm_gflops();
+    const int ceiling_n = be->kind == DEVICE_CUDA ? 8192 : 2048;
+    double ceiling = sgemm_gflops(be, ceiling_n);
     double train_gflops = 6.0 * cost.macs * train_rate / 1e9,
            eval_gflops = 2.0 * cost.macs * eval_rate / 1e9;
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     printf("train %.2f img/s, %.1f GFLOP/s; eval %.2f img/s, %.1f GFLOP/s\n", train_rate,
            train_gflops, eval_rate, eval_gflops);
-    printf("sgemm 2048^3 on this machine now: %.1f GFLOP/s (train reaches %.0f%%, eval %.0f%%)\n",
-           ceiling, 100 * train_gflops / ceiling, 100 * eval_gflops / ceiling);
+    printf("gemm %d^3 on this device now: %.1f GFLOP/s (train reaches %.0f%%, eval %.0f%%)\n",
+           ceiling_n, ceiling, 100 * train_gflops / ceiling, 100 * eval_gflops / ceiling);
     printf("peak RSS %.0f MiB\n", usage.ru_maxrss / 1024.0);
     printf("eval_img_per_s=%.3f\n", eval_rate);
     printf("img_per_s=%.3f\n", train_rate);
 
     adamw_free(&opt);
-    free(images), free(targets), free(logits), free(probs), free(dlogits), free(loss), free(labels);
+    void *buffers[] = {images, targets, logits, probs, dlogits, loss, labels};
+    for (size_t i = 0; i < sizeof buffers / sizeof buffers[0]; i++) ops->free(be, buffers[i]);
     vit_free(vit);
+    backend_close(&backend);
     space_free(space);
     return 0;
 }

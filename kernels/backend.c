@@ -1,42 +1,114 @@
+/* Choosing and opening a backend (backend.h); host views of backend memory. */
 #include "backend.h"
 
-#include <dnnl.h>
-#include <omp.h>
+#include "error.h"
 
-static const char *isa_name(dnnl_cpu_isa_t isa) {
-    switch (isa) {
-    case dnnl_cpu_isa_sse41:
-        return "SSE4.1";
-    case dnnl_cpu_isa_avx:
-        return "AVX";
-    case dnnl_cpu_isa_avx2:
-        return "AVX2";
-    case dnnl_cpu_isa_avx2_vnni:
-        return "AVX2-VNNI";
-    case dnnl_cpu_isa_avx512_core:
-        return "AVX-512";
-    case dnnl_cpu_isa_avx512_core_vnni:
-        return "AVX-512 VNNI";
-    case dnnl_cpu_isa_avx512_core_bf16:
-        return "AVX-512 BF16";
-    case dnnl_cpu_isa_avx512_core_amx:
-        return "AVX-512 AMX";
-    default:
-        return "other";
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+int backend_local_rank(void) {
+    static const char *const names[] = {"SLURM_LOCALID", "OMPI_COMM_WORLD_LOCAL_RANK",
+                                        "MPI_LOCALRANKID", "MV2_COMM_WORLD_LOCAL_RANK"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *value = getenv(names[i]);
+        char *end;
+        if (!value || !*value) continue;
+        const long rank = strtol(value, &end, 10);
+        if (*end == '\0' && rank >= 0 && rank < 1 << 20) return (int)rank;
     }
+    return 0;
 }
 
-void backend_describe(FILE *out) {
-    const dnnl_version_t *v = dnnl_version();
-    fprintf(out, "cpu: oneDNN %d.%d.%d, %s kernels; %d OpenMP threads\n", v->major, v->minor,
-            v->patch, isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads());
-#ifdef PRENAS_HAVE_CUDA
-    cuda_backend_describe(out);
-#else
-    fprintf(out, "cuda: not built (nvcc was not found when this build was configured)\n");
+__attribute__((format(printf, 3, 4))) static bool refuse(char *why, size_t size, const char *fmt,
+                                                         ...) {
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(why, size, fmt, args);
+    va_end(args);
+    return false;
+}
+
+static bool parse_precision(const char *text, Precision *out) {
+    static const char *const names[] = {"fp32", "tf32", "bf16"};
+    for (int i = 0; i < 3; i++)
+        if (strcmp(text, names[i]) == 0) {
+            *out = (Precision)i;
+            return true;
+        }
+    return false;
+}
+
+#if defined(PRENAS_HAVE_CUDA) && !defined(PRENAS_REAL_DOUBLE)
+static bool open_cuda(Backend *be, Precision precision, bool required, char *why, size_t size) {
+    char reason[256] = "";
+    const int count = cuda_device_count(reason, sizeof reason);
+    if (count <= 0) {
+        if (required) return refuse(why, size, "--device cuda: no usable GPU (%s)", reason);
+        return false;
+    }
+    const int local = backend_local_rank();
+    if (!cuda_backend_open(be, local % count, precision, reason, sizeof reason))
+        return refuse(why, size, "--device cuda: GPU %d of %d (node-local rank %d): %s",
+                      local % count, count, local, reason);
+    return true;
+}
 #endif
+
+bool backend_open(Backend *be, const char *device, const char *precision, char *why,
+                  size_t why_size) {
+    Precision p = PRECISION_FP32;
+    if (precision && !parse_precision(precision, &p))
+        return refuse(why, why_size, "--precision %s: expected fp32, tf32 or bf16", precision);
+    const bool is_auto = strcmp(device, "auto") == 0, is_cuda = strcmp(device, "cuda") == 0;
+    if (!is_auto && !is_cuda && strcmp(device, "cpu") != 0)
+        return refuse(why, why_size, "--device %s: expected auto, cpu or cuda", device);
+#if defined(PRENAS_HAVE_CUDA) && !defined(PRENAS_REAL_DOUBLE)
+    if (is_cuda || is_auto) {
+        why[0] = '\0';
+        if (open_cuda(be, p, is_cuda, why, why_size)) return true;
+        if (is_cuda || why[0]) return false;
+    }
+#else
+    if (is_cuda)
+        return refuse(why, why_size,
+                      "--device cuda: this build has no CUDA backend (nvcc was not found when it "
+                      "was configured)");
+#endif
+    if (p != PRECISION_FP32)
+        return refuse(why, why_size,
+                      "--precision %s: the CPU backend computes in fp32 only in this version",
+                      precision);
+    *be = *backend_cpu();
+    return true;
 }
 
-const char *backend_device(void) {
-    return "cpu";
+void backend_close(Backend *be) {
+#if defined(PRENAS_HAVE_CUDA) && !defined(PRENAS_REAL_DOUBLE)
+    if (be->kind == DEVICE_CUDA) cuda_backend_close(be);
+#endif
+    be->ctx = NULL;
+}
+
+const char *backend_device_name(const Backend *be) {
+    return be->kind == DEVICE_CUDA ? "cuda" : "cpu";
+}
+
+void *backend_host_begin(const Backend *be, const void *src, size_t bytes) {
+    if (be->kind == DEVICE_CPU) return (void *)src;
+    void *host = xmalloc(bytes ? bytes : 1);
+    be->ops->download(be, host, src, bytes);
+    return host;
+}
+
+void backend_host_end(const Backend *be, void *host, void *dst, size_t bytes, bool write_back) {
+    if (be->kind == DEVICE_CPU) return;
+    if (write_back) be->ops->upload(be, dst, host, bytes);
+    free(host);
+}
+
+const void *backend_input(const Backend *be, void *staging, const void *host, size_t bytes) {
+    if (be->kind == DEVICE_CPU || !host) return host;
+    be->ops->upload(be, staging, host, bytes);
+    return staging;
 }

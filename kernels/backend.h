@@ -177,6 +177,9 @@ struct BackendOps {
  * downloaded copy. backend_host_end writes the copy back when `write_back`, then frees it. */
 void *backend_host_begin(const Backend *be, const void *src, size_t bytes);
 void backend_host_end(const Backend *be, void *host, void *dst, size_t bytes, bool write_back);
+/* Host input for an op: on the CPU `host` itself, elsewhere `host` uploaded into `staging`
+ * (backend memory of at least `bytes`) and `staging` returned. */
+const void *backend_input(const Backend *be, void *staging, const void *host, size_t bytes);
 
 #ifdef PRENAS_HAVE_CUDA
 #ifdef __cplusplus

@@ -196,7 +196,8 @@ static bool read_archs(const H5Source *src, TrainedSupernet *t) {
     return ok;
 }
 
-bool trained_supernet_open(TrainedSupernet *t, const char *path, int max_batch, Error *err) {
+bool trained_supernet_open(TrainedSupernet *t, const Backend *be, const char *path, int max_batch,
+                           Error *err) {
     memset(t, 0, sizeof *t);
     char *text = checkpoint_space(path, err);
     if (!text) return false;
@@ -207,7 +208,7 @@ bool trained_supernet_open(TrainedSupernet *t, const char *path, int max_batch, 
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
     H5Source src = {a.file, path, err};
     snprintf(t->sampling, sizeof t->sampling, "%s", a.meta.mode);
-    t->model = model_create(t->space, max_batch);
+    t->model = model_create(be, t->space, max_batch);
     bool ok =
         read_archs(&src, t) && weights_read(&src, "params", t->model->vit, t->model->vit->params);
     if (ok && h5_exists(a.file, "state")) {

@@ -66,7 +66,8 @@ typedef struct {
     Model *model;
 } TrainedSupernet;
 
-bool trained_supernet_open(TrainedSupernet *supernet, const char *path, int max_batch, Error *err);
+bool trained_supernet_open(TrainedSupernet *supernet, const Backend *be, const char *path,
+                           int max_batch, Error *err);
 void trained_supernet_close(TrainedSupernet *supernet);
 
 #endif

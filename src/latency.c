@@ -19,10 +19,13 @@ Latency latency_measure(Model *model, const Arch *arch, int batch, int warmup, i
     /* normal values: zeros could take faster paths (denormal-free, sparse) than real images */
     Rng rng = rng_stream(0, RNG_STREAM_DATA_FREE);
     for (size_t i = 0; i < size; i++) images[i] = (real)rng_normal(&rng);
+    const Backend *be = model->be;
+    const real *input = backend_input(be, model->images, images, sizeof(real) * size);
     double *ms = xmalloc(sizeof *ms * (size_t)repeats);
     for (int r = -warmup; r < repeats; r++) {
         const double start = monotonic_seconds();
-        vit_forward(vit, arch, images, batch, NULL, model->logits);
+        vit_forward(vit, arch, input, batch, NULL, model->logits);
+        be->ops->sync(be); /* a device returns before its work is done */
         if (r >= 0) ms[r] = 1e3 * (monotonic_seconds() - start);
     }
     qsort(ms, (size_t)repeats, sizeof *ms, by_value);

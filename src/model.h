@@ -36,20 +36,30 @@ typedef struct {
 
 typedef struct {
     Vit *vit;
+    const Backend *be; /* vit->be */
     int max_batch;
+    /* backend memory: */
     real *logits; /* [max_batch, classes]: the last forward's */
     real *loss;   /* [max_batch]: per sample (cross-entropy), or per-sample logit sums */
     real *targets, *probs, *dlogits, *drop_scales;
+    real *images, *mix;    /* where host inputs are uploaded (not used on the CPU) */
+    int *labels, *partner; /* likewise */
+    int *ranks;            /* [max_batch]: label_ranks of the last metrics */
+    /* host memory: */
+    real *host_drop_scales, *host_logits, *host_loss;
+    int *host_ranks;
     LossKind last_kind;
-    bool last_dropped;
+    const real *last_scales; /* the last forward's drop-path scales (backend), or NULL */
 } Model;
 
-/* A supernet of the space's shape with room for batches of up to max_batch images. */
-Model *model_create(const Space *space, int max_batch);
+/* A supernet of the space's shape on backend `be` with room for batches of up to max_batch
+ * images. */
+Model *model_create(const Backend *be, const Space *space, int max_batch);
 void model_free(Model *model);
 
 /* Logits of `arch` for normalised images [n, C, H, W] and each sample's loss; returns the sum
- * of the n losses (NaN or infinite when a logit is). drop NULL: evaluation (no drop path). */
+ * of the n losses (NaN or infinite when a logit is). drop NULL: evaluation (no drop path).
+ * images and the loss's labels, partners and mix are host memory. */
 double model_forward(Model *model, const Arch *arch, const real *images, int n, const Loss *loss,
                      const DropPath *drop);
 /* Adds grad_scale x d(sum of the last forward's losses) to vit->grads (1/n for a mean). */
@@ -60,6 +70,9 @@ typedef struct {
     int64_t nonfinite;  /* samples with a NaN or infinite logit: never counted as correct */
     double loss_sum;    /* NaN when any sample's loss is */
 } BatchMetrics;
+
+/* The last forward's logits [n, classes] on the host (valid until the next call). */
+const real *model_logits(const Model *model, int n);
 
 /* Top-k counts and loss of the last forward (LOSS_CROSS_ENTROPY) against `labels`. A logit
  * that is NaN compares false with everything, so a NaN row would otherwise look perfect. */

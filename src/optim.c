@@ -13,31 +13,40 @@ double lr_at_epoch(const LrSchedule *s, int epoch) {
 }
 
 AdamW adamw_create(const Vit *vit, double beta1, double beta2, double eps, double weight_decay) {
-    AdamW opt = {beta1, beta2, eps, weight_decay, 0, NULL, NULL};
-    opt.m = xcalloc(vit->n_params, sizeof *opt.m);
-    opt.v = xcalloc(vit->n_params, sizeof *opt.v);
+    const Backend *be = vit->be;
+    AdamW opt = {beta1, beta2, eps, weight_decay, 0, be, NULL, NULL, NULL, vit->n_tensors};
+    opt.m = be->ops->alloc(be, vit->n_params * sizeof *opt.m);
+    opt.v = be->ops->alloc(be, vit->n_params * sizeof *opt.v);
+    const size_t bytes = (size_t)vit->n_tensors * sizeof *opt.segments;
+    AdamWSegment *segments = xmalloc(bytes);
+    for (int i = 0; i < vit->n_tensors; i++) {
+        const TensorInfo *t = &vit->tensors[i];
+        segments[i] = (AdamWSegment){t->offset, t->count, t->weight_decay};
+    }
+    opt.segments = be->ops->alloc(be, bytes);
+    be->ops->upload(be, opt.segments, segments, bytes);
+    free(segments);
     return opt;
 }
 
 void adamw_free(AdamW *opt) {
-    free(opt->m);
-    free(opt->v);
+    if (!opt->be) return;
+    opt->be->ops->free(opt->be, opt->m);
+    opt->be->ops->free(opt->be, opt->v);
+    opt->be->ops->free(opt->be, opt->segments);
     opt->m = opt->v = NULL;
+    opt->segments = NULL;
 }
 
 void adamw_step(AdamW *opt, Vit *vit, double lr) {
     opt->step++;
-    AdamWStep step = {lr,
-                      opt->beta1,
-                      opt->beta2,
-                      opt->eps,
-                      0,
-                      1 - pow(opt->beta1, (double)opt->step),
-                      1 - pow(opt->beta2, (double)opt->step)};
-    for (int i = 0; i < vit->n_tensors; i++) {
-        const TensorInfo *t = &vit->tensors[i];
-        step.weight_decay = t->weight_decay ? opt->weight_decay : 0;
-        adamw_update(vit->params + t->offset, vit->grads + t->offset, opt->m + t->offset,
-                     opt->v + t->offset, t->count, &step);
-    }
+    const AdamWStep step = {lr,
+                            opt->beta1,
+                            opt->beta2,
+                            opt->eps,
+                            opt->weight_decay,
+                            1 - pow(opt->beta1, (double)opt->step),
+                            1 - pow(opt->beta2, (double)opt->step)};
+    opt->be->ops->adamw(opt->be, vit->params, vit->grads, opt->m, opt->v, opt->segments,
+                        opt->n_segments, &step);
 }

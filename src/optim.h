@@ -23,7 +23,10 @@ double lr_at_epoch(const LrSchedule *schedule, int epoch);
 typedef struct {
     double beta1, beta2, eps, weight_decay;
     int64_t step; /* updates done */
-    real *m, *v;  /* moments, laid out like the supernet's parameters */
+    const Backend *be;
+    real *m, *v;            /* moments, laid out like the supernet's parameters (backend) */
+    AdamWSegment *segments; /* each tensor's entries and decay (backend) */
+    int n_segments;
 } AdamW;
 
 AdamW adamw_create(const Vit *vit, double beta1, double beta2, double eps, double weight_decay);

@@ -17,7 +17,7 @@ static FILE *memory_stream(char **text, size_t *size) {
 void predictor_init(Predictor *p, const Standalone *s, int batch, int top_k, bool labelled) {
     memset(p, 0, sizeof *p);
     p->standalone = s;
-    p->model = standalone_model(s, batch);
+    p->model = standalone_model(backend_cpu(), s, batch);
     p->shape = (ImageShape){s->space->image_size, s->space->image_size, s->space->in_channels,
                             s->n_classes};
     p->batch = batch;
@@ -121,9 +121,9 @@ static void predict_batch(Predictor *p, int n, const char *const *inputs, const 
         p->counts.top5 += m.top5;
         p->counts.labelled += n;
     }
+    const real *logits = model_logits(p->model, n);
     for (int i = 0; i < n; i++)
-        write_row(p, inputs[i], labels ? labels[i] : -1,
-                  p->model->logits + (size_t)i * (size_t)s->n_classes);
+        write_row(p, inputs[i], labels ? labels[i] : -1, logits + (size_t)i * (size_t)s->n_classes);
     p->counts.images += n;
 }
 

@@ -52,6 +52,8 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
                                        "eval",
                                        "log",
                                        "max_nonfinite",
+                                       "device",
+                                       "precision",
                                        NULL};
     static const char *const adamw_keys[] = {"beta1", "beta2", "eps", NULL};
     static const char *const mix_keys[] = {"mixup_alpha", "cutmix_alpha", "prob",
@@ -67,6 +69,9 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
     static const char *const crops[] = {"none", "pad", "random-resized", NULL};
     static const char *const modes[] = {"elem", "batch", NULL};
     static const char *const policies[] = {"none", "v0r", NULL};
+    static const char *const devices[] = {"auto", "cpu", "cuda", NULL};
+    static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL};
+    int device = 0, precision = 0;
     if (!cfg_check_keys(c, root, keys)) return false;
     const config_setting_t *name = config_setting_get_member(root, "name");
     if (name && config_setting_type(name) == CONFIG_TYPE_STRING)
@@ -85,7 +90,11 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
               cfg_real_or(c, root, "drop_path", 0, 0.99, &r->drop_path) &&
               cfg_real_or(c, root, "clip_grad", 0, 1e9, &r->clip_grad) &&
               cfg_int_or(c, root, "repeated_augmentation", 1, 64, &r->repeated_augmentation) &&
-              cfg_int_or(c, root, "max_nonfinite", 1, 1000000, &r->max_nonfinite);
+              cfg_int_or(c, root, "max_nonfinite", 1, 1000000, &r->max_nonfinite) &&
+              cfg_choice_or(c, root, "device", devices, &device) &&
+              cfg_choice_or(c, root, "precision", precisions, &precision);
+    r->device = devices[device];
+    r->precision = precisions[precision];
     const config_setting_t *g;
     if (ok && (g = cfg_group_or(c, root, "adamw")))
         ok = cfg_check_keys(c, g, adamw_keys) &&

@@ -48,6 +48,7 @@ typedef struct {
     int64_t eval_max_images; /* 0: the whole split */
     int log_every;
     int max_nonfinite; /* consecutive skipped steps before giving up */
+    const char *device, *precision; /* backend.h's names; --device, --precision override */
 } Recipe;
 
 Recipe *recipe_load(const char *path, const char *const *sets, int n_sets, Error *err);

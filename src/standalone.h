@@ -49,7 +49,7 @@ typedef struct {
 void standalone_extract(Standalone *s, const Vit *vit, const Arch *arch, const Space *space);
 /* A model with the standalone weights in the leading slices of its own supernet; its forward
  * of `s->arch` is the subnet's forward. */
-Model *standalone_model(const Standalone *s, int max_batch);
+Model *standalone_model(const Backend *be, const Standalone *s, int max_batch);
 void standalone_free(Standalone *s);
 
 /* The tensors and attributes into an artefact's file (the caller writes /meta, whose config is

@@ -9,19 +9,14 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Entries of the weights that are NaN or infinite (a diverged update). */
-static size_t count_nonfinite(const real *x, size_t n) {
-    size_t bad = 0;
-#pragma omp parallel for reduction(+ : bad) schedule(static)
-    for (size_t i = 0; i < n; i++) bad += !isfinite(x[i]);
-    return bad;
-}
-
-static double global_norm(const Vit *vit) {
-    double sum = 0;
-#pragma omp parallel for reduction(+ : sum) schedule(static)
-    for (size_t i = 0; i < vit->n_params; i++) sum += (double)vit->grads[i] * vit->grads[i];
-    return sqrt(sum);
+/* Sums the gradients over ranks: MPI on host memory (on a GPU, staged through the host;
+ * NCCL comes with the CUDA backend's part 2). */
+static void allreduce_grads(const Comm *comm, Vit *vit) {
+    if (comm->size == 1) return;
+    const size_t bytes = vit->n_params * sizeof *vit->grads;
+    real *host = backend_host_begin(vit->be, vit->grads, bytes);
+    comm_sum_reals(comm, host, vit->n_params);
+    backend_host_end(vit->be, host, vit->grads, bytes, true);
 }
 
 /* One step: returns the global mean loss (NaN or infinite: the update was skipped). */
@@ -45,18 +40,17 @@ static double train_step(Trainer *t, const Batch *batch, const Arch *arch, doubl
     now = MPI_Wtime();
     t->times.backward += now - start;
     start = now;
-    comm_sum_reals(t->comm, vit->grads, vit->n_params);
+    allreduce_grads(t->comm, vit);
     comm_sum_doubles(t->comm, &loss, 1);
     now = MPI_Wtime();
     t->times.allreduce += now - start;
     start = now;
     if (isfinite(loss)) {
         if (r->clip_grad > 0) {
-            const double norm = global_norm(vit);
-            if (norm > r->clip_grad) {
-                const real scale = (real)(r->clip_grad / (norm + 1e-6));
-                for (size_t i = 0; i < vit->n_params; i++) vit->grads[i] *= scale;
-            }
+            const Backend *be = vit->be;
+            const double norm = sqrt(be->ops->sum_squares(be, vit->grads, vit->n_params));
+            if (norm > r->clip_grad)
+                be->ops->scale(be, vit->grads, vit->n_params, r->clip_grad / (norm + 1e-6));
         }
         adamw_step(t->opt, vit, lr);
     }
@@ -158,7 +152,7 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
             t->state->nonfinite_run = 0;
             /* a finite loss can still give non-finite weights (e.g. AdamW with eps 0 on an
              * entry that never had a gradient): such weights are never checkpointed */
-            const size_t bad = count_nonfinite(vit->params, vit->n_params);
+            const size_t bad = vit->be->ops->count_nonfinite(vit->be, vit->params, vit->n_params);
             if (bad) {
                 input_error(err,
                             "the update of step %lld made %zu weights non-finite (NaN or "

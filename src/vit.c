@@ -140,6 +140,7 @@ struct VitActivations {
 };
 
 static VitActivations *activations_create(const Vit *vit, int batch) {
+    const Backend *be = vit->be;
     VitActivations *a = xcalloc(1, sizeof *a);
     const size_t rows = (size_t)batch * vit->tokens, D = (size_t)vit->depth;
     const size_t E = (size_t)vit->embed, q = (size_t)vit->heads * vit->head_dim;
@@ -184,11 +185,11 @@ static VitActivations *activations_create(const Vit *vit, int batch) {
         {&a->d_v, a->qkv_size},
         {&a->d_wide, rows * (wide > E ? wide : E)},
         {&a->d_pooled, (size_t)batch * E},
-        {&a->attention_workspace, attention_workspace_size(&largest)},
+        {&a->attention_workspace, be->ops->attention_workspace_size(be, &largest)},
     };
     size_t total = 0;
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) total += parts[i].count;
-    real *arena = xmalloc(total * sizeof *arena);
+    real *arena = be->ops->alloc(be, total * sizeof *arena);
     for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
         *parts[i].ptr = arena;
         arena += parts[i].count;
@@ -198,8 +199,9 @@ static VitActivations *activations_create(const Vit *vit, int batch) {
 
 /* ---- life cycle ---- */
 
-Vit *vit_create(const Space *space, int max_batch) {
+Vit *vit_create(const Backend *be, const Space *space, int max_batch) {
     Vit *vit = xcalloc(1, sizeof *vit);
+    vit->be = be;
     const SupernetShape *s = &space->supernet;
     vit->embed = s->embed_dim;
     vit->depth = s->depth;
@@ -216,8 +218,8 @@ Vit *vit_create(const Space *space, int max_batch) {
     vit->table_rows = 2 * space->max_relative_position + 2;
     vit->class_token_pooling = space->class_token_pooling;
     build_table(vit);
-    vit->params = xcalloc(vit->n_params, sizeof *vit->params);
-    vit->grads = xcalloc(vit->n_params, sizeof *vit->grads);
+    vit->params = be->ops->alloc(be, vit->n_params * sizeof *vit->params);
+    vit->grads = be->ops->alloc(be, vit->n_params * sizeof *vit->grads);
     bind_views(vit, vit->params, &vit->p);
     bind_views(vit, vit->grads, &vit->g);
     vit->max_batch = max_batch;
@@ -228,10 +230,11 @@ Vit *vit_create(const Space *space, int max_batch) {
 
 void vit_free(Vit *vit) {
     if (!vit) return;
-    if (vit->act) free(vit->act->patches); /* the activation arena starts there */
+    const Backend *be = vit->be;
+    if (vit->act) be->ops->free(be, vit->act->patches); /* the activation arena starts there */
     free(vit->act);
-    free(vit->params);
-    free(vit->grads);
+    be->ops->free(be, vit->params);
+    be->ops->free(be, vit->grads);
     free(vit->tensors);
     free(vit);
 }
@@ -243,9 +246,11 @@ static uint64_t name_hash(const char *name) { /* FNV-1a */
 }
 
 void vit_init(Vit *vit, uint64_t seed) {
+    const size_t bytes = vit->n_params * sizeof *vit->params;
+    real *params = backend_host_begin(vit->be, vit->params, bytes);
     for (int i = 0; i < vit->n_tensors; i++) {
         const TensorInfo *t = &vit->tensors[i];
-        real *data = vit->params + t->offset;
+        real *data = params + t->offset;
         Rng rng = rng_stream(seed, RNG_STREAM_INIT ^ name_hash(t->name));
         /* PyTorch's default convolution init: bound 1/sqrt(fan_in) for weight and bias */
         const double bound = 1.0 / sqrt((double)vit->channels * vit->patch_size * vit->patch_size);
@@ -269,10 +274,11 @@ void vit_init(Vit *vit, uint64_t seed) {
             data[j] = (real)x;
         }
     }
+    backend_host_end(vit->be, params, vit->params, bytes, true);
 }
 
 void vit_zero_grads(Vit *vit) {
-    memset(vit->grads, 0, vit->n_params * sizeof *vit->grads);
+    vit->be->ops->zero(vit->be, vit->grads, vit->n_params * sizeof *vit->grads);
 }
 
 const TensorInfo *vit_find_tensor(const Vit *vit, const char *name) {
@@ -350,6 +356,8 @@ static void check_call(const Vit *vit, const Arch *arch, int batch) {
 void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, const real *drop_scales,
                  real *logits) {
     check_call(vit, arch, batch);
+    const Backend *be = vit->be;
+    const BackendOps *ops = be->ops;
     VitActivations *a = vit->act;
     const VitTensors *p = &vit->p;
     const int E = arch->embed_dim, N = vit->tokens, rows = batch * N, Es = vit->embed;
@@ -358,42 +366,44 @@ void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, cons
     real *final_mean = a->stats + 4 * (size_t)vit->depth * a->rows,
          *final_rstd = final_mean + a->rows;
 
-    patchify(a->patches, images, batch, vit->channels, vit->image_size, vit->patch_size);
-    linear_forward(a->embedded, a->patches, p->patch.weight, p->patch.bias, batch * vit->patches,
+    ops->patchify(be, a->patches, images, batch, vit->channels, vit->image_size, vit->patch_size);
+    ops->linear_forward(be, a->embedded, a->patches, p->patch.weight, p->patch.bias, batch * vit->patches,
                    patch_in, E, patch_in);
-    tokens_forward(a->stream, a->embedded, p->cls_token, p->pos_embed, batch, N, E, Es);
+    ops->tokens_forward(be, a->stream, a->embedded, p->cls_token, p->pos_embed, batch, N, E, Es);
     for (int l = 0; l < arch->depth; l++) {
         const VitBlock *w = &p->blocks[l];
         const BlockActivations b = block_activations(a, l);
         const int q = vit->head_dim * arch->num_heads[l];
         const int M = arch_hidden_dim(arch, l);
         const AttentionShape shape = attention_shape(vit, arch, l, batch);
-        layernorm_forward(b.norm1, b.mean1, b.rstd1, b.x, w->attn_norm_weight, w->attn_norm_bias,
+        ops->layernorm_forward(be, b.norm1, b.mean1, b.rstd1, b.x, w->attn_norm_weight, w->attn_norm_bias,
                           rows, E);
-        linear_forward(a->wide, b.norm1, w->qkv.weight, w->qkv.bias, rows, E, 3 * q, Es);
-        qkv_split(b.q, b.k, b.v, a->wide, rows, q);
-        attention_forward(b.attn, b.probs, b.q, b.k, b.v, w->rel_key_v, w->rel_key_h,
+        ops->linear_forward(be, a->wide, b.norm1, w->qkv.weight, w->qkv.bias, rows, E, 3 * q, Es);
+        ops->qkv_split(be, b.q, b.k, b.v, a->wide, rows, q);
+        ops->attention_forward(be, b.attn, b.probs, b.q, b.k, b.v, w->rel_key_v, w->rel_key_h,
                           w->rel_value_v, w->rel_value_h, a->attention_workspace, &shape);
-        linear_forward(a->wide, b.attn, w->proj.weight, w->proj.bias, rows, q, E, Es);
-        residual_forward(b.mid, b.x, a->wide, drop_scales ? drop_scales + 2 * l * batch : NULL,
+        ops->linear_forward(be, a->wide, b.attn, w->proj.weight, w->proj.bias, rows, q, E, Es);
+        ops->residual_forward(be, b.mid, b.x, a->wide, drop_scales ? drop_scales + 2 * l * batch : NULL,
                          batch, N, E);
-        layernorm_forward(b.norm2, b.mean2, b.rstd2, b.mid, w->ffn_norm_weight, w->ffn_norm_bias,
+        ops->layernorm_forward(be, b.norm2, b.mean2, b.rstd2, b.mid, w->ffn_norm_weight, w->ffn_norm_bias,
                           rows, E);
-        linear_forward(b.hidden, b.norm2, w->fc1.weight, w->fc1.bias, rows, E, M, Es);
-        gelu_forward(b.activated, b.hidden, (size_t)rows * M);
-        linear_forward(a->wide, b.activated, w->fc2.weight, w->fc2.bias, rows, M, E, vit->hidden);
-        residual_forward(b.out, b.mid, a->wide,
+        ops->linear_forward(be, b.hidden, b.norm2, w->fc1.weight, w->fc1.bias, rows, E, M, Es);
+        ops->gelu_forward(be, b.activated, b.hidden, (size_t)rows * M);
+        ops->linear_forward(be, a->wide, b.activated, w->fc2.weight, w->fc2.bias, rows, M, E, vit->hidden);
+        ops->residual_forward(be, b.out, b.mid, a->wide,
                          drop_scales ? drop_scales + (2 * l + 1) * batch : NULL, batch, N, E);
     }
-    layernorm_forward(a->final_norm, final_mean, final_rstd, x_final, p->norm_weight, p->norm_bias,
+    ops->layernorm_forward(be, a->final_norm, final_mean, final_rstd, x_final, p->norm_weight, p->norm_bias,
                       rows, E);
-    pool_forward(a->pooled, a->final_norm, batch, N, E, vit->class_token_pooling);
-    linear_forward(logits, a->pooled, p->head.weight, p->head.bias, batch, E, vit->classes, Es);
+    ops->pool_forward(be, a->pooled, a->final_norm, batch, N, E, vit->class_token_pooling);
+    ops->linear_forward(be, logits, a->pooled, p->head.weight, p->head.bias, batch, E, vit->classes, Es);
 }
 
 void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
                   const real *drop_scales) {
     check_call(vit, arch, batch);
+    const Backend *be = vit->be;
+    const BackendOps *ops = be->ops;
     VitActivations *a = vit->act;
     const VitTensors *p = &vit->p, *g = &vit->g;
     const int E = arch->embed_dim, N = vit->tokens, rows = batch * N, Es = vit->embed;
@@ -402,11 +412,11 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
     const real *final_mean = a->stats + 4 * (size_t)vit->depth * a->rows,
                *final_rstd = final_mean + a->rows;
 
-    linear_backward(a->d_pooled, g->head.weight, g->head.bias, dlogits, a->pooled, p->head.weight,
+    ops->linear_backward(be, a->d_pooled, g->head.weight, g->head.bias, dlogits, a->pooled, p->head.weight,
                     batch, E, vit->classes, Es);
-    pool_backward(a->d_norm, a->d_pooled, batch, N, E, vit->class_token_pooling);
-    memset(a->d_stream, 0, (size_t)rows * E * sizeof *a->d_stream);
-    layernorm_backward_accumulate(a->d_stream, g->norm_weight, g->norm_bias, a->d_norm, x_final,
+    ops->pool_backward(be, a->d_norm, a->d_pooled, batch, N, E, vit->class_token_pooling);
+    ops->zero(be, a->d_stream, (size_t)rows * E * sizeof *a->d_stream);
+    ops->layernorm_backward_accumulate(be, a->d_stream, g->norm_weight, g->norm_bias, a->d_norm, x_final,
                                   final_mean, final_rstd, p->norm_weight, rows, E);
     for (int l = arch->depth - 1; l >= 0; l--) {
         const VitBlock *w = &p->blocks[l], *gw = &g->blocks[l];
@@ -415,33 +425,33 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
         const int M = arch_hidden_dim(arch, l);
         const AttentionShape shape = attention_shape(vit, arch, l, batch);
         /* MLP branch: out = mid + DP(fc2(GELU(fc1(LN2(mid))))) */
-        residual_backward(a->d_norm, a->d_stream,
+        ops->residual_backward(be, a->d_norm, a->d_stream,
                           drop_scales ? drop_scales + (2 * l + 1) * batch : NULL, batch, N, E);
-        linear_backward(a->d_wide, gw->fc2.weight, gw->fc2.bias, a->d_norm, b.activated,
+        ops->linear_backward(be, a->d_wide, gw->fc2.weight, gw->fc2.bias, a->d_norm, b.activated,
                         w->fc2.weight, rows, M, E, vit->hidden);
-        gelu_backward(a->d_wide, a->d_wide, b.hidden, (size_t)rows * M);
-        linear_backward(a->d_norm, gw->fc1.weight, gw->fc1.bias, a->d_wide, b.norm2, w->fc1.weight,
+        ops->gelu_backward(be, a->d_wide, a->d_wide, b.hidden, (size_t)rows * M);
+        ops->linear_backward(be, a->d_norm, gw->fc1.weight, gw->fc1.bias, a->d_wide, b.norm2, w->fc1.weight,
                         rows, E, M, Es);
-        layernorm_backward_accumulate(a->d_stream, gw->ffn_norm_weight, gw->ffn_norm_bias,
+        ops->layernorm_backward_accumulate(be, a->d_stream, gw->ffn_norm_weight, gw->ffn_norm_bias,
                                       a->d_norm, b.mid, b.mean2, b.rstd2, w->ffn_norm_weight, rows,
                                       E);
         /* attention branch: mid = x + DP(proj(Attn(qkv(LN1(x))))) */
-        residual_backward(a->d_norm, a->d_stream, drop_scales ? drop_scales + 2 * l * batch : NULL,
+        ops->residual_backward(be, a->d_norm, a->d_stream, drop_scales ? drop_scales + 2 * l * batch : NULL,
                           batch, N, E);
-        linear_backward(a->d_attn, gw->proj.weight, gw->proj.bias, a->d_norm, b.attn,
+        ops->linear_backward(be, a->d_attn, gw->proj.weight, gw->proj.bias, a->d_norm, b.attn,
                         w->proj.weight, rows, q, E, Es);
-        attention_backward(a->d_q, a->d_k, a->d_v, gw->rel_key_v, gw->rel_key_h, gw->rel_value_v,
+        ops->attention_backward(be, a->d_q, a->d_k, a->d_v, gw->rel_key_v, gw->rel_key_h, gw->rel_value_v,
                            gw->rel_value_h, a->d_attn, b.probs, b.q, b.k, b.v, w->rel_key_v,
                            w->rel_key_h, w->rel_value_v, w->rel_value_h, a->attention_workspace,
                            &shape);
-        qkv_merge(a->d_wide, a->d_q, a->d_k, a->d_v, rows, q);
-        linear_backward(a->d_norm, gw->qkv.weight, gw->qkv.bias, a->d_wide, b.norm1, w->qkv.weight,
+        ops->qkv_merge(be, a->d_wide, a->d_q, a->d_k, a->d_v, rows, q);
+        ops->linear_backward(be, a->d_norm, gw->qkv.weight, gw->qkv.bias, a->d_wide, b.norm1, w->qkv.weight,
                         rows, E, 3 * q, Es);
-        layernorm_backward_accumulate(a->d_stream, gw->attn_norm_weight, gw->attn_norm_bias,
+        ops->layernorm_backward_accumulate(be, a->d_stream, gw->attn_norm_weight, gw->attn_norm_bias,
                                       a->d_norm, b.x, b.mean1, b.rstd1, w->attn_norm_weight, rows,
                                       E);
     }
-    tokens_backward(a->d_wide, g->cls_token, g->pos_embed, a->d_stream, batch, N, E, Es);
-    linear_backward(NULL, g->patch.weight, g->patch.bias, a->d_wide, a->patches, p->patch.weight,
+    ops->tokens_backward(be, a->d_wide, g->cls_token, g->pos_embed, a->d_stream, batch, N, E, Es);
+    ops->linear_backward(be, NULL, g->patch.weight, g->patch.bias, a->d_wide, a->patches, p->patch.weight,
                     batch * vit->patches, patch_in, E, patch_in);
 }

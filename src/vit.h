@@ -8,6 +8,7 @@
  * once, for the largest subnet at the largest batch. */
 
 #include "arch.h"
+#include "backend.h"
 #include "kernels.h"
 #include "rng.h"
 #include "space.h"
@@ -51,6 +52,7 @@ typedef struct {
 typedef struct VitActivations VitActivations;
 
 typedef struct {
+    const Backend *be; /* where the arenas live and the ops run (outlives the Vit) */
     /* the supernet's dimensions */
     int embed, depth, heads, head_dim, hidden, tokens, patches, classes, channels, image_size,
         patch_size, table_rows;
@@ -59,7 +61,7 @@ typedef struct {
     int n_tensors;
     TensorInfo *tensors;
     size_t n_params;
-    real *params, *grads; /* arenas of n_params entries, tensor after tensor */
+    real *params, *grads; /* arenas of n_params entries, tensor after tensor, on the backend */
     VitTensors p, g;      /* named views into params and grads */
 
     int max_batch, threads; /* the activations have room for these */
@@ -67,8 +69,9 @@ typedef struct {
     int max_relative_position;
 } Vit;
 
-/* A supernet of the space's shape with room for batches of up to max_batch images. */
-Vit *vit_create(const Space *space, int max_batch);
+/* A supernet of the space's shape on backend `be`, with room for batches of up to max_batch
+ * images. */
+Vit *vit_create(const Backend *be, const Space *space, int max_batch);
 void vit_free(Vit *vit);
 /* The reference's initialisation (method.md §3.2); each tensor draws from its own stream. */
 void vit_init(Vit *vit, uint64_t seed);
@@ -85,7 +88,8 @@ void vit_drop_path_scales(real *scales, const Vit *vit, const Arch *arch, int ba
                           double max_rate, uint64_t seed, uint64_t first_sample);
 
 /* logits [batch, classes] of `arch` for normalised images [batch, channels, size, size];
- * drop_scales from vit_drop_path_scales, or NULL (evaluation). */
+ * drop_scales from vit_drop_path_scales, or NULL (evaluation). images, drop_scales and
+ * logits are backend memory. */
 void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, const real *drop_scales,
                  real *logits);
 /* Adds the gradients of the last forward's parameters given dlogits [batch, classes]. */

@@ -11,7 +11,9 @@
 #define H5T_NATIVE_REAL H5T_NATIVE_FLOAT
 #endif
 
-void weights_write(hid_t file, const char *group, const Vit *vit, const real *arena) {
+void weights_write(hid_t file, const char *group, const Vit *vit, const real *backend_arena) {
+    const size_t bytes = vit->n_params * sizeof(real);
+    const real *arena = backend_host_begin(vit->be, backend_arena, bytes);
     hid_t g = h5_create_group(file, group);
     for (int i = 0; i < vit->n_tensors; i++) {
         const TensorInfo *t = &vit->tensors[i];
@@ -36,9 +38,11 @@ void weights_write(hid_t file, const char *group, const Vit *vit, const real *ar
         CHECK_H5(H5Sclose(space));
     }
     CHECK_H5(H5Gclose(g));
+    backend_host_end(vit->be, (void *)arena, (void *)backend_arena, bytes, false);
 }
 
-bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *arena) {
+/* Into host memory laid out as the arena. */
+static bool read_arena(const H5Source *src, const char *group, const Vit *vit, real *arena) {
     for (int i = 0; i < vit->n_tensors; i++) {
         const TensorInfo *t = &vit->tensors[i];
         char name[160];
@@ -69,6 +73,14 @@ bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *
         if (!ok) return false;
     }
     return true;
+}
+
+bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *backend_arena) {
+    const size_t bytes = vit->n_params * sizeof(real);
+    real *arena = backend_host_begin(vit->be, backend_arena, bytes);
+    const bool ok = read_arena(src, group, vit, arena);
+    backend_host_end(vit->be, arena, backend_arena, bytes, ok);
+    return ok;
 }
 
 bool weights_save_supernet(const char *path, const Vit *vit, const Space *space, int argc,

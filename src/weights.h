@@ -14,9 +14,10 @@
 #define SUPERNET_SCHEMA "prenas.supernet"
 enum { SUPERNET_SCHEMA_VERSION = 1 };
 
-/* Writes every tensor of `arena` (vit->params, vit->grads, or a buffer laid out like them). */
+/* Writes every tensor of `arena`: backend memory laid out like vit->params (the parameters,
+ * gradients, AdamW moments), copied to the host on the way. */
 void weights_write(hid_t file, const char *group, const Vit *vit, const real *arena);
-/* Reads every tensor into `arena`; a missing tensor or a shape that differs from this
+/* Reads every tensor into `arena` (backend memory, like weights_write's); a missing tensor or a shape that differs from this
  * supernet's is an input error naming the tensor and the file. */
 bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *arena);
 /* A prenas.supernet file holding vit->params, with the space's configuration in /meta. */

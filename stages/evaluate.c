@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "comm.h"
 #include "dataset.h"
+#include "device.h"
 #include "eval_table.h"
 #include "h5.h"
 #include "latency.h"
@@ -24,6 +25,7 @@ static const char USAGE[] =
     "usage: prenas-evaluate --supernet RUNDIR/supernet.h5 --data dataset.h5 --out eval.h5\n"
     "                       [--split val|test] [--archs FILE] [--no-preferred] [--images N]\n"
     "                       [--batch B] [--latency-batch N] [--latency-repeats R] [--no-plot]\n"
+    "                       [--device D] [--precision P]\n"
     "\n"
     "Evaluates subnets of a trained supernet with their inherited weights (method.md 10.1):\n"
     "top-1, top-5 and mean cross-entropy (no label smoothing; the per-image mean, where the\n"
@@ -45,6 +47,7 @@ static const char USAGE[] =
     "  --latency-repeats R timed forwards per architecture and batch after 3 untimed ones;\n"
     "                      the median and the min..max are kept (default 10; 0: no latency)\n"
     "  --no-plot           no PNG (no gnuplot needed)\n"
+    DEVICE_OPTIONS_HELP
     "  --help, --version\n"
     "\n"
     "MPI: ranks take whole architectures (or share the images when there are fewer\n"
@@ -58,6 +61,7 @@ typedef struct {
     bool preferred, plot;
     int64_t images;
     int batch, latency_batch, latency_repeats;
+    DeviceOptions device;
 } Options;
 
 static Options parse(int argc, char **argv) {
@@ -80,6 +84,7 @@ static Options parse(int argc, char **argv) {
         {"latency-batch", required_argument, NULL, OPT_LATENCY_BATCH},
         {"latency-repeats", required_argument, NULL, OPT_LATENCY_REPEATS},
         {"no-plot", no_argument, NULL, OPT_NO_PLOT},
+        DEVICE_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
@@ -128,7 +133,7 @@ static Options parse(int argc, char **argv) {
             o.plot = false;
             break;
         default:
-            cli_common_option(c, USAGE, argv);
+            if (!device_option(c, optarg, &o.device)) cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
@@ -171,7 +176,7 @@ static void measure_latency(Model *model, EvalTable *t, const Options *o, const 
     t->latency_batch = o->latency_batch;
     t->latency_repeats = o->latency_repeats;
     t->latency_threads = omp_get_max_threads();
-    snprintf(t->latency_device, sizeof t->latency_device, "%s", backend_device());
+    snprintf(t->latency_device, sizeof t->latency_device, "%s", backend_device_name(model->be));
     if (comm->rank == 0 && o->latency_repeats > 0) {
         for (int i = 0; i < t->n; i++) {
             const int batches[2] = {1, o->latency_batch};
@@ -224,8 +229,10 @@ int main(int argc, char **argv) {
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
     Error err = {0};
+    Backend backend;
+    device_open(&backend, o.device.device, o.device.precision, &comm);
     TrainedSupernet supernet;
-    if (!trained_supernet_open(&supernet, o.supernet,
+    if (!trained_supernet_open(&supernet, &backend, o.supernet,
                                o.batch > o.latency_batch ? o.batch : o.latency_batch, &err))
         die(&err);
     DatasetFile data;
@@ -265,6 +272,7 @@ int main(int argc, char **argv) {
     split_images_close(&split);
     dataset_close(&data);
     trained_supernet_close(&supernet);
+    backend_close(&backend);
     comm_finish();
     return 0;
 }

@@ -164,7 +164,7 @@ int main(int argc, char **argv) {
     if (comm.rank == 0) artefact_begin(&writer, o.out, &err);
     comm_check(&comm, &err);
 
-    Model *model = model_create(space, o.micro_batch);
+    Model *model = model_create(backend_cpu(), space, o.micro_batch);
     Vit *vit = model->vit;
     vit_init(vit, o.seed); /* the same weights on every rank */
     Arch largest;

@@ -334,7 +334,7 @@ int main(int argc, char **argv) {
     if (!space || !evolution_check_limits(space, &o.evolution, &err)) die(&err);
     Run run = {.sample = {.streamed = -1}, .batch = o.batch, .comm = &comm, .split_name = o.split};
     if (!open_images(&run, &o, space, &err)) die(&err);
-    run.model = model_create(space, o.batch);
+    run.model = model_create(backend_cpu(), space, o.batch);
     if (!weights_load_supernet(o.supernet, run.model->vit, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
     ArtefactMeta meta = {0};

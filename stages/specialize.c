@@ -145,13 +145,13 @@ static Candidates candidates(const Options *o, const TrainedSupernet *supernet, 
     if (!o->eval) {
         *table = eval_table_new(supernet->archs, supernet->n, supernet->interval, supernet->score,
                                 true, supernet->space);
-        return (Candidates){table, CHOOSE_BY_RANKING, o->supernet, backend_device()};
+        return (Candidates){table, CHOOSE_BY_RANKING, o->supernet, backend_device_name(backend_cpu())};
     }
     if (!eval_table_read(o->eval, table, eval, err) ||
         !specialize_check_eval(eval, artefact_meta_input(meta, "supernet"), err) ||
         !artefact_meta_add_input(meta, "eval", o->eval, err))
         die(err);
-    return (Candidates){table, CHOOSE_BY_ACCURACY, o->eval, backend_device()};
+    return (Candidates){table, CHOOSE_BY_ACCURACY, o->eval, backend_device_name(backend_cpu())};
 }
 
 static char **output_paths(const Options *o) {
@@ -208,7 +208,7 @@ int main(int argc, char **argv) {
     Artefact recorded; /* the supernet's /meta: its training dataset */
     ArtefactMeta meta;
     artefact_meta_init(&meta, MODEL_SCHEMA, MODEL_SCHEMA_VERSION, argc, argv);
-    if (!trained_supernet_open(&sup, o.supernet, 1, &err) ||
+    if (!trained_supernet_open(&sup, backend_cpu(), o.supernet, 1, &err) ||
         !artefact_open(&recorded, o.supernet, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, &err) ||
         !artefact_meta_add_input(&meta, "supernet", o.supernet, &err))
         die(&err);

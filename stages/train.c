@@ -6,6 +6,7 @@
 #include "comm.h"
 #include "cost.h"
 #include "dataset.h"
+#include "device.h"
 #include "eval_table.h"
 #include "evaluate.h"
 #include "h5.h"
@@ -32,7 +33,7 @@ static const char USAGE[] =
     "usage: prenas-train --config SPACE.cfg --recipe RECIPE.cfg --data dataset.h5 --out RUNDIR\n"
     "                    [--preferred preferred.h5] [--sampling MODE] [--arch ARCH] [--resume]\n"
     "                    [--seed S] [--steps N] [--set KEY=VALUE]... [--workers W]\n"
-    "                    [--images WHERE]\n"
+    "                    [--images WHERE] [--device D] [--precision P]\n"
     "\n"
     "Trains the weight-sharing supernet, one architecture per step for all ranks (method.md 9).\n"
     "\n"
@@ -58,6 +59,8 @@ static const char USAGE[] =
     "                     the images it needs from --data (a dataset larger than memory);\n"
     "                     auto (default): memory if the ranks of a node need at most half of\n"
     "                     its available memory (MemAvailable, or the cgroup's limit: --mem)\n"
+    DEVICE_OPTIONS_HELP
+    "                     (the recipe's device and precision keys; these options win)\n"
     "  --help, --version\n"
     "\n"
     "The recipe's batch is global: with R ranks each takes batch/R images a step and the\n"
@@ -90,6 +93,7 @@ static bool image_place_parse(const char *text, ImagePlace *place) {
 
 typedef struct {
     const char *config, *recipe, *data, *preferred, *out, *arch;
+    DeviceOptions device;
     SamplingMode sampling;
     bool resume;
     uint64_t seed;
@@ -114,6 +118,7 @@ static Options parse(int argc, char **argv) {
                                             {"set", required_argument, NULL, 'e'},
                                             {"workers", required_argument, NULL, OPT_WORKERS},
                                             {"images", required_argument, NULL, OPT_IMAGES},
+                                            DEVICE_LONG_OPTIONS,
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
@@ -166,7 +171,7 @@ static Options parse(int argc, char **argv) {
                 cli_usage_error("--images '%s': expected memory, file or auto", optarg);
             break;
         default:
-            cli_common_option(c, USAGE, argv);
+            if (!device_option(c, optarg, &o.device)) cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
@@ -240,7 +245,10 @@ int main(int argc, char **argv) {
     char latest[4200];
     checkpoint_latest(o.out, latest, sizeof latest);
     if (o.resume && !latest[0]) die_input("--resume: no checkpoint in %s", o.out);
-    Model *model = model_create(training, recipe->batch / comm.size < recipe->eval_batch
+    Backend backend;
+    device_open(&backend, o.device.device ? o.device.device : recipe->device,
+                o.device.precision ? o.device.precision : recipe->precision, &comm);
+    Model *model = model_create(&backend, training, recipe->batch / comm.size < recipe->eval_batch
                                               ? recipe->eval_batch
                                               : recipe->batch / comm.size);
     Vit *vit = model->vit;
@@ -354,6 +362,7 @@ int main(int argc, char **argv) {
     artefact_meta_free(&inputs);
     adamw_free(&opt);
     model_free(model);
+    backend_close(&backend);
     split_images_close(&train), split_images_close(&val), split_images_close(&test);
     dataset_close(&data);
     training_set_close(&set);

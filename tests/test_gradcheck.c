@@ -360,7 +360,7 @@ static void model_case(bool class_token) {
         fprintf(stderr, "     %s\n", err.message);
         return;
     }
-    ModelCase c = {.vit = vit_create(space, 3), .batch = 3};
+    ModelCase c = {.vit = vit_create(backend_cpu(), space, 3), .batch = 3};
     CHECK(arch_parse("8:2:2,1:2,1.5", &c.arch, &err) && arch_check(&c.arch, space, &err));
     vit_init(c.vit, 11);
     /* Perturb the zero-initialised biases and unit gains so that every path is exercised. */

@@ -32,7 +32,7 @@ static real *random_images(int n, int size, uint64_t seed) {
 /* Cross-entropy through the model against the ops called one by one. */
 static void cross_entropy_head(void) {
     Space *space = micro();
-    Model *m = model_create(space, 4);
+    Model *m = model_create(backend_cpu(), space, 4);
     Arch arch;
     arch_largest(space, &arch);
     vit_init(m->vit, 5);
@@ -69,7 +69,7 @@ static void cross_entropy_head(void) {
  * of all-ones dlogits scaled. */
 static void logit_sum_head(void) {
     Space *space = micro();
-    Model *m = model_create(space, 2);
+    Model *m = model_create(backend_cpu(), space, 2);
     Arch arch;
     arch_smallest(space, &arch);
     vit_init(m->vit, 6);
@@ -97,7 +97,7 @@ static void logit_sum_head(void) {
 /* Top-k counts on hand-made logits, including NaN and infinite rows. */
 static void metrics_of_nonfinite_logits(void) {
     Space *space = micro();
-    Model *m = model_create(space, 4);
+    Model *m = model_create(backend_cpu(), space, 4);
     const int C = m->vit->classes, labels[4] = {0, 1, 2, 3};
     for (int i = 0; i < 4 * C; i++) m->logits[i] = (real)(i % C) * 0.01f;
     m->logits[0 * C + 0] = 5;                               /* sample 0: correct */

@@ -30,7 +30,7 @@ static void schedule(void) {
 static void one_step(void) {
     Error err = {0};
     Space *space = space_load_file("configs/spaces/micro.cfg", &err);
-    Vit *vit = vit_create(space, 1);
+    Vit *vit = vit_create(backend_cpu(), space, 1);
     vit_init(vit, 9);
     real *before = malloc(vit->n_params * sizeof(real));
     memcpy(before, vit->params, vit->n_params * sizeof(real));

@@ -128,7 +128,7 @@ static double max_abs(const real *a, size_t n) {
 static void run_case(const OracleCase *c, const char *dir) {
     printf("%s (%s)\n", c->label, c->arch);
     Space *space = case_space(c);
-    Vit *vit = vit_create(space, c->batch);
+    Vit *vit = vit_create(backend_cpu(), space, c->batch);
     Arch arch;
     Error err = {0};
     CHECK(arch_parse(c->arch, &arch, &err) && arch_check(&arch, space, &err));

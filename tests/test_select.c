@@ -103,7 +103,7 @@ int main(void) {
     Error err = {0};
     Space *space = space_load_text(SPACE_TEXT, "select-test", &err);
     if (!space) return 1;
-    Vit *vit = vit_create(space, 1);
+    Vit *vit = vit_create(backend_cpu(), space, 1);
     Rng rng = rng_stream(12, 12);
     for (size_t i = 0; i < vit->n_params; i++) {
         vit->params[i] = (real)rng_normal(&rng);

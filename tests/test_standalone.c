@@ -37,7 +37,7 @@ static double max_logit_difference(Model *supernet, const Standalone *s, const r
     const Loss loss = {.kind = LOSS_LOGIT_SUM};
     const int C = supernet->vit->classes;
     model_forward(supernet, &s->arch, images, BATCH, &loss, NULL);
-    Model *dense = standalone_model(s, BATCH);
+    Model *dense = standalone_model(backend_cpu(), s, BATCH);
     model_forward(dense, &s->arch, images, BATCH, &loss, NULL);
     double worst = 0;
     *scale = 0;
@@ -170,7 +170,7 @@ static void round_trip(const Standalone *s) {
     real *images = xmalloc(sizeof(real) * pixels);
     for (size_t i = 0; i < pixels; i++) images[i] = (real)rng_normal(&rng);
     const Loss loss = {.kind = LOSS_LOGIT_SUM};
-    Model *extracted = standalone_model(s, BATCH), *read = standalone_model(&back, BATCH);
+    Model *extracted = standalone_model(backend_cpu(), s, BATCH), *read = standalone_model(backend_cpu(), &back, BATCH);
     model_forward(extracted, &s->arch, images, BATCH, &loss, NULL);
     model_forward(read, &back.arch, images, BATCH, &loss, NULL);
     CHECK(memcmp(extracted->logits, read->logits,
@@ -197,7 +197,7 @@ static void extracted_models(void) {
     Error err = {0};
     Space *space = space_load_file("configs/spaces/micro.cfg", &err);
     if (!CHECK(space)) return;
-    Model *supernet = model_create(space, BATCH);
+    Model *supernet = model_create(backend_cpu(), space, BATCH);
     vit_init(supernet->vit, 1);
     /* biases and LayerNorms start at 0 and 1: move every weight so that a misplaced row or
      * a missing tensor shows in the logits */

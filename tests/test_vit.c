@@ -56,7 +56,7 @@ static bool in_slice(const TensorInfo *t, size_t i, const Arch *a, int head_dim)
 
 static void zero_outside_slices(void) {
     Space *space = load("micro");
-    Vit *vit = vit_create(space, 4);
+    Vit *vit = vit_create(backend_cpu(), space, 4);
     vit_init(vit, 1);
     Rng rng = rng_stream(3, 3);
     for (size_t i = 0; i < vit->n_params; i++)
@@ -110,7 +110,7 @@ static void inexact_ratio_widths(void) {
     Error err = {0};
     Space *space = space_load_file("tests/spaces/ratio.cfg", &err);
     if (!CHECK(space != NULL)) return;
-    Vit *vit = vit_create(space, 1);
+    Vit *vit = vit_create(backend_cpu(), space, 1);
     CHECK_EQ_I64(vit->hidden, 1013);
     const TensorInfo *fc1 = vit_find_tensor(vit, "blocks.1.fc1.weight");
     CHECK(fc1 && fc1->shape[0] == 1013 && fc1->shape[1] == 240);
@@ -131,7 +131,7 @@ static double sample_std(const real *x, size_t n) {
 
 static void initialisation(void) {
     Space *space = load("vit-tiny");
-    Vit *a = vit_create(space, 1), *b = vit_create(space, 1);
+    Vit *a = vit_create(backend_cpu(), space, 1), *b = vit_create(backend_cpu(), space, 1);
     vit_init(a, 5);
     vit_init(b, 5);
     CHECK(memcmp(a->params, b->params, a->n_params * sizeof(real)) == 0);
@@ -174,7 +174,7 @@ static void initialisation(void) {
  * 5 standard deviations fails a correct implementation with probability below 1e-6. */
 static void drop_path_rates(void) {
     Space *space = load("vit-tiny");
-    Vit *vit = vit_create(space, 1);
+    Vit *vit = vit_create(backend_cpu(), space, 1);
     Arch arch;
     Error err = {0};
     CHECK(arch_parse("192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4", &arch, &err));
@@ -215,7 +215,7 @@ static void drop_path_rates(void) {
  * deterministic. */
 static void batch_independence(void) {
     Space *space = load("micro");
-    Vit *vit = vit_create(space, 5);
+    Vit *vit = vit_create(backend_cpu(), space, 5);
     vit_init(vit, 2);
     Arch arch;
     Error err = {0};

@@ -34,7 +34,7 @@ int main(void) {
     snprintf(converted, sizeof converted, "%s/converted.h5", dir);
 
     Space *micro = load("micro");
-    Vit *original = vit_create(micro, 1), *loaded = vit_create(micro, 1);
+    Vit *original = vit_create(backend_cpu(), micro, 1), *loaded = vit_create(backend_cpu(), micro, 1);
     vit_init(original, 3);
     char *argv[] = {"test_weights"};
     Error err = {0};
@@ -58,7 +58,7 @@ int main(void) {
 
     /* the same file into a supernet of another shape */
     Space *tiny = load("vit-tiny");
-    Vit *other = vit_create(tiny, 1);
+    Vit *other = vit_create(backend_cpu(), tiny, 1);
     memset(&err, 0, sizeof err);
     CHECK(!weights_load_supernet(converted, other, &err));
     CHECK_STR_CONTAINS(err.message, "tensor params/patch_embed_super.proj.weight has shape [80, 1, "

@@ -1,0 +1,27 @@
+#include "device.h"
+
+#include "error.h"
+
+#include <errno.h>
+#include <stdio.h>
+
+void device_open(Backend *be, const char *device, const char *precision, const Comm *comm) {
+    Error err = {0};
+    char why[512];
+    if (!backend_open(be, device ? device : "auto", precision, why, sizeof why))
+        input_error(&err, "%s (rank %d)", why, comm->rank);
+    comm_check(comm, &err);
+    if (comm->rank == 0)
+        printf("%s: device %s%s\n", program_invocation_short_name, be->name,
+                comm->size > 1 ? " (rank 0; each rank its own)" : "");
+}
+
+bool device_option(int option, const char *value, DeviceOptions *out) {
+    if (option == DEVICE_OPT_DEVICE)
+        out->device = value;
+    else if (option == DEVICE_OPT_PRECISION)
+        out->precision = value;
+    else
+        return false;
+    return true;
+}

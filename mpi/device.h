@@ -1,0 +1,31 @@
+#ifndef PRENAS_DEVICE_H
+#define PRENAS_DEVICE_H
+
+/* --device and --precision of the stages that run a model: the backend they name (backend.h),
+ * opened by every rank for itself (one GPU per rank, by node-local rank), agreed on by all
+ * ranks, and announced by rank 0 on stdout. */
+
+#include "backend.h"
+#include "comm.h"
+
+#define DEVICE_OPTIONS_HELP                                                                        \
+    "  --device D         auto (default: cuda when a GPU is usable, else cpu), cpu, or cuda\n"    \
+    "                     (one GPU per rank, by node-local rank; an error when none)\n"           \
+    "  --precision P      matrix products: fp32 (default), tf32 or bf16 (GPU only)\n"
+
+/* getopt_long entries of the two options, and their handling: true when `option` was one of
+ * them (its value stored), false for any other. */
+enum { DEVICE_OPT_DEVICE = 1000, DEVICE_OPT_PRECISION };
+#define DEVICE_LONG_OPTIONS                                                                        \
+    {"device", required_argument, NULL, DEVICE_OPT_DEVICE},                                        \
+        {"precision", required_argument, NULL, DEVICE_OPT_PRECISION}
+typedef struct {
+    const char *device, *precision; /* NULL: not given */
+} DeviceOptions;
+bool device_option(int option, const char *value, DeviceOptions *out);
+
+/* Opens `device` ("auto" when NULL) at `precision` (NULL: fp32) on every rank; a rank that
+ * cannot (no GPU for "cuda", an unknown name) fails all ranks with exit 2 and its reason. */
+void device_open(Backend *be, const char *device, const char *precision, const Comm *comm);
+
+#endif
