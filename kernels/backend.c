@@ -4,6 +4,7 @@
 #include "error.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,15 +41,13 @@ static bool parse_precision(const char *text, Precision *out) {
 }
 
 #if defined(PRENAS_HAVE_CUDA) && !defined(PRENAS_REAL_DOUBLE)
-static bool open_cuda(Backend *be, Precision precision, bool required, char *why, size_t size) {
-    char reason[256] = "";
-    const int count = cuda_device_count(reason, sizeof reason);
-    if (count <= 0) {
-        if (required) return refuse(why, size, "--device cuda: no usable GPU (%s)", reason);
-        return false;
-    }
+/* False with `why` empty when "auto" should fall back to the CPU (`reason` says why). */
+static bool open_cuda(Backend *be, Precision precision, bool required, char *why, size_t size,
+                      char *reason, size_t reason_size) {
+    const int count = cuda_device_count(reason, reason_size);
+    if (count <= 0) return required ? refuse(why, size, "--device cuda: %s", reason) : false;
     const int local = backend_local_rank();
-    if (!cuda_backend_open(be, local % count, precision, reason, sizeof reason))
+    if (!cuda_backend_open(be, local % count, precision, reason, reason_size))
         return refuse(why, size, "--device cuda: GPU %d of %d (node-local rank %d): %s",
                       local % count, count, local, reason);
     return true;
@@ -63,10 +62,11 @@ bool backend_open(Backend *be, const char *device, const char *precision, char *
     const bool is_auto = strcmp(device, "auto") == 0, is_cuda = strcmp(device, "cuda") == 0;
     if (!is_auto && !is_cuda && strcmp(device, "cpu") != 0)
         return refuse(why, why_size, "--device %s: expected auto, cpu or cuda", device);
+    char fallback[256] = "";
 #if defined(PRENAS_HAVE_CUDA) && !defined(PRENAS_REAL_DOUBLE)
     if (is_cuda || is_auto) {
         why[0] = '\0';
-        if (open_cuda(be, p, is_cuda, why, why_size)) return true;
+        if (open_cuda(be, p, is_cuda, why, why_size, fallback, sizeof fallback)) return true;
         if (is_cuda || why[0]) return false;
     }
 #else
@@ -80,6 +80,7 @@ bool backend_open(Backend *be, const char *device, const char *precision, char *
                       "--precision %s: the CPU backend computes in fp32 only in this version",
                       precision);
     *be = *backend_cpu();
+    if (is_auto && fallback[0]) snprintf(be->name, sizeof be->name, "cpu, fp32 (%s)", fallback);
     return true;
 }
 
