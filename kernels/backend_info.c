@@ -1,8 +1,10 @@
 /* What the build and this machine offer, for --version. */
 #include "backend.h"
 
-#include <dnnl.h>
 #include <omp.h>
+
+#ifndef PRENAS_NO_DNNL /* the tier-1 device check (tests/device/) builds without oneDNN */
+#include <dnnl.h>
 
 static const char *isa_name(dnnl_cpu_isa_t isa) {
     switch (isa) {
@@ -27,10 +29,16 @@ static const char *isa_name(dnnl_cpu_isa_t isa) {
     }
 }
 
+#endif
+
 void backend_describe(FILE *out) {
+#ifdef PRENAS_NO_DNNL
+    fprintf(out, "cpu: plain loops (no oneDNN); %d OpenMP threads\n", omp_get_max_threads());
+#else
     const dnnl_version_t *v = dnnl_version();
     fprintf(out, "cpu: oneDNN %d.%d.%d, %s kernels; %d OpenMP threads\n", v->major, v->minor,
             v->patch, isa_name(dnnl_get_effective_cpu_isa()), omp_get_max_threads());
+#endif
 #ifdef PRENAS_HAVE_CUDA
     cuda_backend_describe(out);
 #else

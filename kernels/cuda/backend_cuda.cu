@@ -6,8 +6,14 @@
 // open, failures are machine failures and fatal (CHECK_*), like the CPU's out of memory.
 #include "ops.cuh"
 
+// cuDNN and NCCL appear only in the build report; the tier-1 device check (tests/device/)
+// builds with the CUDA toolkit alone, without them.
+#ifdef PRENAS_HAVE_CUDNN
 #include <cudnn.h>
+#endif
+#ifdef PRENAS_HAVE_NCCL
 #include <nccl.h>
+#endif
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -237,16 +243,23 @@ extern "C" void cuda_backend_close(Backend *be) {
 // Reports the CUDA side of the build; a machine without a driver or GPU is a normal case
 // here (CI, login nodes), so every failure is described rather than fatal.
 extern "C" void cuda_backend_describe(FILE *out) {
-    int runtime = 0, driver = 0, cublas_major = 0, cublas_minor = 0, nccl = 0;
+    int runtime = 0, driver = 0, cublas_major = 0, cublas_minor = 0;
     cudaRuntimeGetVersion(&runtime);
     cudaDriverGetVersion(&driver);
     cublasGetProperty(MAJOR_VERSION, &cublas_major);
     cublasGetProperty(MINOR_VERSION, &cublas_minor);
-    ncclGetVersion(&nccl);
+    fprintf(out, "cuda: runtime %d.%d, cuBLAS %d.%d", runtime / 1000, runtime % 1000 / 10,
+            cublas_major, cublas_minor);
+#ifdef PRENAS_HAVE_CUDNN
     size_t cudnn = cudnnGetVersion(); /* 91900 is 9.19.0 */
-    fprintf(out, "cuda: runtime %d.%d, cuBLAS %d.%d, cuDNN %zu.%zu.%zu, NCCL %d.%d.%d; ",
-            runtime / 1000, runtime % 1000 / 10, cublas_major, cublas_minor, cudnn / 10000,
-            cudnn % 10000 / 100, cudnn % 100, nccl / 10000, nccl % 10000 / 100, nccl % 100);
+    fprintf(out, ", cuDNN %zu.%zu.%zu", cudnn / 10000, cudnn % 10000 / 100, cudnn % 100);
+#endif
+#ifdef PRENAS_HAVE_NCCL
+    int nccl = 0;
+    ncclGetVersion(&nccl);
+    fprintf(out, ", NCCL %d.%d.%d", nccl / 10000, nccl % 10000 / 100, nccl % 100);
+#endif
+    fprintf(out, "; ");
     int devices = 0;
     cudaError_t rc = cudaGetDeviceCount(&devices);
     if (rc != cudaSuccess) {
