@@ -281,6 +281,14 @@ void vit_zero_grads(Vit *vit) {
     vit->be->ops->zero(vit->be, vit->grads, vit->n_params * sizeof *vit->grads);
 }
 
+Vit *vit_host_copy(const Vit *vit, const Space *space) {
+    Vit *host = vit_create(backend_cpu(), space, 1);
+    const size_t bytes = vit->n_params * sizeof *vit->params;
+    vit->be->ops->download(vit->be, host->params, vit->params, bytes);
+    vit->be->ops->download(vit->be, host->grads, vit->grads, bytes);
+    return host;
+}
+
 const TensorInfo *vit_find_tensor(const Vit *vit, const char *name) {
     for (int i = 0; i < vit->n_tensors; i++)
         if (strcmp(vit->tensors[i].name, name) == 0) return &vit->tensors[i];

@@ -4,6 +4,7 @@
 #include "predict.h"
 #include "artefact.h"
 #include "cli.h"
+#include "device.h"
 #include "comm.h"
 #include "dataset.h"
 #include "h5.h"
@@ -43,6 +44,7 @@ static const char USAGE[] =
     "  --top-k K          classes per image (default 5; at most the model's class count)\n"
     "  --out FILE         the CSV file, written atomically (default: stdout)\n"
     "  --batch B          images per forward pass (default 64; memory)\n"
+    DEVICE_OPTIONS_HELP
     "  --help, --version\n"
     "\n"
     "The summary (model, images, accuracy) goes to stdout with --out, else to stderr so that\n"
@@ -57,6 +59,7 @@ typedef struct {
     int top_k, batch;
     char *const *images;
     int n_images;
+    DeviceOptions device;
 } Options;
 
 static Options parse(int argc, char **argv) {
@@ -67,6 +70,7 @@ static Options parse(int argc, char **argv) {
                                             {"top-k", required_argument, NULL, OPT_TOP_K},
                                             {"out", required_argument, NULL, 'o'},
                                             {"batch", required_argument, NULL, 'b'},
+                                            DEVICE_LONG_OPTIONS,
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
@@ -93,7 +97,7 @@ static Options parse(int argc, char **argv) {
             o.batch = (int)cli_long("--batch", optarg, 1, 1 << 16);
             break;
         default:
-            cli_common_option(c, USAGE, argv);
+            if (!device_option(c, optarg, &o.device)) cli_common_option(c, USAGE, argv);
         }
     }
     o.images = argv + optind;
@@ -144,8 +148,10 @@ int main(int argc, char **argv) {
         (!dataset_open(&data, o.data, &err) || !predict_check_dataset(&model, &data, &err)))
         die(&err);
 
+    Backend backend;
+    device_open(&backend, o.device.device, o.device.precision, &comm);
     Predictor predictor;
-    predictor_init(&predictor, &model, o.batch, o.top_k, o.data != NULL);
+    predictor_init(&predictor, &backend, &model, o.batch, o.top_k, o.data != NULL);
     if (o.data)
         predict_split(&predictor, &data, o.split, &comm, &err);
     else
@@ -169,6 +175,7 @@ int main(int argc, char **argv) {
 
     predictions_free(&result);
     predictor_free(&predictor);
+    backend_close(&backend);
     if (o.data) dataset_close(&data);
     standalone_free(&model);
     comm_finish();
