@@ -114,14 +114,14 @@ static Options parse(int argc, char **argv) {
     return o;
 }
 
-static void print_summary(FILE *out, const Options *o, const Standalone *s,
+static void print_summary(FILE *out, const Options *o, const Standalone *s, const Backend *be,
                           const PredictCounts *c) {
     char arch[ARCH_TEXT_MAX];
     arch_format(&s->arch, arch, sizeof arch);
     fprintf(out, "prenas-predict: %s (%s, %lld params): %lld images", o->model, arch,
             (long long)s->cost.params, (long long)c->images);
     if (o->data) fprintf(out, " of the %s split of %s", o->split, o->data);
-    fprintf(out, " -> %s\n", o->out ? o->out : "stdout");
+    fprintf(out, " on %s -> %s\n", be->name, o->out ? o->out : "stdout");
     if (c->labelled > 0)
         fprintf(out, "%s split: top-1 %.2f %% (%lld), top-5 %.2f %% (%lld) of %lld images\n",
                 o->split, 100.0 * (double)c->top1 / (double)c->labelled, (long long)c->top1,
@@ -149,7 +149,7 @@ int main(int argc, char **argv) {
         die(&err);
 
     Backend backend;
-    device_open(&backend, o.device.device, o.device.precision, &comm);
+    device_open(&backend, o.device.device, o.device.precision, &comm, NULL);
     Predictor predictor;
     predictor_init(&predictor, &backend, &model, o.batch, o.top_k, o.data != NULL);
     if (o.data)
@@ -166,7 +166,7 @@ int main(int argc, char **argv) {
             atomic_write_text(o.out, result.csv, &err);
         else
             fputs(result.csv, stdout);
-        if (!err.code) print_summary(o.out ? stdout : stderr, &o, &model, counts);
+        if (!err.code) print_summary(o.out ? stdout : stderr, &o, &model, &backend, counts);
         if (!err.code && counts->failed > 0)
             input_error(&err, "%lld of %d files could not be read as images and were skipped",
                         (long long)counts->failed, o.n_images);

@@ -169,7 +169,7 @@ int main(int argc, char **argv) {
     comm_check(&comm, &err);
 
     Backend backend;
-    device_open(&backend, o.device.device, o.device.precision, &comm);
+    device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
     Model *model = model_create(&backend, space, o.micro_batch);
     Vit *vit = model->vit;
     vit_init(vit, o.seed); /* the same weights on every rank */

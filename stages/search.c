@@ -339,7 +339,7 @@ int main(int argc, char **argv) {
     Run run = {.sample = {.streamed = -1}, .batch = o.batch, .comm = &comm, .split_name = o.split};
     if (!open_images(&run, &o, space, &err)) die(&err);
     Backend backend;
-    device_open(&backend, o.device.device, o.device.precision, &comm);
+    device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
     run.model = model_create(&backend, space, o.batch);
     if (!weights_load_supernet(o.supernet, run.model->vit, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
