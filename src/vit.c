@@ -155,7 +155,10 @@ static VitActivations *activations_create(const Vit *vit, int batch) {
     const AttentionShape largest = {.batch = batch,
                                     .tokens = vit->tokens,
                                     .heads = vit->heads,
+                                    .head_dim = vit->head_dim,
+                                    .grid = vit->image_size / vit->patch_size,
                                     .max_relative_position = vit->max_relative_position,
+                                    .scale = 1.0 / sqrt((double)vit->head_dim),
                                     .threads = vit->threads};
     struct {
         real **ptr;
