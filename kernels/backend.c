@@ -47,10 +47,10 @@ static bool open_cuda(Backend *be, Precision precision, bool required, char *why
     const int count = cuda_device_count(reason, reason_size);
     if (count <= 0) return required ? refuse(why, size, "--device cuda: %s", reason) : false;
     const int local = backend_local_rank();
-    if (!cuda_backend_open(be, local % count, precision, reason, reason_size))
-        return refuse(why, size, "--device cuda: GPU %d of %d (node-local rank %d): %s",
-                      local % count, count, local, reason);
-    return true;
+    if (cuda_backend_open(be, local % count, precision, reason, reason_size)) return true;
+    if (!required) return false; /* a GPU this build cannot use: auto takes the CPU */
+    return refuse(why, size, "--device cuda: GPU %d of %d (node-local rank %d): %s", local % count,
+                  count, local, reason);
 }
 #endif
 

@@ -5,14 +5,15 @@
 #include <errno.h>
 #include <stdio.h>
 
-void device_open(Backend *be, const char *device, const char *precision, const Comm *comm) {
+void device_open(Backend *be, const char *device, const char *precision, const Comm *comm,
+                 FILE *announce) {
     Error err = {0};
     char why[512];
     if (!backend_open(be, device ? device : "auto", precision, why, sizeof why))
         input_error(&err, "%s (rank %d)", why, comm->rank);
     comm_check(comm, &err);
-    if (comm->rank == 0)
-        printf("%s: device %s%s\n", program_invocation_short_name, be->name,
+    if (comm->rank == 0 && announce)
+        fprintf(announce, "%s: device %s%s\n", program_invocation_short_name, be->name,
                 comm->size > 1 ? " (rank 0; each rank its own)" : "");
 }
 

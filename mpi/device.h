@@ -3,10 +3,12 @@
 
 /* --device and --precision of the stages that run a model: the backend they name (backend.h),
  * opened by every rank for itself (one GPU per rank, by node-local rank), agreed on by all
- * ranks, and announced by rank 0 on stdout. */
+ * ranks, and announced by rank 0 on `announce` (NULL: the stage reports it itself). */
 
 #include "backend.h"
 #include "comm.h"
+
+#include <stdio.h>
 
 #define DEVICE_OPTIONS_HELP                                                                        \
     "  --device D         auto (default: cuda when a GPU is usable, else cpu), cpu, or cuda\n"    \
@@ -26,6 +28,7 @@ bool device_option(int option, const char *value, DeviceOptions *out);
 
 /* Opens `device` ("auto" when NULL) at `precision` (NULL: fp32) on every rank; a rank that
  * cannot (no GPU for "cuda", an unknown name) fails all ranks with exit 2 and its reason. */
-void device_open(Backend *be, const char *device, const char *precision, const Comm *comm);
+void device_open(Backend *be, const char *device, const char *precision, const Comm *comm,
+                 FILE *announce);
 
 #endif

@@ -14,10 +14,11 @@ static FILE *memory_stream(char **text, size_t *size) {
     return out;
 }
 
-void predictor_init(Predictor *p, const Standalone *s, int batch, int top_k, bool labelled) {
+void predictor_init(Predictor *p, const Backend *be, const Standalone *s, int batch, int top_k,
+                    bool labelled) {
     memset(p, 0, sizeof *p);
     p->standalone = s;
-    p->model = standalone_model(backend_cpu(), s, batch);
+    p->model = standalone_model(be, s, batch);
     p->shape = (ImageShape){s->space->image_size, s->space->image_size, s->space->in_channels,
                             s->n_classes};
     p->batch = batch;

@@ -50,7 +50,8 @@ typedef struct {
 
 /* For batches of up to `batch` images; top_k is lowered to the class count. `labelled`: the
  * rows will carry labels (a dataset split). */
-void predictor_init(Predictor *p, const Standalone *s, int batch, int top_k, bool labelled);
+void predictor_init(Predictor *p, const Backend *be, const Standalone *s, int batch, int top_k,
+                    bool labelled);
 void predictor_free(Predictor *p);
 
 /* Whether the dataset holds what the model takes: image size, channels, and the same classes

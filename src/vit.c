@@ -155,7 +155,10 @@ static VitActivations *activations_create(const Vit *vit, int batch) {
     const AttentionShape largest = {.batch = batch,
                                     .tokens = vit->tokens,
                                     .heads = vit->heads,
+                                    .head_dim = vit->head_dim,
+                                    .grid = vit->image_size / vit->patch_size,
                                     .max_relative_position = vit->max_relative_position,
+                                    .scale = 1.0 / sqrt((double)vit->head_dim),
                                     .threads = vit->threads};
     struct {
         real **ptr;
@@ -279,6 +282,14 @@ void vit_init(Vit *vit, uint64_t seed) {
 
 void vit_zero_grads(Vit *vit) {
     vit->be->ops->zero(vit->be, vit->grads, vit->n_params * sizeof *vit->grads);
+}
+
+Vit *vit_host_copy(const Vit *vit, const Space *space) {
+    Vit *host = vit_create(backend_cpu(), space, 1);
+    const size_t bytes = vit->n_params * sizeof *vit->params;
+    vit->be->ops->download(vit->be, host->params, vit->params, bytes);
+    vit->be->ops->download(vit->be, host->grads, vit->grads, bytes);
+    return host;
 }
 
 const TensorInfo *vit_find_tensor(const Vit *vit, const char *name) {

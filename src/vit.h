@@ -76,6 +76,9 @@ void vit_free(Vit *vit);
 /* The reference's initialisation (method.md §3.2); each tensor draws from its own stream. */
 void vit_init(Vit *vit, uint64_t seed);
 void vit_zero_grads(Vit *vit);
+/* A CPU supernet (room for one image) holding copies of vit's parameters and gradients, for
+ * host-side analyses of a supernet on another backend (the score tables). */
+Vit *vit_host_copy(const Vit *vit, const Space *space);
 const TensorInfo *vit_find_tensor(const Vit *vit, const char *name);
 /* Whether the architecture fits inside this supernet. */
 bool vit_fits(const Vit *vit, const Arch *arch);

@@ -230,7 +230,7 @@ int main(int argc, char **argv) {
     h5_silence();
     Error err = {0};
     Backend backend;
-    device_open(&backend, o.device.device, o.device.precision, &comm);
+    device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
     TrainedSupernet supernet;
     if (!trained_supernet_open(&supernet, &backend, o.supernet,
                                o.batch > o.latency_batch ? o.batch : o.latency_batch, &err))

@@ -4,6 +4,7 @@
 #include "predict.h"
 #include "artefact.h"
 #include "cli.h"
+#include "device.h"
 #include "comm.h"
 #include "dataset.h"
 #include "h5.h"
@@ -43,6 +44,7 @@ static const char USAGE[] =
     "  --top-k K          classes per image (default 5; at most the model's class count)\n"
     "  --out FILE         the CSV file, written atomically (default: stdout)\n"
     "  --batch B          images per forward pass (default 64; memory)\n"
+    DEVICE_OPTIONS_HELP
     "  --help, --version\n"
     "\n"
     "The summary (model, images, accuracy) goes to stdout with --out, else to stderr so that\n"
@@ -57,6 +59,7 @@ typedef struct {
     int top_k, batch;
     char *const *images;
     int n_images;
+    DeviceOptions device;
 } Options;
 
 static Options parse(int argc, char **argv) {
@@ -67,6 +70,7 @@ static Options parse(int argc, char **argv) {
                                             {"top-k", required_argument, NULL, OPT_TOP_K},
                                             {"out", required_argument, NULL, 'o'},
                                             {"batch", required_argument, NULL, 'b'},
+                                            DEVICE_LONG_OPTIONS,
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
@@ -93,7 +97,7 @@ static Options parse(int argc, char **argv) {
             o.batch = (int)cli_long("--batch", optarg, 1, 1 << 16);
             break;
         default:
-            cli_common_option(c, USAGE, argv);
+            if (!device_option(c, optarg, &o.device)) cli_common_option(c, USAGE, argv);
         }
     }
     o.images = argv + optind;
@@ -110,14 +114,14 @@ static Options parse(int argc, char **argv) {
     return o;
 }
 
-static void print_summary(FILE *out, const Options *o, const Standalone *s,
+static void print_summary(FILE *out, const Options *o, const Standalone *s, const Backend *be,
                           const PredictCounts *c) {
     char arch[ARCH_TEXT_MAX];
     arch_format(&s->arch, arch, sizeof arch);
     fprintf(out, "prenas-predict: %s (%s, %lld params): %lld images", o->model, arch,
             (long long)s->cost.params, (long long)c->images);
     if (o->data) fprintf(out, " of the %s split of %s", o->split, o->data);
-    fprintf(out, " -> %s\n", o->out ? o->out : "stdout");
+    fprintf(out, " on %s -> %s\n", be->name, o->out ? o->out : "stdout");
     if (c->labelled > 0)
         fprintf(out, "%s split: top-1 %.2f %% (%lld), top-5 %.2f %% (%lld) of %lld images\n",
                 o->split, 100.0 * (double)c->top1 / (double)c->labelled, (long long)c->top1,
@@ -144,8 +148,10 @@ int main(int argc, char **argv) {
         (!dataset_open(&data, o.data, &err) || !predict_check_dataset(&model, &data, &err)))
         die(&err);
 
+    Backend backend;
+    device_open(&backend, o.device.device, o.device.precision, &comm, NULL);
     Predictor predictor;
-    predictor_init(&predictor, &model, o.batch, o.top_k, o.data != NULL);
+    predictor_init(&predictor, &backend, &model, o.batch, o.top_k, o.data != NULL);
     if (o.data)
         predict_split(&predictor, &data, o.split, &comm, &err);
     else
@@ -160,7 +166,7 @@ int main(int argc, char **argv) {
             atomic_write_text(o.out, result.csv, &err);
         else
             fputs(result.csv, stdout);
-        if (!err.code) print_summary(o.out ? stdout : stderr, &o, &model, counts);
+        if (!err.code) print_summary(o.out ? stdout : stderr, &o, &model, &backend, counts);
         if (!err.code && counts->failed > 0)
             input_error(&err, "%lld of %d files could not be read as images and were skipped",
                         (long long)counts->failed, o.n_images);
@@ -169,6 +175,7 @@ int main(int argc, char **argv) {
 
     predictions_free(&result);
     predictor_free(&predictor);
+    backend_close(&backend);
     if (o.data) dataset_close(&data);
     standalone_free(&model);
     comm_finish();

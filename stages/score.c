@@ -3,6 +3,7 @@
 #include "arch.h"
 #include "artefact.h"
 #include "cli.h"
+#include "device.h"
 #include "comm.h"
 #include "gradient_pass.h"
 #include "h5.h"
@@ -38,6 +39,7 @@ static const char USAGE[] =
     "                     snip-layernorm); every proxy is tabulated: %s\n"
     "  --drop-path P      drop-path rate of the last supernet block (default 0.1)\n"
     "  --seed S           weights, images and drop path (default 0)\n"
+    DEVICE_OPTIONS_HELP
     "  --help, --version\n"
     "\n"
     "MPI: ranks share the images (the result does not depend on the rank count beyond float\n"
@@ -49,6 +51,7 @@ typedef struct {
     int batch, batches, micro_batch;
     double drop_path;
     uint64_t seed;
+    DeviceOptions device;
 } Options;
 
 static Options parse(int argc, char **argv) {
@@ -62,6 +65,7 @@ static Options parse(int argc, char **argv) {
                                             {"proxy", required_argument, NULL, 'p'},
                                             {"drop-path", required_argument, NULL, OPT_DROP},
                                             {"seed", required_argument, NULL, 's'},
+                                            DEVICE_LONG_OPTIONS,
                                             {"help", no_argument, NULL, 'h'},
                                             {"version", no_argument, NULL, CLI_OPT_VERSION},
                                             {NULL, 0, NULL, 0}};
@@ -103,7 +107,7 @@ static Options parse(int argc, char **argv) {
             printf(USAGE, names);
             exit(0);
         default:
-            cli_common_option(c, NULL, argv);
+            if (!device_option(c, optarg, &o.device)) cli_common_option(c, NULL, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
@@ -164,7 +168,9 @@ int main(int argc, char **argv) {
     if (comm.rank == 0) artefact_begin(&writer, o.out, &err);
     comm_check(&comm, &err);
 
-    Model *model = model_create(backend_cpu(), space, o.micro_batch);
+    Backend backend;
+    device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
+    Model *model = model_create(&backend, space, o.micro_batch);
     Vit *vit = model->vit;
     vit_init(vit, o.seed); /* the same weights on every rank */
     Arch largest;
@@ -172,13 +178,15 @@ int main(int argc, char **argv) {
     GradientPassResult result = gradient_pass_run(&pass, &comm, model, &largest, &err);
     if (comm_failed(&comm, &err) && comm.rank == 0) artefact_abort(&writer);
     comm_check(&comm, &err);
-    comm_sum_reals(&comm, vit->grads, vit->n_params);
+    /* the tables are sums over the host's copy of the weights and gradients */
+    Vit *host = backend.kind == DEVICE_CPU ? vit : vit_host_copy(vit, space);
+    comm_sum_reals(&comm, host->grads, host->n_params);
     comm_sum_doubles(&comm, &result.objective, 1);
 
     if (comm.rank == 0) {
         const double start = MPI_Wtime();
         ScoreTables tables;
-        score_tables_compute(&tables, vit, space);
+        score_tables_compute(&tables, host, space);
         const double table_seconds = MPI_Wtime() - start;
         ArtefactMeta meta;
         artefact_meta_init(&meta, SCORES_SCHEMA, SCORES_SCHEMA_VERSION, argc, argv);
@@ -210,7 +218,9 @@ int main(int argc, char **argv) {
         score_tables_free(&tables);
     }
     gradient_pass_close(&pass);
+    if (host != vit) vit_free(host);
     model_free(model);
+    backend_close(&backend);
     space_free(space);
     comm_finish();
     return 0;

@@ -3,6 +3,7 @@
 #include "arch.h"
 #include "artefact.h"
 #include "cli.h"
+#include "device.h"
 #include "clock.h"
 #include "comm.h"
 #include "dataset.h"
@@ -58,6 +59,7 @@ static const char USAGE[] =
     "  --s-prob P         probability of re-drawing the depth, and the width (default 0.4)\n"
     "  --seed S           the search's draws and the image sample (default 0)\n"
     "  --batch N          images per forward pass on a rank (default 256; memory)\n"
+    DEVICE_OPTIONS_HELP
     "  --help, --version\n"
     "\n"
     "Cost: population x generations evaluations (1000 by default), each a forward pass over the\n"
@@ -73,6 +75,7 @@ typedef struct {
     int64_t images; /* 0: the whole split */
     int batch;
     EvolutionOptions evolution;
+    DeviceOptions device;
 } Options;
 
 static Options parse(int argc, char **argv) {
@@ -109,6 +112,7 @@ static Options parse(int argc, char **argv) {
         {"generations", required_argument, NULL, OPT_GENERATIONS},
         {"m-prob", required_argument, NULL, OPT_M_PROB},
         {"s-prob", required_argument, NULL, OPT_S_PROB},
+        DEVICE_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
@@ -175,7 +179,7 @@ static Options parse(int argc, char **argv) {
             e->s_prob = cli_double("--s-prob", optarg, 0, 1);
             break;
         default:
-            cli_common_option(c, USAGE, argv);
+            if (!device_option(c, optarg, &o.device)) cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
@@ -334,7 +338,9 @@ int main(int argc, char **argv) {
     if (!space || !evolution_check_limits(space, &o.evolution, &err)) die(&err);
     Run run = {.sample = {.streamed = -1}, .batch = o.batch, .comm = &comm, .split_name = o.split};
     if (!open_images(&run, &o, space, &err)) die(&err);
-    run.model = model_create(backend_cpu(), space, o.batch);
+    Backend backend;
+    device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
+    run.model = model_create(&backend, space, o.batch);
     if (!weights_load_supernet(o.supernet, run.model->vit, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
     ArtefactMeta meta = {0};
@@ -370,6 +376,7 @@ int main(int argc, char **argv) {
     evolution_free(&evolution);
     artefact_meta_free(&meta);
     model_free(run.model);
+    backend_close(&backend);
     split_images_close(&run.sample), split_images_close(&run.split);
     dataset_close(&run.data);
     space_free(space);

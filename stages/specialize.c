@@ -5,6 +5,7 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "device.h"
 #include "dataset.h"
 #include "eval_table.h"
 #include "h5.h"
@@ -52,6 +53,8 @@ static const char USAGE[] =
     "                       every budget too: --budgets 0.2M,0.3M,flops:60M,latency:1.5ms\n"
     "  --out-dir DIR        where --budgets writes model-<budget>.h5: model-0.2M.h5,\n"
     "                       model-flops-60M.h5, model-latency-1.5ms.h5 (DIR is created)\n"
+    "  --device D           where the models will run: auto (default: cuda when a GPU is\n"
+    "                       usable), cpu or cuda; a latency limit needs latencies measured there\n"
     "  --help, --version\n"
     "\n"
     "Prints each choice with the reason (the limits, the accuracy and its split, or the interval\n"
@@ -64,6 +67,7 @@ typedef struct {
     Constraints limits; /* the LIMIT options: every model's */
     Target *targets;    /* --budgets, or the one --out model */
     int n_targets;
+    DeviceOptions device;
 } Options;
 
 static Options parse(int argc, char **argv) {
@@ -79,6 +83,7 @@ static Options parse(int argc, char **argv) {
         {"out", required_argument, NULL, 'o'},
         {"budgets", required_argument, NULL, OPT_BUDGETS},
         {"out-dir", required_argument, NULL, OPT_OUT_DIR},
+        DEVICE_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
@@ -112,13 +117,14 @@ static Options parse(int argc, char **argv) {
             o.out_dir = optarg;
             break;
         default:
-            cli_common_option(c, USAGE, argv);
+            if (!device_option(c, optarg, &o.device)) cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!o.supernet) cli_usage_error("--supernet supernet.h5 is required");
     if (!o.out == !o.budgets) cli_usage_error("give --out FILE or --budgets LIST --out-dir DIR");
     if (o.budgets && !o.out_dir) cli_usage_error("--budgets needs --out-dir DIR");
+    if (o.device.precision) cli_usage_error("--precision: prenas-specialize runs no model");
     if (o.out_dir && !o.budgets) cli_usage_error("--out-dir goes with --budgets");
     if (o.out && constraints_empty(&o.limits))
         cli_usage_error("no limit: give --max-params, --max-flops, --max-macs or --max-latency-ms");
@@ -141,17 +147,17 @@ static Options parse(int argc, char **argv) {
 /* The rows to choose among: eval.h5's, checked to be this supernet's, or the supernet's own
  * trained architectures for the ranking. */
 static Candidates candidates(const Options *o, const TrainedSupernet *supernet, EvalTable *table,
-                             Artefact *eval, ArtefactMeta *meta, Error *err) {
+                             Artefact *eval, ArtefactMeta *meta, const char *device, Error *err) {
     if (!o->eval) {
         *table = eval_table_new(supernet->archs, supernet->n, supernet->interval, supernet->score,
                                 true, supernet->space);
-        return (Candidates){table, CHOOSE_BY_RANKING, o->supernet, backend_device_name(backend_cpu())};
+        return (Candidates){table, CHOOSE_BY_RANKING, o->supernet, device};
     }
     if (!eval_table_read(o->eval, table, eval, err) ||
         !specialize_check_eval(eval, artefact_meta_input(meta, "supernet"), err) ||
         !artefact_meta_add_input(meta, "eval", o->eval, err))
         die(err);
-    return (Candidates){table, CHOOSE_BY_ACCURACY, o->eval, backend_device_name(backend_cpu())};
+    return (Candidates){table, CHOOSE_BY_ACCURACY, o->eval, device};
 }
 
 static char **output_paths(const Options *o) {
@@ -214,7 +220,13 @@ int main(int argc, char **argv) {
         die(&err);
     EvalTable table;
     Artefact eval = {.file = -1};
-    const Candidates c = candidates(&o, &sup, &table, &eval, &meta, &err);
+    Backend target; /* only its name: the weights are copied out on the host */
+    char why[512];
+    if (!backend_open(&target, o.device.device ? o.device.device : "auto", NULL, why, sizeof why))
+        die_input("%s", why);
+    const char *device = backend_device_name(&target);
+    backend_close(&target);
+    const Candidates c = candidates(&o, &sup, &table, &eval, &meta, device, &err);
 
     Choice *choices = xcalloc((size_t)o.n_targets, sizeof *choices);
     for (int i = 0; i < o.n_targets; i++)

@@ -247,7 +247,7 @@ int main(int argc, char **argv) {
     if (o.resume && !latest[0]) die_input("--resume: no checkpoint in %s", o.out);
     Backend backend;
     device_open(&backend, o.device.device ? o.device.device : recipe->device,
-                o.device.precision ? o.device.precision : recipe->precision, &comm);
+                o.device.precision ? o.device.precision : recipe->precision, &comm, stdout);
     Model *model = model_create(&backend, training, recipe->batch / comm.size < recipe->eval_batch
                                               ? recipe->eval_batch
                                               : recipe->batch / comm.size);

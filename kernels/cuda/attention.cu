@@ -123,6 +123,14 @@ size_t shared_bytes(const Geometry &g) {
     return (size_t)kWarpsPerBlock * (g.tokens + 2 * g.grid) * sizeof(real);
 }
 
+// Above 48 KiB of dynamic shared memory a kernel must opt in (long sequences: more than
+// about 1,500 tokens); below it this is a no-op.
+template <typename Kernel> void allow_shared(Kernel kernel, size_t bytes) {
+    if (bytes > 48 * 1024)
+        CHECK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                        (int)bytes));
+}
+
 struct RowIndex {
     int i;    // query token
     size_t r; // its (sample, token, head) row of the lookups and bucket sums
@@ -269,9 +277,11 @@ bool empty(const Geometry &g) {
 // (lookups of dO in the value tables, bucket sums) and dA for all samples and heads at once
 // ([batch, heads, tokens, tokens], like probs), so each head's products are single batched
 // GEMMs.
+// It depends on the sizes alone (not head_dim or the grid), so that a workspace sized for
+// the largest subnet holds every smaller one's.
 size_t cuda_attention_workspace_size(const Backend *, const AttentionShape *shape) {
     const Geometry g = geometry_of(shape);
-    if (empty(g)) return 0;
+    if (g.batch <= 0 || g.tokens <= 0 || g.heads <= 0) return 0;
     return 4 * rounded(g.rows * g.table_rows) + rounded(g.score_rows * g.tokens);
 }
 
@@ -296,6 +306,7 @@ void cuda_attention_forward(const Backend *be, real *out, real *probs, const rea
         batched_gemm(be, false, true, N, N, d, 1, q + (size_t)j * d, qd, per_sample,
                      k + (size_t)j * d, qd, per_sample, 0, probs + (size_t)j * N * N, N, per_scores,
                      g.batch);
+    allow_shared(softmax_forward_kernel, shared_bytes(g));
     softmax_forward_kernel<<<row_blocks(g.score_rows), kWarpsPerBlock * kWarp, shared_bytes(g),
                              cuda_stream(be)>>>(probs, a_v, a_h, q_v, q_h, g.score_rows, N, H,
                                                 g.grid, g.radius, T, scale);
@@ -328,6 +339,7 @@ void cuda_attention_backward(const Backend *be, real *dq, real *dk, real *dv, re
     // through O = A V + A.Rv: the value tables' share
     matmul(be, false, true, rows, T, d, 1, dout, d, value_v, d, 0, do_v, T);
     matmul(be, false, true, rows, T, d, 1, dout, d, value_h, d, 0, do_h, T);
+    allow_shared(bucket_probs_kernel, shared_bytes(g));
     bucket_probs_kernel<<<row_blocks(g.score_rows), kWarpsPerBlock * kWarp, shared_bytes(g),
                           stream>>>(sum_v, sum_h, probs, g.score_rows, N, H, g.grid, g.radius, T);
     CHECK_LAUNCH();
@@ -341,6 +353,7 @@ void cuda_attention_backward(const Backend *be, real *dq, real *dk, real *dv, re
                      per_sample, 0, dscores + (size_t)j * N * N, N, per_scores, g.batch);
     }
     // through the softmax; the bucket sums of dL overwrite those of A, already consumed
+    allow_shared(softmax_backward_kernel, shared_bytes(g));
     softmax_backward_kernel<<<row_blocks(g.score_rows), kWarpsPerBlock * kWarp, shared_bytes(g),
                               stream>>>(dscores, sum_v, sum_h, probs, do_v, do_h, g.score_rows, N,
                                         H, g.grid, g.radius, T, scale);

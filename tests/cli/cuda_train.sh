@@ -1,0 +1,50 @@
+#!/bin/bash
+# prenas-train on a GPU (ctest label cuda; skipped where no GPU is usable): a resumed run
+# equals an uninterrupted one bit for bit, a run repeats bit for bit, and 6 steps on the GPU
+# stay close to the same 6 steps on the CPU (fp32: float rounding only).
+source "$(dirname "$0")/lib.sh"
+start_scratch
+unset CUDA_VISIBLE_DEVICES
+if ! "$bin/prenas-bench-step" --version | grep -q "device(s)"; then
+    echo "skipped: no usable GPU ($("$bin/prenas-bench-step" --version | grep '^cuda'))"
+    exit 77
+fi
+
+fmnist_slice 1024 256 256
+common=(--config "$src/configs/spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg"
+        --data "$work/data.h5" --sampling space --set batch=32 --set checkpoint.every_steps=3
+        --set eval.every_epochs=0)
+state_step() { "$py" -c "import h5py,sys; print(h5py.File(sys.argv[1])['state'].attrs['step'])" "$1"; }
+same_state() {
+    h5diff "$1" "$2" /params >/dev/null && h5diff "$1" "$2" /optim >/dev/null &&
+        [ "$(state_step "$1")" = "$(state_step "$2")" ]
+}
+
+run "$bin/prenas-train" "${common[@]}" --device cuda --out "$work/A" --steps 6
+expect_status 0 "6 steps on the GPU"
+expect_out_has "prenas-train: device cuda:" "the GPU is announced"
+run "$bin/prenas-train" "${common[@]}" --device cuda --out "$work/B" --steps 3
+run "$bin/prenas-train" "${common[@]}" --device cuda --out "$work/B" --steps 6
+expect_status 0 "continued to 6 on the GPU"
+same_state "$work/A/supernet.h5" "$work/B/supernet.h5" && pass ||
+    fail "3 + 3 steps on the GPU differ from 6"
+run "$bin/prenas-train" "${common[@]}" --device cuda --out "$work/A2" --steps 6
+same_state "$work/A/supernet.h5" "$work/A2/supernet.h5" && pass || fail "the GPU run does not repeat"
+
+run "$bin/prenas-train" "${common[@]}" --device cpu --out "$work/C" --steps 6
+expect_status 0 "6 steps on the CPU"
+worst=$("$py" - "$work/A/supernet.h5" "$work/C/supernet.h5" <<'PY'
+import h5py, numpy as np, sys
+a, b = h5py.File(sys.argv[1])["params"], h5py.File(sys.argv[2])["params"]
+worst = 0.0
+for name in a:
+    x, y = np.asarray(a[name], np.float64), np.asarray(b[name], np.float64)
+    scale = max(np.abs(y).max(), 1e-30)
+    worst = max(worst, np.abs(x - y).max() / scale)
+print(f"{worst:.3e}")
+PY
+)
+echo "GPU against CPU after 6 steps: worst tensor error $worst (relative to its largest entry)"
+"$py" -c "import sys; sys.exit(0 if float(sys.argv[1]) < 1e-3 else 1)" "$worst" && pass ||
+    fail "GPU and CPU weights differ by $worst after 6 steps"
+finish
