@@ -41,7 +41,7 @@ if [ "$do_build" = 1 ]; then
     echo "== build ($build: Release, sm_90)"
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
     targets=("${programs[@]}")
-    if cmake --build "$build" --target help | grep -q 'prenas-op-parity'; then
+    if grep -q 'prenas-op-parity' <<<"$(cmake --build "$build" --target help)"; then
         targets+=(prenas-op-parity)
     fi
     cmake --build "$build" -j "$jobs" --target "${targets[@]}"
@@ -58,7 +58,7 @@ for dir in "$build" "$build/tests"; do # tests/CMakeLists.txt builds the harness
         break
     fi
 done
-if ! ldd "$build/prenas-train" | grep -q 'libcudart\.so'; then
+if ! grep -q 'libcudart\.so' <<<"$(ldd "$build/prenas-train")"; then
     echo "device-bundle: $build has no CUDA backend (nvcc not found?): nothing to run on a GPU" >&2
     exit 1
 fi

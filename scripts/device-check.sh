@@ -35,7 +35,7 @@ while [ $# -gt 0 ]; do
 done
 case $tier in 1 | 2 | all) ;; *) echo "device-check: --tier 1, 2 or all" >&2; exit 2 ;; esac
 # Under 5 minutes on the GPU machine; a 2-core machine without a GPU needs longer.
-[ -n "$budget" ] || budget=$([ $dry = 1 ] && echo 1500 || echo 270)
+[ -n "$budget" ] || budget=$([ $dry = 1 ] && echo 1500 || echo 240)
 
 out=${OUT:-/tmp/prenas-device-check}
 mkdir -p "$out"
@@ -120,8 +120,8 @@ precisions=(fp32 tf32 bf16)
 t1_source="built from source (tests/device)"
 tier1() {
     local t1_deadline=$deadline
-    # with tier 2 to come, tier 1 leaves it at least 110 s
-    if [ "$tier" = all ]; then deadline=$((budget - 110 > SECONDS ? budget - 110 : SECONDS)); fi
+    # with tier 2 to come, tier 1 leaves it at least 100 s
+    if [ "$tier" = all ]; then deadline=$((budget - 100 > SECONDS ? budget - 100 : SECONDS)); fi
     local generator=()
     command -v ninja >/dev/null && generator=(-G Ninja)
     [ -f "$build/CMakeCache.txt" ] && generator=()
@@ -209,7 +209,7 @@ tier2() {
         dev=cpu steps=20 batch=64 resume_steps=6 bench_batch=2 bench_steps=1 bench_precisions=(fp32)
     fi
     device_opts() { # the stage's --device/--precision options, where its --help lists them
-        if "$B/bin/$1" --help 2>/dev/null | grep -q -- '--device'; then echo "--device $dev"; fi
+        if grep -q -- '--device' <<<"$("$B/bin/$1" --help 2>/dev/null)"; then echo "--device $dev"; fi
     }
     local p=$work/pipeline data=$B/data/dataset.h5 space=configs/spaces/micro.cfg
     local recipe=configs/recipes/micro-fmnist.cfg
