@@ -90,6 +90,10 @@ struct BackendOps {
     void (*copy)(const Backend *, void *dst, const void *src, size_t bytes);
     void (*zero)(const Backend *, void *ptr, size_t bytes);
     void (*sync)(const Backend *);
+    /* Milliseconds the backend spends on what work(arg) enqueues: the host's monotonic clock
+     * on the CPU, CUDA events on the stream on a GPU (the host's launch overhead between the
+     * events counts, its time before the first launch does not) */
+    double (*time_ms)(const Backend *, void (*work)(void *arg), void *arg);
 
     /* matrix products (kernels.h), at be->precision */
     void (*gemm)(const Backend *, bool trans_a, bool trans_b, int m, int n, int k, real alpha,

@@ -1,6 +1,5 @@
 #include "latency.h"
 
-#include "clock.h"
 #include "error.h"
 #include "rng.h"
 
@@ -9,6 +8,19 @@
 static int by_value(const void *a, const void *b) {
     const double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
+}
+
+typedef struct {
+    Vit *vit;
+    const Arch *arch;
+    const real *images;
+    int batch;
+    real *logits;
+} Forward;
+
+static void forward(void *arg) {
+    const Forward *f = arg;
+    vit_forward(f->vit, f->arch, f->images, f->batch, NULL, f->logits);
 }
 
 Latency latency_measure(Model *model, const Arch *arch, int batch, int warmup, int repeats) {
@@ -20,13 +32,12 @@ Latency latency_measure(Model *model, const Arch *arch, int batch, int warmup, i
     Rng rng = rng_stream(0, RNG_STREAM_DATA_FREE);
     for (size_t i = 0; i < size; i++) images[i] = (real)rng_normal(&rng);
     const Backend *be = model->be;
-    const real *input = backend_input(be, model->images, images, sizeof(real) * size);
+    Forward f = {vit, arch, backend_input(be, model->images, images, sizeof(real) * size), batch,
+                 model->logits};
     double *ms = xmalloc(sizeof *ms * (size_t)repeats);
     for (int r = -warmup; r < repeats; r++) {
-        const double start = monotonic_seconds();
-        vit_forward(vit, arch, input, batch, NULL, model->logits);
-        be->ops->sync(be); /* a device returns before its work is done */
-        if (r >= 0) ms[r] = 1e3 * (monotonic_seconds() - start);
+        const double t = be->ops->time_ms(be, forward, &f);
+        if (r >= 0) ms[r] = t;
     }
     qsort(ms, (size_t)repeats, sizeof *ms, by_value);
     const double median =

@@ -1,9 +1,11 @@
 #ifndef PRENAS_LATENCY_H
 #define PRENAS_LATENCY_H
 
-/* Measured inference latency of a subnet on the backend it runs on: the wall time of one
- * forward pass (images already in memory, logits out; no data loading), after warm-up passes
- * that are not counted (they fault in pages and let oneDNN pick its kernels). */
+/* Measured inference latency of a subnet on the backend it runs on: the time of one forward
+ * pass (images already in backend memory, logits out; no data loading), by the backend's
+ * clock (time_ms: the host's monotonic clock on the CPU, CUDA events on a GPU), after warm-up
+ * passes that are not counted (they fault in pages, let oneDNN pick its kernels, let cuBLASLt
+ * choose its algorithms). */
 
 #include "arch.h"
 #include "model.h"

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static void *cpu_alloc(const Backend *be, size_t bytes) {
     (void)be;
@@ -29,6 +30,14 @@ static void cpu_zero(const Backend *be, void *ptr, size_t bytes) {
 }
 static void cpu_sync(const Backend *be) {
     (void)be;
+}
+static double cpu_time_ms(const Backend *be, void (*work)(void *), void *arg) {
+    (void)be;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    work(arg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
 }
 
 static void cpu_gemm(const Backend *be, bool ta, bool tb, int m, int n, int k, real alpha,
@@ -234,6 +243,7 @@ static const BackendOps cpu_ops = {
     .copy = cpu_copy,
     .zero = cpu_zero,
     .sync = cpu_sync,
+    .time_ms = cpu_time_ms,
     .gemm = cpu_gemm,
     .linear_forward = cpu_linear_forward,
     .linear_backward = cpu_linear_backward,

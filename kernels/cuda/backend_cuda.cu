@@ -93,6 +93,21 @@ void cuda_sync(const Backend *be) {
     CHECK_CUDA(cudaStreamSynchronize(cuda_stream(be)));
 }
 
+double cuda_time_ms(const Backend *be, void (*work)(void *), void *arg) {
+    cudaEvent_t start, stop;
+    CHECK_CUDA(cudaEventCreate(&start));
+    CHECK_CUDA(cudaEventCreate(&stop));
+    CHECK_CUDA(cudaEventRecord(start, cuda_stream(be)));
+    work(arg);
+    CHECK_CUDA(cudaEventRecord(stop, cuda_stream(be)));
+    CHECK_CUDA(cudaEventSynchronize(stop));
+    float ms = 0;
+    CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
+    CHECK_CUDA(cudaEventDestroy(start));
+    CHECK_CUDA(cudaEventDestroy(stop));
+    return ms;
+}
+
 // By member name rather than position, so that a reordered BackendOps cannot shift an op
 // into another's slot (C++17 has no designated initialisers); constexpr, so the table is
 // constant-initialised data, not code run at start-up.
@@ -105,6 +120,7 @@ constexpr BackendOps make_ops() {
     o.copy = cuda_copy;
     o.zero = cuda_zero;
     o.sync = cuda_sync;
+    o.time_ms = cuda_time_ms;
     o.gemm = cuda_gemm;
     o.linear_forward = cuda_linear_forward;
     o.linear_backward = cuda_linear_backward;
