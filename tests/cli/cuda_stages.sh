@@ -10,7 +10,7 @@ if ! "$bin/prenas-bench-step" --version | grep -q "device(s)"; then
     exit 77
 fi
 micro=$src/configs/spaces/micro.cfg
-archs() { "$bin/prenas-inspect" "$1" | grep -oE '[0-9]+:[0-9]+:[0-9,]+:[0-9.,]+' | sort; }
+archs() { "$py" -c "import h5py,sys; [print(a.decode()) for a in sorted(h5py.File(sys.argv[1])['candidates/arch'][:])]" "$1"; }
 
 for device in cpu cuda; do
     run "$bin/prenas-score" --config "$micro" --out "$work/scores-$device.h5" --device $device
