@@ -1,6 +1,7 @@
 #include "trainer.h"
 
 #include "error.h"
+#include "grad_sync.h"
 #include "kernels.h"
 
 #include <math.h>
@@ -9,18 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Sums the gradients over ranks: MPI on host memory (on a GPU, staged through the host;
- * NCCL comes with the CUDA backend's part 2). */
-static void allreduce_grads(const Comm *comm, Vit *vit) {
-    if (comm->size == 1) return;
-    const size_t bytes = vit->n_params * sizeof *vit->grads;
-    real *host = backend_host_begin(vit->be, vit->grads, bytes);
-    comm_sum_reals(comm, host, vit->n_params);
-    backend_host_end(vit->be, host, vit->grads, bytes, true);
-}
-
-/* One step: returns the global mean loss (NaN or infinite: the update was skipped). */
-static double train_step(Trainer *t, const Batch *batch, const Arch *arch, double lr) {
+/* One step: returns the global mean loss (NaN or infinite: the update was skipped). The
+ * gradients are summed over ranks by `sync`, which the backward pass feeds as it goes. */
+static double train_step(Trainer *t, GradSync *sync, const Batch *batch, const Arch *arch,
+                         double lr) {
     const Recipe *r = t->recipe;
     Model *model = t->model;
     Vit *vit = model->vit;
@@ -40,7 +33,7 @@ static double train_step(Trainer *t, const Batch *batch, const Arch *arch, doubl
     now = MPI_Wtime();
     t->times.backward += now - start;
     start = now;
-    allreduce_grads(t->comm, vit);
+    grad_sync_finish(sync);
     comm_sum_doubles(t->comm, &loss, 1);
     now = MPI_Wtime();
     t->times.allreduce += now - start;
@@ -136,13 +129,17 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
     TrainOutcome outcome = TRAIN_DONE;
     double session_start = MPI_Wtime(), loss_sum = 0;
     int64_t window_finite = 0, session_steps = 0, last_saved = t->state->step;
+    GradSync *sync = grad_sync_create(t->comm, vit->be, vit->grads, vit->n_params,
+                                      &(GradSyncOptions){.announce = stdout});
+    vit->on_grads_ready = grad_sync_on_ready;
+    vit->on_grads_ready_ctx = sync;
     while (t->state->step < t->stop_step) {
         const int64_t step = t->state->step, epoch = step / per_epoch;
         const double lr = lr_at_epoch(&schedule, (int)epoch);
         Arch arch;
         sampler_draw(t->sampler, step, &arch);
         const Batch *batch = loader_next(t->loader, step, &t->times.data);
-        const double loss = train_step(t, batch, &arch, lr);
+        const double loss = train_step(t, sync, batch, &arch, lr);
         t->state->step++;
         t->state->samples += r->batch;
         session_steps++;
@@ -197,6 +194,9 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
             last_saved = t->state->step;
         }
     }
+    vit->on_grads_ready = NULL;
+    vit->on_grads_ready_ctx = NULL;
+    grad_sync_free(sync);
     if (err->code) return TRAIN_FAILED;
     if (outcome == TRAIN_DONE && t->state->step < (int64_t)r->epochs * per_epoch)
         outcome = TRAIN_STOPPED_BY_STEPS;

@@ -410,6 +410,13 @@ void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, cons
     ops->linear_forward(be, logits, a->pooled, p->head.weight, p->head.bias, batch, E, vit->classes, Es);
 }
 
+/* Gradients from `first` (inside vit->grads) to the arena's end are final for this pass. The
+ * arena is laid out in build_table's order, so the backward pass finishes it from the end. */
+static void grads_ready(const Vit *vit, const real *first) {
+    if (vit->on_grads_ready)
+        vit->on_grads_ready(vit->on_grads_ready_ctx, (size_t)(first - vit->grads));
+}
+
 void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
                   const real *drop_scales) {
     check_call(vit, arch, batch);
@@ -429,6 +436,9 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
     ops->zero(be, a->d_stream, (size_t)rows * E * sizeof *a->d_stream);
     ops->layernorm_backward_accumulate(be, a->d_stream, g->norm_weight, g->norm_bias, a->d_norm, x_final,
                                   final_mean, final_rstd, p->norm_weight, rows, E);
+    /* blocks the subnet does not reach keep the gradients they had: final already */
+    grads_ready(vit, arch->depth < vit->depth ? g->blocks[arch->depth].attn_norm_weight
+                                              : g->norm_weight);
     for (int l = arch->depth - 1; l >= 0; l--) {
         const VitBlock *w = &p->blocks[l], *gw = &g->blocks[l];
         const BlockActivations b = block_activations(a, l);
@@ -461,8 +471,10 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
         ops->layernorm_backward_accumulate(be, a->d_stream, gw->attn_norm_weight, gw->attn_norm_bias,
                                       a->d_norm, b.x, b.mean1, b.rstd1, w->attn_norm_weight, rows,
                                       E);
+        grads_ready(vit, gw->attn_norm_weight); /* the block's first tensor */
     }
     ops->tokens_backward(be, a->d_wide, g->cls_token, g->pos_embed, a->d_stream, batch, N, E, Es);
     ops->linear_backward(be, NULL, g->patch.weight, g->patch.bias, a->d_wide, a->patches, p->patch.weight,
                     batch * vit->patches, patch_in, E, patch_in);
+    grads_ready(vit, vit->grads);
 }

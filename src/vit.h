@@ -67,6 +67,14 @@ typedef struct {
     int max_batch, threads; /* the activations have room for these */
     VitActivations *act;
     int max_relative_position;
+
+    /* Told during vit_backward that gradient entries [first_final, n_params) are final for
+     * this pass (their ops are queued): the end of the arena after the head and norm, then
+     * each block's start as its backward is queued, 0 at the end. The data-parallel gradient
+     * sum (mpi/grad_sync.h) starts on those entries while the earlier blocks' backward runs.
+     * NULL (vit_create's default): nobody listens. */
+    void (*on_grads_ready)(void *ctx, size_t first_final);
+    void *on_grads_ready_ctx;
 } Vit;
 
 /* A supernet of the space's shape on backend `be`, with room for batches of up to max_batch

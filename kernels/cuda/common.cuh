@@ -26,6 +26,15 @@ extern "C" [[noreturn]] void fatal_at(const char *file, int line, const char *fm
             fatal_at(__FILE__, __LINE__, "cuBLAS call failed (%s): %s",                            \
                      cublasGetStatusString(blas_rc_), #call);                                      \
     } while (0)
+// NCCL calls, in the files that include <nccl.h> (mpi/nccl_comm.cu). This header does not: the
+// tier-1 device check builds kernels/cuda/ with the CUDA toolkit alone, which has no NCCL.
+#define CHECK_NCCL(call)                                                                           \
+    do {                                                                                           \
+        ncclResult_t nccl_rc_ = (call);                                                            \
+        if (nccl_rc_ != ncclSuccess)                                                               \
+            fatal_at(__FILE__, __LINE__, "NCCL call failed (%s; %s): %s",                          \
+                     ncclGetErrorString(nccl_rc_), ncclGetLastError(nullptr), #call);              \
+    } while (0)
 // After a kernel launch: launch errors (bad configuration) are reported where they happen.
 #define CHECK_LAUNCH() CHECK_CUDA(cudaGetLastError())
 

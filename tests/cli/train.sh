@@ -151,6 +151,13 @@ expect_error_line "--set epochz: unknown key (expected one of: name, epochs," "u
 run "$bin/prenas-train" "${common[@]}" --out "$work/H" --images disk
 expect_status 2 "a bad --images"
 expect_error_line "--images 'disk': expected memory, file or auto" "bad --images"
+run env PRENAS_NCCL=yes "$bin/prenas-train" "${common[@]}" --out "$work/H" --steps 1
+expect_status 2 "a bad PRENAS_NCCL"
+expect_error_line "PRENAS_NCCL 'yes': expected 0 (host-staged MPI), 1 (NCCL, also for one rank) or auto" "bad PRENAS_NCCL"
+run env PRENAS_GRAD_BUCKET_BYTES=25MiB "$bin/prenas-train" "${common[@]}" --out "$work/H" --steps 1
+expect_status 2 "a bad PRENAS_GRAD_BUCKET_BYTES"
+expect_error_line "PRENAS_GRAD_BUCKET_BYTES '25MiB': expected" "bad bucket size"
+rm -rf "$work/H"
 run "$bin/prenas-train" "${common[@]}" --out "$work/H" --resume
 expect_status 2 "--resume without a checkpoint"
 expect_error_line "--resume: no checkpoint in $work/H" "--resume without a checkpoint"
