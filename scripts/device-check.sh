@@ -160,7 +160,7 @@ t1_configure_cmd() {
 # niced so that it does not slow the timed steps: bg_run writes NAME.out and NAME.rc
 # ("RC SECONDS") in $work, bg_collect waits for it (up to the budget) and records it as step()
 # does.
-t1_chain="" t1_jobs=$jobs
+t1_chain="" t1_jobs="$jobs jobs"
 bg_run() {
     local name=$1 limit=$2 t0=$EPOCHREALTIME rc
     shift 2
@@ -193,7 +193,7 @@ bg_collect() {
     say "$name: ${status[$name]} in ${secs[$name]:-0} s (background)"
 }
 t1_background() {
-    t1_jobs="$(((jobs + 1) / 2)), in the background" # half the cores: the timed steps run beside it
+    t1_jobs="$(((jobs + 1) / 2)) jobs, in the background" # half the cores: timed steps run beside it
     # shellcheck disable=SC2046 # the command's words
     (bg_run t1_configure 60 $(t1_configure_cmd) &&
         bg_run t1_build 240 nice -n 10 cmake --build "$build" -j "$(((jobs + 1) / 2))") &
@@ -649,8 +649,13 @@ write_report() { # full | compact
         stage_line t2_evaluate evaluate "$(lastline t2_evaluate '^prenas-evaluate: device' | sed 's/^prenas-evaluate: //'); $(lastline t2_evaluate '^accuracy:')"
         stage_line t2_evaluate_cpu "eval cpu" "$(lastline t2_evaluate_cpu '^accuracy:')"
         echo "  evaluate, $dev against the CPU: ${status[t2_eval_agree]:-not run}: $(tail -n 1 "$work/t2_eval_agree.out" 2>/dev/null)"
-        echo "  score Tiny, $dev against the CPU: preferred sets ${status[t2_score_agree]:-not compared}" \
-            "($(preferred_set f_select_tiny | wc -l) architectures on $dev, $(preferred_set t2_select_tiny_cpu | wc -l) on the CPU)"
+        if [ -n "${status[t2_score_agree]:-}" ]; then
+            echo "  score Tiny, $dev against the CPU: preferred sets ${status[t2_score_agree]}" \
+                "($(preferred_set f_select_tiny | wc -l) architectures on $dev, $(preferred_set t2_select_tiny_cpu | wc -l) on the CPU)"
+        else
+            echo "  score Tiny, $dev against the CPU: not compared (tier 3's score on $dev ${status[f_select_tiny]:-did not run}," \
+                "the CPU's ${status[t2_select_tiny_cpu]:-${status[t2_score_tiny_cpu]:-did not run}})"
+        fi
         echo "  resume    ${status[t2_resume_a]:-not run}, ${status[t2_resume_b1]:-not run} + ${status[t2_resume_b2]:-not run}:" \
             "bit-exact $(ok t2_resume_cmp && echo yes || echo NO): $(tail -n 1 "$work/t2_resume_cmp.out" 2>/dev/null || echo "${status[t2_resume_cmp]:-}")"
         echo "  2 ranks on one $dev (mpirun, host-staged MPI) against 1 rank: ${status[t2_ranks2]:-not run}" \
@@ -662,7 +667,7 @@ write_report() { # full | compact
     fi
     if runs 1; then
         echo "tier 1: op-parity $t1_source: configure ${status[t1_configure]:-not run}" \
-            "${secs[t1_configure]:-}s, build ${status[t1_build]:-not run} ${secs[t1_build]:-}s ($t1_jobs jobs)"
+            "${secs[t1_configure]:-}s, build ${status[t1_build]:-not run} ${secs[t1_build]:-}s ($t1_jobs)"
         if [ $dry = 1 ]; then
             echo "  on the GPU: ${status[t1_skip]:-not run}"
             run_precisions=(fp32)
