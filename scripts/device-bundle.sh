@@ -11,8 +11,10 @@
 # the CUDA libraries (cudart, cuBLAS, cuBLASLt in its CUDA 13 toolkit; cuDNN and NCCL in
 # Python's site-packages/nvidia/*/lib, found by the bundle's env.sh), the driver's libcuda,
 # glibc and the compiler's C++ runtime (libstdc++, libgcc_s; the machine's are newer).
-# Open MPI runs as an isolated singleton (no orted, no PMIx): plugins that need network
-# fabrics (UCX, libfabric, verbs, PSM) or PMIx are left out with their libraries.
+# A program started alone runs Open MPI as an isolated singleton (no orted, no PMIx server);
+# bin/mpirun (Open MPI's orterun, with PMIx and its plugins) starts several ranks on that one
+# machine. Plugins that need network fabrics (UCX, libfabric, verbs, PSM) are left out with
+# their libraries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,20 +38,26 @@ IFS=, read -r n_train n_val n_test <<<"$images"
 # The executables tier 2 runs; prenas-op-parity too once tests/ops/ is built by the main build.
 programs=(prenas-arch prenas-inspect prenas-pack prenas-score prenas-select prenas-train
           prenas-evaluate prenas-bench-step)
+# Carried when this tree builds them (the device check runs them only where they are there).
+optional=(prenas-bench-allreduce)
 
 if [ "$do_build" = 1 ]; then
     echo "== build ($build: Release, sm_90)"
     cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90 >/dev/null
     targets=("${programs[@]}")
-    if grep -q 'prenas-op-parity' <<<"$(cmake --build "$build" --target help)"; then
-        targets+=(prenas-op-parity)
-    fi
+    known=$(cmake --build "$build" --target help)
+    for t in prenas-op-parity "${optional[@]}"; do
+        if grep -q -- "$t" <<<"$known"; then targets+=("$t"); fi
+    done
     cmake --build "$build" -j "$jobs" --target "${targets[@]}"
 fi
 declare -A path
 for p in "${programs[@]}"; do
     [ -x "$build/$p" ] || { echo "device-bundle: $build/$p is missing (build it first)" >&2; exit 1; }
     path[$p]=$build/$p
+done
+for p in "${optional[@]}"; do
+    if [ -x "$build/$p" ]; then programs+=("$p"); path[$p]=$build/$p; fi
 done
 for dir in "$build" "$build/tests"; do # tests/CMakeLists.txt builds the harness in tests/
     if [ -x "$dir/prenas-op-parity" ]; then
@@ -66,7 +74,7 @@ fi
 stage=$build/device-bundle
 b=$stage/prenas-bundle
 rm -rf "$stage"
-mkdir -p "$b"/{libexec,bin,lib,data,ompi/lib/openmpi3,ompi/share,ompi/etc}
+mkdir -p "$b"/{libexec,bin,lib,data,ompi/bin,ompi/lib/openmpi3,ompi/lib/pmix,ompi/share,ompi/etc}
 
 # ---- the executables, each behind a wrapper that sets the bundle's environment ----
 for p in "${programs[@]}"; do
@@ -88,7 +96,7 @@ pkglibdir=$(ompi_path pkglibdir)
 pkgdatadir=$(ompi_path pkgdatadir)
 sysconfdir=$(ompi_path sysconfdir)
 [ -d "$pkglibdir" ] || { echo "device-bundle: no Open MPI plugins at '$pkglibdir'" >&2; exit 1; }
-not_needed='libucp|libucs|libuct|libucm|libfabric|libibverbs|librdmacm|libpsm|libinfinipath|libefa|libpmix|libmunge'
+not_needed='libucp|libucs|libuct|libucm|libfabric|libibverbs|librdmacm|libpsm|libinfinipath|libefa'
 dropped=()
 for component in "$pkglibdir"/*.so; do
     if ldd "$component" | grep -Eq "^[[:space:]]*($not_needed)"; then
@@ -99,11 +107,36 @@ for component in "$pkglibdir"/*.so; do
 done
 cp -r "$pkgdatadir" "$b/ompi/share/openmpi"
 cp "$sysconfdir"/openmpi-mca-params.conf "$sysconfdir"/openmpi-default-hostfile "$b/ompi/etc/" 2>/dev/null || true
+# mpirun (orterun: it starts the ranks of one machine itself, no orted) and the external PMIx
+# that Open MPI's pmix plugin (ext3x) serves them with: its plugins and help files, relocated
+# by env.sh's PMIX_* variables
+cp "$(ompi_path bindir)/orterun" "$b/ompi/bin/orterun"
+strip --strip-unneeded "$b/ompi/bin/orterun"
+cat >"$b/bin/mpirun" <<'EOF'
+#!/bin/sh
+# prenas-bundle: Open MPI's mpirun with the bundle's libraries, plugins and PMIx (env.sh);
+# the ranks it starts (bin/prenas-*) find their PMIx server through the environment it sets
+# (one machine: nothing is started over ssh, which may not be there; Open MPI still wants an
+# agent that exists)
+here=$(cd "$(dirname "$0")/.." && pwd)
+PRENAS_BUNDLE_LAUNCHER=1
+OMPI_MCA_plm_rsh_agent=${OMPI_MCA_plm_rsh_agent:-false}
+export OMPI_MCA_plm_rsh_agent
+. "$here/env.sh"
+exec "$here/ompi/bin/orterun" "$@"
+EOF
+chmod 755 "$b/bin/mpirun"
+pmix_lib=$(ldd "$pkglibdir/mca_pmix_ext3x.so" | awk '$1 ~ /^libpmix\.so/ {print $3}')
+pmix_prefix=$(dirname "$(dirname "$(readlink -f "$pmix_lib")")") # .../pmix2 of .../pmix2/lib/libpmix.so.2
+[ -d "$pmix_prefix/lib/pmix" ] || { echo "device-bundle: no PMIx plugins at $pmix_prefix/lib/pmix" >&2; exit 1; }
+cp "$pmix_prefix"/lib/pmix/*.so "$b/ompi/lib/pmix/"
+cp -r "$pmix_prefix/share/pmix" "$b/ompi/share/pmix"
+cp "$pmix_prefix/share/pmix-mca-params.conf" "$b/ompi/etc/" 2>/dev/null || true
 
 # ---- every shared library they need, except glibc, the C++ runtime and the CUDA libraries ----
 system='^(linux-vdso|ld-linux|libc|libm|libmvec|libdl|libpthread|librt|libresolv|libutil|libanl|libstdc\+\+|libgcc_s)\.so'
 gpu='^(libcuda|libcudart|libcublas|libcublasLt|libcudnn[a-z_]*|libnccl)\.so'
-ldd_all=$(ldd "$b"/libexec/* "$b"/ompi/lib/openmpi3/*.so 2>&1)
+ldd_all=$(ldd "$b"/libexec/* "$b"/ompi/bin/* "$b"/ompi/lib/openmpi3/*.so "$b"/ompi/lib/pmix/*.so 2>&1)
 if grep -q 'not found' <<<"$ldd_all"; then
     grep 'not found' <<<"$ldd_all" | sort -u >&2
     echo "device-bundle: unresolved libraries above" >&2
@@ -132,8 +165,10 @@ OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
 cat >"$b/env.sh" <<'EOF'
 # prenas-bundle/env.sh, sourced by bin/*: the bundle's libraries first, then the CUDA
 # libraries of this machine (cuda-libs.txt: found once in the CUDA toolkit and Python's
-# site-packages/nvidia/*/lib, kept in PRENAS_CUDA_LIBRARY_PATH), and Open MPI relocated here
-# as an isolated singleton (no orted, no PMIx server).
+# site-packages/nvidia/*/lib, kept in PRENAS_CUDA_LIBRARY_PATH), and Open MPI and PMIx
+# relocated here. A program started alone runs as an isolated singleton (no orted, no PMIx
+# server); bin/mpirun (PRENAS_BUNDLE_LAUNCHER) and the ranks it starts (they find the
+# OMPI_COMM_WORLD_SIZE and PMIX_RANK of their job) use mpirun's PMIx server.
 if [ -z "${PRENAS_CUDA_LIBRARY_PATH+set}" ]; then
     PRENAS_CUDA_LIBRARY_PATH=$("$here/find-cuda-libs.sh" "$here/cuda-libs.txt")
     export PRENAS_CUDA_LIBRARY_PATH
@@ -146,7 +181,15 @@ export OPAL_DATAROOTDIR="$here/ompi/share" OPAL_DATADIR="$here/ompi/share"
 export OPAL_PKGDATADIR="$here/ompi/share/openmpi" OPAL_SYSCONFDIR="$here/ompi/etc"
 export OMPI_MCA_mca_base_component_path="$here/ompi/lib/openmpi3"
 export OMPI_MCA_mca_base_param_files="$here/ompi/etc/openmpi-mca-params.conf"
-export OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_pmix=isolated
+export PMIX_PREFIX="$here/ompi" PMIX_EXEC_PREFIX="$here/ompi" PMIX_LIBDIR="$here/lib"
+export PMIX_PKGLIBDIR="$here/ompi/lib/pmix" PMIX_DATAROOTDIR="$here/ompi/share"
+export PMIX_DATADIR="$here/ompi/share" PMIX_PKGDATADIR="$here/ompi/share/pmix"
+export PMIX_SYSCONFDIR="$here/ompi/etc" PMIX_MCA_mca_base_component_path="$here/ompi/lib/pmix"
+if [ -z "${PRENAS_BUNDLE_LAUNCHER:-}" ] && [ -z "${OMPI_COMM_WORLD_SIZE:-}" ] && [ -z "${PMIX_RANK:-}" ]; then
+    export OMPI_MCA_ess_singleton_isolated=1 OMPI_MCA_pmix=isolated
+else
+    unset OMPI_MCA_ess_singleton_isolated OMPI_MCA_pmix PRENAS_BUNDLE_LAUNCHER
+fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 EOF
 cat >"$b/find-cuda-libs.sh" <<'EOF'
