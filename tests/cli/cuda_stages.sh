@@ -4,11 +4,7 @@
 # top-1 within one image per architecture, and latency is measured on the GPU (CUDA events).
 source "$(dirname "$0")/lib.sh"
 start_scratch
-unset CUDA_VISIBLE_DEVICES
-if ! "$bin/prenas-bench-step" --version | grep -q "device(s)"; then
-    echo "skipped: no usable GPU ($("$bin/prenas-bench-step" --version | grep '^cuda'))"
-    exit 77
-fi
+require_gpu "$bin/prenas-bench-step"
 micro=$src/configs/spaces/micro.cfg
 archs() { "$py" -c "import h5py,sys; [print(a.decode()) for a in sorted(h5py.File(sys.argv[1])['candidates/arch'][:])]" "$1"; }
 

@@ -5,21 +5,12 @@
 # between the devices (CPU-trained steps resumed on the GPU and the other way round).
 source "$(dirname "$0")/lib.sh"
 start_scratch
-unset CUDA_VISIBLE_DEVICES
-if ! "$bin/prenas-bench-step" --version | grep -q "device(s)"; then
-    echo "skipped: no usable GPU ($("$bin/prenas-bench-step" --version | grep '^cuda'))"
-    exit 77
-fi
+require_gpu "$bin/prenas-bench-step"
 
 fmnist_slice 1024 256 256
 common=(--config "$src/configs/spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg"
         --data "$work/data.h5" --sampling space --set batch=32 --set checkpoint.every_steps=3
         --set eval.every_epochs=0)
-state_step() { "$py" -c "import h5py,sys; print(h5py.File(sys.argv[1])['state'].attrs['step'])" "$1"; }
-same_state() {
-    h5diff "$1" "$2" /params >/dev/null && h5diff "$1" "$2" /optim >/dev/null &&
-        [ "$(state_step "$1")" = "$(state_step "$2")" ]
-}
 
 run "$bin/prenas-train" "${common[@]}" --device cuda --out "$work/A" --steps 6
 expect_status 0 "6 steps on the GPU"

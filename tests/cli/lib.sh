@@ -47,3 +47,24 @@ fmnist_slice() {
     "$bin/prenas-pack" --from idx /usr/share/datasets/fashion-mnist "$@" --out "$work/full.h5" >/dev/null
     "$py" "$(dirname "${BASH_SOURCE[0]}")/small_dataset.py" "$work/full.h5" "$work/data.h5" "${sizes[@]}"
 }
+
+# state_step FILE: the training step a checkpoint holds. same_state A B: two checkpoints'
+# parameters, optimiser state and step, bit for bit.
+state_step() { "$py" -c "import h5py,sys; print(h5py.File(sys.argv[1])['state'].attrs['step'])" "$1"; }
+same_state() {
+    h5diff "$1" "$2" /params >/dev/null && h5diff "$1" "$2" /optim >/dev/null &&
+        [ "$(state_step "$1")" = "$(state_step "$2")" ]
+}
+# same_over_ranks TWO ONE STEPS: sets $status and $out (same_over_ranks.py)
+same_over_ranks() { run "$py" "$(dirname "${BASH_SOURCE[0]}")/same_over_ranks.py" "$1" "$2" "$3"; }
+
+# require_gpu PROGRAM: exits 77 (ctest's skip) with the reason unless PROGRAM sees a GPU; the
+# tests that call it run where CUDA_VISIBLE_DEVICES is not emptied (label cuda).
+require_gpu() {
+    unset CUDA_VISIBLE_DEVICES
+    if ! "$1" --version | grep -q "device(s)"; then
+        echo "skipped: no usable GPU ($("$1" --version | grep '^cuda'))"
+        exit 77
+    fi
+}
+

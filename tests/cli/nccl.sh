@@ -10,11 +10,7 @@
 #   float rounding. With two GPUs or more, the two ranks use NCCL instead.
 source "$(dirname "$0")/lib.sh"
 start_scratch
-unset CUDA_VISIBLE_DEVICES
-if ! "$bin/prenas-bench-allreduce" --version | grep -q "device(s)"; then
-    echo "skipped: no usable GPU ($("$bin/prenas-bench-allreduce" --version | grep '^cuda'))"
-    exit 77
-fi
+require_gpu "$bin/prenas-bench-allreduce"
 gpus=$("$bin/prenas-bench-allreduce" --version | grep -c '^  device [0-9]*:')
 launch=(mpirun --bind-to none)
 
@@ -46,9 +42,6 @@ fmnist_slice 1024 256 256
 common=(--config "$src/configs/spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg"
         --data "$work/data.h5" --sampling space --set batch=32 --set checkpoint.every_steps=100
         --set eval.every_epochs=0 --set log.every_steps=1 --set clip_grad=1 --device cuda)
-same_state() {
-    h5diff "$1" "$2" /params >/dev/null && h5diff "$1" "$2" /optim >/dev/null
-}
 run env PRENAS_NCCL=0 "$bin/prenas-train" "${common[@]}" --out "$work/one" --steps 4
 expect_status 0 "one rank, no sum"
 run env PRENAS_NCCL=1 PRENAS_GRAD_BUCKET_BYTES=65536 "$bin/prenas-train" "${common[@]}" \
@@ -69,22 +62,6 @@ if [ "$gpus" -eq 1 ]; then
 else
     expect_out_has "gradients summed by NCCL" "two ranks on two GPUs use NCCL"
 fi
-run "$py" - "$work/two" "$work/one" <<'PY'
-import sys, h5py, numpy as np
-d, e = (h5py.File(p + "/supernet.h5", "r") for p in sys.argv[1:3])
-assert d["state"].attrs["world_size"] == 2 and e["state"].attrs["world_size"] == 1
-loss = lambda run: [float(l.split("loss=")[1].split()[0]) for l in open(run + "/train.log") if l.startswith("step=")]
-lossd, losse = loss(sys.argv[1]), loss(sys.argv[2])
-assert len(lossd) == len(losse) == 4, (lossd, losse)
-assert max(abs(a - b) for a, b in zip(lossd, losse)) < 1e-5, (lossd, losse)
-close = total = 0
-worst = 0.0
-for name in d["params"]:
-    x, y = d["params"][name][:], e["params"][name][:]
-    close += int(np.sum(np.abs(x - y) <= 1e-6)); total += x.size
-    worst = max(worst, float(np.max(np.abs(x - y))))
-assert close / total > 0.999 and worst < 8e-4, (close / total, worst)
-print("ok", close / total, worst)
-PY
+same_over_ranks "$work/two" "$work/one" 4
 expect_out_has "ok" "2 ranks x 16 = 1 rank x 32 on the GPU (losses and weights): $out $err"
 finish
