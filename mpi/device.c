@@ -10,7 +10,7 @@ void device_open(Backend *be, const char *device, const char *precision, const C
     Error err = {0};
     char why[512];
     if (!backend_open(be, device ? device : "auto", precision, why, sizeof why))
-        input_error(&err, "%s (rank %d)", why, comm->rank);
+        input_error(&err, "%s", why); /* comm_check names the rank when there are several */
     comm_check(comm, &err);
     if (comm->rank == 0 && announce)
         fprintf(announce, "%s: device %s%s\n", program_invocation_short_name, be->name,

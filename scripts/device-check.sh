@@ -26,7 +26,7 @@ cd "$(dirname "$0")/.." || exit 2
 export LC_ALL=C
 
 tier=all dry=0 budget="" jobs=16 build=build-tier1 keep=0
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0"; }
 while [ $# -gt 0 ]; do
     case $1 in
     --tier) tier=$2; shift 2 ;;
