@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "oracle"))
 import vit_oracle  # noqa: E402
-from vit_oracle import parse_arch, soft_target_loss, subnet_logits  # noqa: E402
+from vit_oracle import optimizer_step, parse_arch, soft_target_loss, subnet_logits  # noqa: E402
 
 MODES = ("fp32", "tf32", "amp-bf16", "compile")
 WARMUP = 2          # eager warm-up steps, as prenas-bench-step
@@ -118,19 +118,6 @@ def make_loss(P, arch, v, device, amp):
     return loss_fn
 
 
-def train_step(loss_fn, opt, P, images, targets):
-    """The oracle's adamw_step with the loss function given: parameters outside the subnet get
-    zero gradients (not None), so that AdamW decays them as prenas does."""
-    opt.zero_grad(set_to_none=False)
-    loss = loss_fn(images, targets)
-    loss.backward()
-    for p in P.values():
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-    opt.step()
-    return loss
-
-
 def run(mode, batch, steps, P, arch, v, device):
     """Times `steps` training steps after the warm-up; returns a dict of the figures."""
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -157,16 +144,16 @@ def run(mode, batch, steps, P, arch, v, device):
         loss_fn = torch.compile(loss_fn, dynamic=False)
         sync()
         t0 = time.perf_counter()
-        train_step(loss_fn, opt, P, images, targets)
+        optimizer_step(opt, P, loss_fn, images, targets)
         sync()
         figures["compile_s"] = time.perf_counter() - t0
         warmup = COMPILE_WARMUP - 1
     for _ in range(warmup):
-        train_step(loss_fn, opt, P, images, targets)
+        optimizer_step(opt, P, loss_fn, images, targets)
     sync()
     t0 = time.perf_counter()
     for _ in range(steps):
-        loss = train_step(loss_fn, opt, P, images, targets)
+        loss = optimizer_step(opt, P, loss_fn, images, targets)
     sync()
     elapsed = time.perf_counter() - t0
     figures.update(step_s=elapsed / steps, img_per_s=batch * steps / elapsed, loss=loss.item())

@@ -80,17 +80,23 @@ def soft_target_loss(logits, targets):
     return -(targets * torch.log_softmax(logits, dim=-1)).sum(dim=-1).mean()
 
 
-def adamw_step(opt, P, arch, images, targets, cfg):
-    """One training step of the subnet; parameters outside it get zero gradients (not None),
-    so that AdamW decays them as prenas does. Returns the loss."""
+def optimizer_step(opt, P, loss_of, images, targets):
+    """One training step with loss_of(images, targets); parameters the loss does not reach get
+    zero gradients (not None), so that AdamW decays them as prenas does. Returns the loss."""
     opt.zero_grad(set_to_none=False)
-    loss = soft_target_loss(subnet_logits(P, arch, images, cfg), targets)
+    loss = loss_of(images, targets)
     loss.backward()
     for p in P.values():
         if p.grad is None:
             p.grad = torch.zeros_like(p)
     opt.step()
     return loss
+
+
+def adamw_step(opt, P, arch, images, targets, cfg):
+    """One training step of the subnet (optimizer_step with the soft-target loss)."""
+    return optimizer_step(opt, P, lambda x, t: soft_target_loss(subnet_logits(P, arch, x, cfg), t),
+                          images, targets)
 
 
 def main(inp, out):
