@@ -2,6 +2,7 @@
 #include "backend.h"
 
 #include "error.h"
+#include "gemm_bf16.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -75,12 +76,26 @@ bool backend_open(Backend *be, const char *device, const char *precision, char *
                       "--device cuda: this build has no CUDA backend (nvcc was not found when it "
                       "was configured)");
 #endif
-    if (p != PRECISION_FP32)
+    if (p == PRECISION_TF32)
         return refuse(why, why_size,
-                      "--precision %s: the CPU backend computes in fp32 only in this version",
-                      precision);
+                      "--precision tf32: TF32 is a GPU tensor-core format; the CPU offers fp32 and "
+                      "bf16");
     *be = *backend_cpu();
-    if (is_auto && fallback[0]) snprintf(be->name, sizeof be->name, "cpu, fp32 (%s)", fallback);
+    char bf16_missing[96] = "";
+    if (p == PRECISION_BF16) { /* without AVX512-BF16 the same run in fp32: slower, never wrong */
+        be->ctx = cpu_bf16_open(bf16_missing, sizeof bf16_missing);
+        if (be->ctx) be->precision = PRECISION_BF16;
+    }
+    const char *products = be->ctx ? "bf16" : "fp32";
+    if (bf16_missing[0] && fallback[0])
+        snprintf(be->name, sizeof be->name, "cpu, fp32 (bf16 asked, but %s; %s)", bf16_missing,
+                 fallback);
+    else if (bf16_missing[0])
+        snprintf(be->name, sizeof be->name, "cpu, fp32 (bf16 asked, but %s)", bf16_missing);
+    else if (is_auto && fallback[0])
+        snprintf(be->name, sizeof be->name, "cpu, %s (%s)", products, fallback);
+    else
+        snprintf(be->name, sizeof be->name, "cpu, %s", products);
     return true;
 }
 
@@ -88,6 +103,7 @@ void backend_close(Backend *be) {
 #if defined(PRENAS_HAVE_CUDA) && !defined(PRENAS_REAL_DOUBLE)
     if (be->kind == DEVICE_CUDA) cuda_backend_close(be);
 #endif
+    if (be->kind == DEVICE_CPU) cpu_bf16_close(be->ctx);
     be->ctx = NULL;
 }
 

@@ -30,8 +30,10 @@ typedef enum { DEVICE_CPU, DEVICE_CUDA } DeviceKind;
 /* Matrix-product precision. fp32: fp32 operands and accumulation (CUDA: no tensor cores).
  * tf32: CUDA tensor cores on fp32 operands rounded to 10-bit mantissas, fp32 accumulation.
  * bf16: operands rounded to bfloat16, fp32 accumulation, fp32 master weights and fp32
- * everything else (LayerNorm, softmax, loss, optimiser). The CPU offers fp32 (bf16 comes
- * with the main-job issue, through oneDNN's bf16 GEMMs). */
+ * everything else (LayerNorm, softmax, loss, optimiser). The CPU offers fp32 and bf16 (the
+ * linear layers' products through oneDNN's AVX512-BF16 kernels, kernels/cpu/gemm_bf16.h;
+ * the attention's per-head products stay fp32); asked for bf16 on a CPU without AVX512-BF16
+ * it runs fp32 and says so in the backend's name. */
 typedef enum { PRECISION_FP32, PRECISION_TF32, PRECISION_BF16 } Precision;
 
 typedef struct Backend Backend;
@@ -57,7 +59,8 @@ const Backend *backend_cpu(void);
  * With CUDA, each rank takes GPU (node-local rank mod GPUs on the node); the node-local rank
  * comes from SLURM_LOCALID, OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or MV2_COMM_WORLD_LOCAL_RANK
  * (0 when none is set). On failure (an unknown name, "cuda" without a usable GPU or without
- * a CUDA build, a precision the backend lacks) writes one line to `why` and returns false. */
+ * a CUDA build, tf32 on the CPU) writes one line to `why` and returns false. bf16 on a CPU
+ * without AVX512-BF16 opens fp32 (the name says why). */
 bool backend_open(Backend *be, const char *device, const char *precision, char *why,
                   size_t why_size);
 void backend_close(Backend *be);

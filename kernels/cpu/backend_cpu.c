@@ -5,6 +5,7 @@
 #include "backend.h"
 
 #include "error.h"
+#include "gemm_bf16.h"
 #include "kernels.h"
 
 #include <math.h>
@@ -40,31 +41,50 @@ static double cpu_time_ms(const Backend *be, void (*work)(void *), void *arg) {
     return 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
 }
 
+/* At bf16 (be->ctx set: backend_cpu_bf16) the products go through gemm_bf16.h; a product
+ * scaled other than C = op(A) op(B) (+ C), which the engine does not use, stays fp32. */
 static void cpu_gemm(const Backend *be, bool ta, bool tb, int m, int n, int k, real alpha,
                      const real *a, int lda, const real *b, int ldb, real beta, real *c, int ldc) {
+#ifndef PRENAS_REAL_DOUBLE
+    if (be->ctx && alpha == 1 && (beta == 0 || beta == 1)) {
+        gemm_bf16(be->ctx, ta, tb, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
+        return;
+    }
+#endif
     (void)be;
     gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 static void cpu_linear_forward(const Backend *be, real *y, const real *x, const real *w,
                                const real *b, int rows, int in, int out, int ldw) {
+#ifndef PRENAS_REAL_DOUBLE
+    if (be->ctx) {
+        linear_forward_bf16(be->ctx, y, x, w, b, rows, in, out, ldw);
+        return;
+    }
+#endif
     (void)be;
     linear_forward(y, x, w, b, rows, in, out, ldw);
 }
 static void cpu_linear_backward(const Backend *be, real *dx, real *dw, real *db, const real *dy,
                                 const real *x, const real *w, int rows, int in, int out, int ldw) {
+#ifndef PRENAS_REAL_DOUBLE
+    if (be->ctx) {
+        linear_backward_bf16(be->ctx, dx, dw, db, dy, x, w, rows, in, out, ldw);
+        return;
+    }
+#endif
     (void)be;
     linear_backward(dx, dw, db, dy, x, w, rows, in, out, ldw);
 }
-static void cpu_layernorm_forward(const Backend *be, real *y, real *mean, real *rstd,
-                                  const real *x, const real *gamma, const real *beta, int rows,
-                                  int dim) {
+static void cpu_layernorm_forward(const Backend *be, real *y, real *mean, real *rstd, const real *x,
+                                  const real *gamma, const real *beta, int rows, int dim) {
     (void)be;
     layernorm_forward(y, mean, rstd, x, gamma, beta, rows, dim);
 }
 static void cpu_layernorm_backward_accumulate(const Backend *be, real *dx, real *dgamma,
                                               real *dbeta, const real *dy, const real *x,
-                                              const real *mean, const real *rstd,
-                                              const real *gamma, int rows, int dim) {
+                                              const real *mean, const real *rstd, const real *gamma,
+                                              int rows, int dim) {
     (void)be;
     layernorm_backward_accumulate(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, dim);
 }

@@ -1,10 +1,13 @@
 /* prenas-op-parity: the CUDA backend against the CPU backend, op by op (tests/ops/op_cases.c)
  * and a whole training step of the micro and Tiny supernets, with timings on request.
  *
- *   prenas-op-parity [--precision fp32|tf32|bf16] [--timing] [--filter SUBSTR] [--steps-only]
+ *   prenas-op-parity [--device cuda|cpu] [--precision fp32|tf32|bf16] [--timing]
+ *                    [--filter SUBSTR] [--steps-only]
  *
- * Exit status: 0 when every comparison passes, 1 when one fails, 77 (ctest's skip) when no
- * GPU is usable, 2 for a bad command line. --against-cpu, left out of the usage text on
+ * `--device cpu --precision bf16` tests the CPU's bf16 products (kernels/cpu/gemm_bf16.h)
+ * against its fp32 the same way. Exit status: 0 when every comparison passes, 1 when one
+ * fails, 77 (ctest's skip) when the backend asked for is not there (no usable GPU; a CPU
+ * without AVX512-BF16), 2 for a bad command line. --against-cpu, left out of the usage text on
  * purpose, compares the CPU backend with itself: every error must be exactly 0, so it checks
  * the harness rather than a backend (ctest op_parity_selfcheck runs it where there is no GPU).
  *
@@ -29,6 +32,7 @@
 
 typedef struct {
     Precision precision;
+    const char *device;
     bool timing, steps_only, against_cpu;
     const char *filter;
 } Options;
@@ -432,10 +436,12 @@ static void run_steps(const Pair *pair, const Options *o, Tally *t) {
 /* ---- command line ---- */
 
 static void usage(FILE *out) {
-    fprintf(out, "usage: prenas-op-parity [--precision fp32|tf32|bf16] [--timing] "
-                 "[--filter SUBSTR] [--steps-only]\n"
-                 "Compares every op of the CUDA backend, and a whole training step of the micro\n"
-                 "and Tiny supernets, with the CPU backend on identical inputs.\n");
+    fprintf(out, "usage: prenas-op-parity [--device cuda|cpu] [--precision fp32|tf32|bf16] "
+                 "[--timing]\n"
+                 "                        [--filter SUBSTR] [--steps-only]\n"
+                 "Compares every op of the CUDA backend (--device cpu: the CPU backend at\n"
+                 "--precision bf16), and a whole training step of the micro and Tiny supernets,\n"
+                 "with the CPU backend in fp32 on identical inputs.\n");
 }
 
 static bool parse_precision(const char *text, Precision *p) {
@@ -448,7 +454,7 @@ static bool parse_precision(const char *text, Precision *p) {
 }
 
 int main(int argc, char **argv) {
-    Options o = {PRECISION_FP32, false, false, false, NULL};
+    Options o = {PRECISION_FP32, "cuda", false, false, false, NULL};
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strcmp(arg, "--precision") == 0 && i + 1 < argc) {
@@ -457,6 +463,8 @@ int main(int argc, char **argv) {
                         argv[i]);
                 return EXIT_INPUT;
             }
+        } else if (strcmp(arg, "--device") == 0 && i + 1 < argc) {
+            o.device = argv[++i];
         } else if (strcmp(arg, "--filter") == 0 && i + 1 < argc) {
             o.filter = argv[++i];
         } else if (strcmp(arg, "--timing") == 0) {
@@ -479,11 +487,18 @@ int main(int argc, char **argv) {
     char why[512] = "";
     if (o.against_cpu) {
         test = *backend_cpu(); /* the precision only picks the tolerances */
-    } else if (!backend_open(&test, "cuda", op_precision_name(o.precision), why, sizeof why)) {
+    } else if (!backend_open(&test, o.device, op_precision_name(o.precision), why, sizeof why)) {
         printf("op-parity: skipped: %s\n", why);
         return 77;
+    } else if (test.kind == DEVICE_CPU && test.precision == PRECISION_FP32) {
+        printf("op-parity: skipped: %s: the CPU against itself is --against-cpu\n", test.name);
+        backend_close(&test);
+        return 77;
     }
-    const Pair pair = {backend_cpu(), &test, o.against_cpu ? "cpu2" : "gpu"};
+    const Pair pair = {backend_cpu(), &test,
+                       o.against_cpu             ? "cpu2"
+                       : test.kind == DEVICE_CPU ? "cpu-bf16"
+                                                 : "gpu"};
     printf("op-parity: %s against %s, precision %s\n", test.name, pair.ref->name,
            op_precision_name(o.precision));
 
