@@ -11,18 +11,19 @@
 #include <stdio.h>
 
 #define DEVICE_OPTIONS_HELP                                                                        \
-    "  --device D         auto (default: cuda when a GPU is usable, else cpu), cpu, or cuda\n"    \
-    "                     (one GPU per rank, by node-local rank; an error when none)\n"           \
-    "  --precision P      matrix products: fp32 (default), bf16 (bfloat16 operands, fp32\n"      \
-    "                     accumulation; on a CPU without AVX512-BF16: fp32, said at start) or\n" \
+    "  --device D         auto (default: cuda when a GPU is usable, else cpu), cpu, or cuda\n"     \
+    "                     (one GPU per rank, by node-local rank; an error when none)\n"            \
+    "  --precision P      matrix products: fp32 (default), bf16 (bfloat16 operands, fp32\n"        \
+    "                     accumulation; on a CPU without AVX512-BF16: fp32, said at start) or\n"   \
     "                     tf32 (GPU only)\n"
 
 /* getopt_long entries of the two options, and their handling: true when `option` was one of
  * them (its value stored), false for any other. */
 enum { DEVICE_OPT_DEVICE = 1000, DEVICE_OPT_PRECISION };
 #define DEVICE_LONG_OPTIONS                                                                        \
-    {"device", required_argument, NULL, DEVICE_OPT_DEVICE},                                        \
-        {"precision", required_argument, NULL, DEVICE_OPT_PRECISION}
+    {"device", required_argument, NULL, DEVICE_OPT_DEVICE}, {                                      \
+        "precision", required_argument, NULL, DEVICE_OPT_PRECISION                                 \
+    }
 typedef struct {
     const char *device, *precision; /* NULL: not given */
 } DeviceOptions;
