@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 double lr_at_epoch(const LrSchedule *s, int epoch) {
-    const int t = epoch > 0 ? epoch - 1 : 0;
+    const int t = s->epoch_lag && epoch > 0 ? epoch - 1 : epoch;
     if (t < s->warmup_epochs)
         return s->warmup_lr + t * (s->lr_max - s->warmup_lr) / s->warmup_epochs;
     return s->lr_min + 0.5 * (s->lr_max - s->lr_min) * (1 + cos(M_PI * t / s->epochs));

@@ -7,17 +7,21 @@
 
 #include "vit.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct {
     double lr_max, lr_min, warmup_lr;
     int epochs, warmup_epochs;
+    bool epoch_lag; /* the reference's one-epoch lag (below) */
 } LrSchedule;
 
-/* The rate used throughout epoch `epoch` (0-based). timm steps the scheduler at the END of
- * each epoch, so epoch e trains with sched(max(e - 1, 0)), where
+/* The rate used throughout epoch `epoch` (0-based), per-epoch warm-up + cosine:
  *   sched(t) = warmup_lr + t (lr_max - warmup_lr) / warmup_epochs      for t < warmup_epochs
- *   sched(t) = lr_min + (lr_max - lr_min) (1 + cos(pi t / epochs)) / 2   otherwise. */
+ *   sched(t) = lr_min + (lr_max - lr_min) (1 + cos(pi t / epochs)) / 2   otherwise.
+ * With epoch_lag, epoch e trains with sched(max(e - 1, 0)), as the reference does: timm steps
+ * the scheduler at the END of each epoch, so epochs 0 and 1 both train at warmup_lr (right for
+ * a 500-epoch recipe, an epoch lost for a short one). Without it, epoch e trains with sched(e). */
 double lr_at_epoch(const LrSchedule *schedule, int epoch);
 
 typedef struct {

@@ -12,6 +12,7 @@ static void defaults(Recipe *r) {
     r->lr_batch = 512;
     r->min_lr = 1e-5;
     r->warmup_lr = 1e-6;
+    r->lr_epoch_lag = true;
     r->weight_decay = 0.05;
     r->beta1 = 0.9, r->beta2 = 0.999, r->eps = 1e-8;
     r->label_smoothing = 0.1;
@@ -40,6 +41,7 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
                                        "lr_batch",
                                        "min_lr",
                                        "warmup_lr",
+                                       "lr_epoch_lag",
                                        "weight_decay",
                                        "adamw",
                                        "label_smoothing",
@@ -85,6 +87,7 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
               cfg_real_or(c, root, "lr_batch", 1, 1 << 24, &r->lr_batch) &&
               cfg_real_or(c, root, "min_lr", 0, 10, &r->min_lr) &&
               cfg_real_or(c, root, "warmup_lr", 0, 10, &r->warmup_lr) &&
+              cfg_bool_or(c, root, "lr_epoch_lag", &r->lr_epoch_lag) &&
               cfg_real_or(c, root, "weight_decay", 0, 10, &r->weight_decay) &&
               cfg_real_or(c, root, "label_smoothing", 0, 0.99, &r->label_smoothing) &&
               cfg_real_or(c, root, "drop_path", 0, 0.99, &r->drop_path) &&

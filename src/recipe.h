@@ -36,6 +36,7 @@ typedef struct {
     int batch;           /* global: the ranks split it */
     double lr, lr_batch; /* peak lr = lr * batch / lr_batch (linear scaling) */
     double min_lr, warmup_lr, weight_decay, beta1, beta2, eps;
+    bool lr_epoch_lag; /* epoch e trains at the rate scheduled for e - 1 (method.md §9.5) */
     double label_smoothing, drop_path, clip_grad; /* clip_grad 0: none */
     struct {
         double mixup_alpha, cutmix_alpha, prob, switch_prob;

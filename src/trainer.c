@@ -124,8 +124,12 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
     const Recipe *r = t->recipe;
     Vit *vit = t->model->vit;
     const int64_t per_epoch = t->loader->steps_per_epoch;
-    const LrSchedule schedule = {recipe_peak_lr(r), r->min_lr, r->warmup_lr, r->epochs,
-                                 r->warmup_epochs};
+    const LrSchedule schedule = {.lr_max = recipe_peak_lr(r),
+                                 .lr_min = r->min_lr,
+                                 .warmup_lr = r->warmup_lr,
+                                 .epochs = r->epochs,
+                                 .warmup_epochs = r->warmup_epochs,
+                                 .epoch_lag = r->lr_epoch_lag};
     TrainOutcome outcome = TRAIN_DONE;
     double session_start = MPI_Wtime(), loss_sum = 0;
     int64_t window_finite = 0, session_steps = 0, last_saved = t->state->step;

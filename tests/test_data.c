@@ -37,10 +37,17 @@ static Recipe *load(const char *text, const char *const *sets, int n, Error *err
 
 static void recipes(void) {
     Error err = {0};
-    /* clip_grad and the log group are absent from the file: --set adds them */
-    const char *sets[] = {"epochs=7", "mix.cutmix_alpha=1.0", "augment.crop=none", "clip_grad=1.5",
-                          "log.every_steps=7"};
-    Recipe *r = load(RECIPE, sets, 5, &err);
+    Recipe *r = load(RECIPE, NULL, 0, &err);
+    if (!CHECK(r != NULL)) {
+        fprintf(stderr, "     %s\n", err.message);
+        return;
+    }
+    CHECK(r->lr_epoch_lag); /* the reference's one-epoch lag unless a recipe says otherwise */
+    recipe_free(r);
+    /* clip_grad, lr_epoch_lag and the log group are absent from the file: --set adds them */
+    const char *sets[] = {"epochs=7",      "mix.cutmix_alpha=1.0", "augment.crop=none",
+                          "clip_grad=1.5", "log.every_steps=7",    "lr_epoch_lag=false"};
+    r = load(RECIPE, sets, 6, &err);
     if (!CHECK(r != NULL)) {
         fprintf(stderr, "     %s\n", err.message);
         return;
@@ -48,6 +55,7 @@ static void recipes(void) {
     CHECK_EQ_I64(r->epochs, 7);
     CHECK_NEAR(r->clip_grad, 1.5, 0);
     CHECK_EQ_I64(r->log_every, 7);
+    CHECK(!r->lr_epoch_lag);
     CHECK_NEAR(r->mix.cutmix_alpha, 1.0, 0);
     CHECK(r->augment.crop == CROP_NONE);
     CHECK_NEAR(r->label_smoothing, 0.1, 0); /* the reference's default */
@@ -61,6 +69,8 @@ static void recipes(void) {
                {"augment.crop=diagonal",
                 "augment.crop: \"diagonal\" is not one of \"none\", \"pad\", \"random-resized\""},
                {"warmup_epochs=5", "warmup_epochs: 5 warm-up epochs for 3 epochs"},
+               {"lr_epoch_lag=1", "--set lr_epoch_lag: expected true or false"},
+               {"lr_epoch_lag=no", "--set lr_epoch_lag: expected true or false"},
                {"augment", "--set 'augment': expected KEY=VALUE"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         Error e = {0};
@@ -77,6 +87,10 @@ static void recipes(void) {
     CHECK(load("epochs = 3;\nbatch = 8;\nlr = 1e-3;\ncolour = 1;\n", NULL, 0, &e) == NULL);
     CHECK_STR_CONTAINS(e.message, "colour: unknown key");
     CHECK_STR_CONTAINS(e.message, "recipe.cfg:4");
+    Error lag = {0};
+    CHECK(load("epochs = 3;\nbatch = 8;\nlr = 1e-3;\nlr_epoch_lag = 0;\n", NULL, 0, &lag) == NULL);
+    CHECK_STR_CONTAINS(lag.message, "lr_epoch_lag: expected true or false, ");
+    CHECK_STR_CONTAINS(lag.message, "recipe.cfg:4");
 }
 
 /* The shipped recipes load, with the reference's values where method.md §9.6 gives them. */
@@ -106,6 +120,7 @@ static void shipped_recipes(void) {
         CHECK_EQ_I64(r->augment.randaugment_ops, expected[i].randaugment_ops);
         CHECK_EQ_I64(r->augment.erasing_count, expected[i].erasing_count);
         CHECK(r->augment.autoaugment == expected[i].autoaugment);
+        CHECK(r->lr_epoch_lag);
         recipe_free(r);
     }
     Error err = {0};

@@ -9,11 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* method.md §9.5: epochs 0 and 1 use 1e-6, epoch 20 uses sched(19) = 9.5005e-4, epoch 21
- * sched(20) ~ 9.961e-4, epoch 499 sched(498) ~ min + 3.9e-8. */
-static void schedule(void) {
-    const LrSchedule s = {
-        .lr_max = 1e-3, .lr_min = 1e-5, .warmup_lr = 1e-6, .epochs = 500, .warmup_epochs = 20};
+/* Peak 1e-3 and minimum 1e-5, as in method.md §9.5. */
+static LrSchedule schedule_of(double warmup_lr, int epochs, int warmup_epochs, bool epoch_lag) {
+    return (LrSchedule){1e-3, 1e-5, warmup_lr, epochs, warmup_epochs, epoch_lag};
+}
+
+/* method.md §9.5, the reference's lag: epochs 0 and 1 use 1e-6, epoch 20 uses
+ * sched(19) = 9.5005e-4, epoch 21 sched(20) ~ 9.961e-4, epoch 499 sched(498) ~ min + 3.9e-8. */
+static void schedule_lagged(void) {
+    const LrSchedule s = schedule_of(1e-6, 500, 20, true);
     CHECK_NEAR(lr_at_epoch(&s, 0), 1e-6, 1e-15);
     CHECK_NEAR(lr_at_epoch(&s, 1), 1e-6, 1e-15);
     CHECK_NEAR(lr_at_epoch(&s, 2), 1e-6 + (1e-3 - 1e-6) / 20, 1e-15);
@@ -23,6 +27,31 @@ static void schedule(void) {
     bool decreasing = true; /* after the warm-up */
     for (int e = 22; e < 500; e++) decreasing &= lr_at_epoch(&s, e) <= lr_at_epoch(&s, e - 1);
     CHECK(decreasing);
+}
+
+/* Without the lag epoch e trains at sched(e). The expected values are the formula's, worked
+ * out apart (Python's math.cos; the tolerance is a few rounding steps of a libm): the reference's
+ * 500 epochs with 20 of warm-up, and a short recipe with one warm-up epoch, where the lag would
+ * spend two epochs at the warm-up rate. */
+static void schedule_without_lag(void) {
+    const LrSchedule s = schedule_of(1e-6, 500, 20, false);
+    CHECK_NEAR(lr_at_epoch(&s, 0), 1e-6, 1e-17);
+    CHECK_NEAR(lr_at_epoch(&s, 1), 5.0950000000000005e-05, 1e-17);
+    CHECK_NEAR(lr_at_epoch(&s, 19), 9.500500000000001e-4, 1e-17);
+    CHECK_NEAR(lr_at_epoch(&s, 20), 9.960967771506667e-4, 1e-17); /* the cosine at t = 20 */
+    CHECK_NEAR(lr_at_epoch(&s, 21), 9.956972773794057e-4, 1e-17);
+    CHECK_NEAR(lr_at_epoch(&s, 499), 1.000977087621213e-05, 1e-17);
+    const LrSchedule quick = schedule_of(1e-4, 30, 1, false);
+    CHECK_NEAR(lr_at_epoch(&quick, 0), 1e-4, 1e-17);
+    CHECK_NEAR(lr_at_epoch(&quick, 1), 9.972883382072953e-4, 1e-17);
+    CHECK_NEAR(lr_at_epoch(&quick, 2), 9.891830623632338e-4, 1e-17);
+    CHECK_NEAR(lr_at_epoch(&quick, 15), 5.050000000000001e-4, 1e-17); /* halfway down */
+    CHECK_NEAR(lr_at_epoch(&quick, 29), 1.2711661792704668e-05, 1e-17);
+    /* the lag is the same schedule one epoch later, with epoch 0 repeated */
+    const LrSchedule lagged = schedule_of(1e-4, 30, 1, true);
+    bool shifted = lr_at_epoch(&lagged, 0) == lr_at_epoch(&quick, 0);
+    for (int e = 1; e < 30; e++) shifted &= lr_at_epoch(&lagged, e) == lr_at_epoch(&quick, e - 1);
+    CHECK(shifted);
 }
 
 /* One step with a known gradient: m_hat = g, v_hat = g^2, so every entry with g != 0 moves
@@ -74,7 +103,8 @@ static void one_step(void) {
 }
 
 int main(void) {
-    schedule();
+    schedule_lagged();
+    schedule_without_lag();
     one_step();
     return check_summary();
 }

@@ -3,7 +3,8 @@
 # an uninterrupted one bit for bit (stopped by --steps, and killed with SIGKILL), 2 ranks with
 # half the batch each match 1 rank (also with mixup and cutmix), SIGTERM and SIGUSR1 leave a
 # complete checkpoint, a full (tiny) recipe ends with the test table, images read from the file
-# train as those in memory, and bad inputs are one-line errors.
+# train as those in memory, the recipe's lr_epoch_lag reaches the schedule, and bad inputs are
+# one-line errors.
 source "$(dirname "$0")/lib.sh"
 bin=$PRENAS_BINARY_DIR
 src=$PRENAS_SOURCE_DIR
@@ -116,6 +117,20 @@ expect_status 0 "one epoch"
 expect_out_has "epoch 1: largest subnet val top-1" "validation at the end of the epoch"
 expect_out_has "architecture (test split)" "test table"
 [ "$(grep -c '^test arch=' "$work/G/train.log")" -eq 4 ] && pass || fail "four test lines in train.log"
+
+# The schedule's one-epoch lag (recipe key lr_epoch_lag) on 64 images, 2 steps an epoch: epoch 1
+# of 2 with one warm-up epoch trains at the warm-up rate 1e-4 with the lag, and at the cosine's
+# midpoint without it: 1e-5 + (1.25e-4 - 1e-5) / 2 (peak 1e-3 * 32 / 256, min 1e-5).
+"$py" "$(dirname "$0")/small_dataset.py" "$work/full.h5" "$work/tiny.h5" 64 64 64
+for lag in true false; do
+    run "$bin/prenas-train" "${common[@]}" --data "$work/tiny.h5" --out "$work/L$lag" --steps 3 \
+        --set epochs=2 --set warmup_epochs=1 --set lr_epoch_lag=$lag
+    expect_status 0 "lr_epoch_lag=$lag"
+done
+grep -q '^step=3 epoch=1 .* lr=0.0001 ' "$work/Ltrue/train.log" && pass ||
+    fail "epoch 1 with the lag: $(grep '^step=3 ' "$work/Ltrue/train.log")"
+grep -q '^step=3 epoch=1 .* lr=6.75e-05 ' "$work/Lfalse/train.log" && pass ||
+    fail "epoch 1 without the lag: $(grep '^step=3 ' "$work/Lfalse/train.log")"
 
 # Bad inputs: exit 2, one line.
 run "$bin/prenas-train" "${common[@]}" --out "$work/H" --set epochz=3
