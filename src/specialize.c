@@ -368,8 +368,15 @@ void specialize_label(Standalone *s, const Candidates *c, const Constraints *lim
     s->top1 = c->by == CHOOSE_BY_ACCURACY ? r->result.top1 : NAN;
 }
 
-void specialize_print_summary(FILE *out, const Candidates *c, const Target *targets,
-                              const Choice *choices, const char *const *paths, int n) {
+/* The row of `arch` in a table; NULL when the table lacks it. */
+static const EvalRow *find_row(const EvalTable *t, const Arch *arch) {
+    for (int i = 0; t && i < t->n; i++)
+        if (arch_equal(&t->rows[i].arch, arch)) return &t->rows[i];
+    return NULL;
+}
+
+char *specialize_summary(const Candidates *c, const EvalTable *test, const Target *targets,
+                         const Choice *choices, const char *const *paths, int n) {
     int limits_width = (int)strlen("limits"), path_width = (int)strlen("file");
     for (int i = 0; i < n; i++) {
         char what[256];
@@ -377,21 +384,31 @@ void specialize_print_summary(FILE *out, const Candidates *c, const Target *targ
         if ((int)strlen(what) > limits_width) limits_width = (int)strlen(what);
         if ((int)strlen(paths[i]) > path_width) path_width = (int)strlen(paths[i]);
     }
-    fprintf(out, "%-*s %10s %9s %-12s %-*s  architecture\n", limits_width, "limits", "params",
-            "MACs", "top-1", path_width, "file");
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    if (!out) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    fprintf(out, "%-*s %10s %9s %10s %10s %10s  %-*s  architecture\n", limits_width, "limits",
+            "params", "MACs", "val top-1", "test top-1", "latency", path_width, "file");
     for (int i = 0; i < n; i++) {
         const EvalRow *r = &c->table->rows[choices[i].chosen];
-        char what[256], top1[32], text[ARCH_TEXT_MAX];
+        const EvalRow *t = find_row(test, &r->arch);
+        char what[256], val[32] = "ranked", tested[32] = "-", latency[32] = "-";
+        char arch[ARCH_TEXT_MAX];
         constraints_format(&targets[i].limits, what, sizeof what);
-        if (c->by == CHOOSE_BY_ACCURACY)
-            snprintf(top1, sizeof top1, "%.2f%% %s", r->result.top1, c->table->split);
-        else
-            snprintf(top1, sizeof top1, "- (ranked)");
-        arch_format(&r->arch, text, sizeof text);
-        fprintf(out, "%-*s %10lld %8.1fM %-12s %-*s  %s\n", limits_width, what,
-                (long long)r->cost.params, (double)r->cost.macs / 1e6, top1, path_width, paths[i],
-                text);
+        if (c->by == CHOOSE_BY_ACCURACY) snprintf(val, sizeof val, "%.2f%%", r->result.top1);
+        if (t) snprintf(tested, sizeof tested, "%.2f%%", t->result.top1);
+        const double ms = r->latency[0].median_ms > 0 ? r->latency[0].median_ms
+                          : t                         ? t->latency[0].median_ms
+                                                      : 0;
+        if (ms > 0) snprintf(latency, sizeof latency, "%.3f ms", ms);
+        arch_format(&r->arch, arch, sizeof arch);
+        fprintf(out, "%-*s %10lld %8.1fM %10s %10s %10s  %-*s  %s\n", limits_width, what,
+                (long long)r->cost.params, (double)r->cost.macs / 1e6, val, tested, latency,
+                path_width, paths[i], arch);
     }
+    if (fclose(out) != 0) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    return text;
 }
 
 /* ---- provenance ---- */
@@ -406,6 +423,17 @@ bool specialize_check_eval(const Artefact *eval, const ArtefactInput *supernet, 
                            "%s evaluated another supernet (%s, SHA-256 %.12s...), not %s "
                            "(SHA-256 %.12s...)",
                            eval->path, in->path, in->sha256, supernet->path, supernet->sha256);
+    return true;
+}
+
+bool specialize_check_test(const Artefact *eval, const EvalTable *test,
+                           const ArtefactInput *supernet, Error *err) {
+    if (!specialize_check_eval(eval, supernet, err)) return false;
+    if (strcmp(test->split, "test") != 0)
+        return input_error(err,
+                           "--test wants an evaluation of the test split (prenas-evaluate --split "
+                           "test), and this one is of the %s split, %s",
+                           test->split, eval->path);
     return true;
 }
 

@@ -90,13 +90,20 @@ void specialize_explain(FILE *out, const Candidates *c, const Constraints *limit
 void specialize_label(Standalone *s, const Candidates *c, const Constraints *limits,
                       const Choice *choice);
 
-/* One line per model written: limits, params, MACs, accuracy and split, file, architecture. */
-void specialize_print_summary(FILE *out, const Candidates *c, const Target *targets,
-                              const Choice *choices, const char *const *paths, int n);
+/* The table of the models written, one line each: limits, params, MACs, val top-1 ("ranked"
+ * when chosen by the ranking), test top-1 from `test` (an evaluation of the test split, which
+ * reports and never chooses; NULL, or an architecture it lacks: "-"), batch-1 median latency
+ * (the choosing table's, else `test`'s; "-" when neither measured it), file, architecture.
+ * Returned as text (the caller frees it): printed, and kept beside the models. */
+char *specialize_summary(const Candidates *c, const EvalTable *test, const Target *targets,
+                         const Choice *choices, const char *const *paths, int n);
 
 /* eval.h5 must hold this supernet's accuracies: its /meta input of role "supernet" must have
  * the supernet's SHA-256 (`supernet`: its path and digest). */
 bool specialize_check_eval(const Artefact *eval, const ArtefactInput *supernet, Error *err);
+/* The test evaluation of specialize_summary: this supernet's (as above), of the test split. */
+bool specialize_check_test(const Artefact *eval, const EvalTable *test,
+                           const ArtefactInput *supernet, Error *err);
 
 /* The dataset that gives a model its input normalisation (the train split's mean / std) and
  * class names: `given` (--data) when not NULL, otherwise the supernet's /meta input of role

@@ -5,8 +5,8 @@
 #include "backend.h"
 #include "checkpoint.h"
 #include "cli.h"
-#include "device.h"
 #include "dataset.h"
+#include "device.h"
 #include "eval_table.h"
 #include "h5.h"
 #include "standalone.h"
@@ -21,9 +21,9 @@
 
 static const char USAGE[] =
     "usage: prenas-specialize --supernet RUNDIR/supernet.h5 [--eval eval.h5] [--data dataset.h5]\n"
-    "                         LIMIT... --out model-NAME.h5\n"
+    "                         [--test eval-test.h5] LIMIT... --out model-NAME.h5\n"
     "       prenas-specialize --supernet RUNDIR/supernet.h5 [--eval eval.h5] [--data dataset.h5]\n"
-    "                         [LIMIT...] --budgets LIST|FILE --out-dir DIR\n"
+    "                         [--test eval-test.h5] [LIMIT...] --budgets LIST|FILE --out-dir DIR\n"
     "\n"
     "Chooses the architecture a trained supernet deploys under resource limits (method.md 10.2,\n"
     "paper Eq. 12) and writes it as a dense standalone model (schema prenas.model): the\n"
@@ -36,6 +36,8 @@ static const char USAGE[] =
     "                       it: by the preferred ranking, among the architectures the supernet\n"
     "                       was trained on, the highest interval, then the highest proxy score.\n"
     "                       Ties go to fewer params, then to the architecture string.\n"
+    "  --test FILE          eval.h5 of prenas-evaluate --split test for this supernet (checked\n"
+    "                       by SHA-256): each model's test top-1 in the table (never chooses)\n"
     "  --data FILE          dataset.h5 whose train split's mean / std and class names go into\n"
     "                       the model (default: the supernet's training dataset, when it is\n"
     "                       still there unchanged)\n"
@@ -52,18 +54,20 @@ static const char USAGE[] =
     "                       macs or latency (ms; needs --eval); the LIMIT options hold for\n"
     "                       every budget too: --budgets 0.2M,0.3M,flops:60M,latency:1.5ms\n"
     "  --out-dir DIR        where --budgets writes model-<budget>.h5: model-0.2M.h5,\n"
-    "                       model-flops-60M.h5, model-latency-1.5ms.h5 (DIR is created)\n"
+    "                       model-flops-60M.h5, model-latency-1.5ms.h5 (DIR is created), and\n"
+    "                       models.txt, the summary table\n"
     "  --device D           where the models will run: auto (default: cuda when a GPU is\n"
     "                       usable), cpu or cuda; a latency limit needs latencies measured there\n"
     "  --help, --version\n"
     "\n"
     "Prints each choice with the reason (the limits, the accuracy and its split, or the interval\n"
-    "and score) and the runner-up, then one line per model written. A limit no architecture\n"
-    "meets is an error naming the smallest. Nothing is written unless every model can be.\n"
+    "and score) and the runner-up, then a table of the models written: limits, params, MACs,\n"
+    "val and test top-1, latency, file, architecture. A limit no architecture meets is an error\n"
+    "naming the smallest. Nothing is written unless every model can be.\n"
     "Exit status: 0 success, 2 bad usage or input, 1 failure.\n";
 
 typedef struct {
-    const char *supernet, *eval, *data, *out, *out_dir, *budgets;
+    const char *supernet, *eval, *test, *data, *out, *out_dir, *budgets;
     Constraints limits; /* the LIMIT options: every model's */
     Target *targets;    /* --budgets, or the one --out model */
     int n_targets;
@@ -75,6 +79,7 @@ static Options parse(int argc, char **argv) {
     static const struct option options[] = {
         {"supernet", required_argument, NULL, 's'},
         {"eval", required_argument, NULL, 'e'},
+        {"test", required_argument, NULL, 't'},
         {"data", required_argument, NULL, 'd'},
         {"max-params", required_argument, NULL, OPT_MAX_FIRST + LIMIT_PARAMS},
         {"max-flops", required_argument, NULL, OPT_MAX_FIRST + LIMIT_FLOPS},
@@ -103,6 +108,9 @@ static Options parse(int argc, char **argv) {
             break;
         case 'e':
             o.eval = optarg;
+            break;
+        case 't':
+            o.test = optarg;
             break;
         case 'd':
             o.data = optarg;
@@ -206,6 +214,13 @@ static void write_model(ArtefactWriter *writer, ArtefactMeta *meta, const Traine
     standalone_free(&s);
 }
 
+/* DIR/models.txt: the summary table kept beside the models, for whoever reads them later. */
+static bool write_summary(const char *out_dir, const char *summary, Error *err) {
+    char path[ARTEFACT_PATH_MAX];
+    snprintf(path, sizeof path, "%s/models.txt", out_dir);
+    return atomic_write_text(path, summary, err);
+}
+
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
     h5_silence();
@@ -227,6 +242,12 @@ int main(int argc, char **argv) {
     const char *device = backend_device_name(&target);
     backend_close(&target);
     const Candidates c = candidates(&o, &sup, &table, &eval, &meta, device, &err);
+    EvalTable test = {0};
+    Artefact tested = {.file = -1};
+    if (o.test &&
+        (!eval_table_read(o.test, &test, &tested, &err) ||
+         !specialize_check_test(&tested, &test, artefact_meta_input(&meta, "supernet"), &err)))
+        die(&err);
 
     Choice *choices = xcalloc((size_t)o.n_targets, sizeof *choices);
     for (int i = 0; i < o.n_targets; i++)
@@ -249,14 +270,19 @@ int main(int argc, char **argv) {
         write_model(&writers[i], &meta, &sup, &c, &o.targets[i].limits, &choices[i], &data);
     }
     printf("\n");
-    specialize_print_summary(stdout, &c, o.targets, choices, (const char *const *)paths,
-                             o.n_targets);
+    char *summary = specialize_summary(&c, o.test ? &test : NULL, o.targets, choices,
+                                       (const char *const *)paths, o.n_targets);
+    fputs(summary, stdout);
+    if (o.out_dir && !write_summary(o.out_dir, summary, &err)) die(&err);
 
     for (int i = 0; i < o.n_targets; i++) free(paths[i]);
     free(paths), free(writers), free(choices), free(o.targets);
     dataset_close(&data);
+    free(summary);
     if (o.eval) artefact_close(&eval);
+    if (o.test) artefact_close(&tested);
     eval_table_free(&table);
+    eval_table_free(&test);
     artefact_close(&recorded);
     artefact_meta_free(&meta);
     trained_supernet_close(&sup);

@@ -1,7 +1,8 @@
 /* Specialisation (method.md §10.2, Eq. 12) on hand-made evaluation tables: the choice by
  * measured accuracy and by the preferred ranking, its tie rules, several limits at once,
  * latency limits and their provenance, the refusals (test split, nothing within the limits,
- * nothing to rank), budget lists and the sizes they are written in. */
+ * nothing to rank), budget lists and the sizes they are written in, and the table of the models
+ * written (val and test top-1, latency). */
 #include "check.h"
 
 #include "specialize.h"
@@ -450,6 +451,67 @@ static void test_eval_provenance(void) {
                                     "aaaaaaaaaaaa...)");
 }
 
+/* The table of the models written: the choosing table's val top-1 ("ranked" by the ranking),
+ * the test evaluation's top-1 where it has the architecture, the choosing table's latency or
+ * else the test evaluation's. */
+static void test_summary(void) {
+    const Row val_rows[] = {
+        {"64:4:4,3,4,5:4,4,3,3.5", 196778, 1, 11800000, 90.2, true, 0, 2810, 0.53},
+        {"80:6:5,4,5,5,5,5:4,4,3.5,4,4,4", 467986, 1, 27200000, 90.53, true, 3, 5418, 1.08},
+    };
+    const Row test_rows[] = {
+        {"80:6:5,4,5,5,5,5:4,4,3.5,4,4,4", 467986, 1, 27200000, 90.13, true, 3, 5418, 1.2},
+    };
+    EvalTable val = table_of(val_rows, 2), test = table_of(test_rows, 1);
+    snprintf(test.split, sizeof test.split, "test");
+    const Target targets[2] = {{"0.2M", limits_of("0.2M", NULL, NULL, NULL)},
+                               {"0.5M", limits_of("0.5M", NULL, NULL, NULL)}};
+    const Choice choices[2] = {{.chosen = 0, .runner_up = -1}, {.chosen = 1, .runner_up = 0}};
+    const char *const paths[2] = {"models/model-0.2M.h5", "models/model-0.5M.h5"};
+    const Candidates by_accuracy = {&val, CHOOSE_BY_ACCURACY, "eval-val.h5", "cpu"};
+    char *text = specialize_summary(&by_accuracy, &test, targets, choices, paths, 2);
+    CHECK(strcmp(text, "limits             params      MACs  val top-1 test top-1    latency  "
+                       "file                  architecture\n"
+                       "params <= 200K     196778     11.8M     90.20%          -   0.530 ms  "
+                       "models/model-0.2M.h5  64:4:4,3,4,5:4,4,3,3.5\n"
+                       "params <= 500K     467986     27.2M     90.53%     90.13%   1.080 ms  "
+                       "models/model-0.5M.h5  80:6:5,4,5,5,5,5:4,4,3.5,4,4,4\n") == 0);
+    free(text);
+    /* the ranking's table (the supernet's architectures) has no latency */
+    for (int i = 0; i < val.n; i++) val.rows[i].latency[0].median_ms = 0;
+    const Candidates by_ranking = {&val, CHOOSE_BY_RANKING, "supernet.h5", "cpu"};
+    text = specialize_summary(&by_ranking, &test, targets, choices, paths, 2);
+    CHECK_STR_CONTAINS(text, "params <= 200K     196778     11.8M     ranked          -          "
+                             "-  models/model-0.2M.h5");
+    CHECK_STR_CONTAINS(text, "params <= 500K     467986     27.2M     ranked     90.13%   1.200 ms"
+                             "  models/model-0.5M.h5");
+    free(text);
+    text = specialize_summary(&by_ranking, NULL, targets, choices, paths, 2);
+    CHECK_STR_CONTAINS(text, "params <= 500K     467986     27.2M     ranked          -          "
+                             "-  models/model-0.5M.h5");
+    free(text);
+
+    /* the test evaluation must be of the test split, and of this supernet */
+    const ArtefactInput supernet = {
+        "supernet", "run/supernet.h5",
+        "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"};
+    Artefact file = {.file = -1, .path = "eval-test.h5"};
+    file.meta.n_inputs = 1;
+    file.meta.inputs[0] = supernet;
+    Error err = {0};
+    CHECK(specialize_check_test(&file, &test, &supernet, &err));
+    CHECK(!specialize_check_test(&file, &val, &supernet, &err));
+    CHECK_STR_CONTAINS(err.message, "--test wants an evaluation of the test split (prenas-evaluate "
+                                    "--split test), and this one is of the val split, "
+                                    "eval-test.h5");
+    err = (Error){0};
+    file.meta.inputs[0].sha256[0] = 'b';
+    CHECK(!specialize_check_test(&file, &test, &supernet, &err));
+    CHECK_STR_CONTAINS(err.message, "eval-test.h5 evaluated another supernet");
+    eval_table_free(&val);
+    eval_table_free(&test);
+}
+
 int main(void) {
     test_sizes();
     test_constraints();
@@ -462,5 +524,6 @@ int main(void) {
     test_latency();
     test_test_split();
     test_eval_provenance();
+    test_summary();
     return check_summary();
 }

@@ -2,7 +2,8 @@
 # prenas-specialize as a user meets it, on a micro supernet trained for a few steps: the
 # preferred ranking without eval.h5 (the largest preferred architecture within the budget),
 # budget lists, the choice by measured val accuracy, the model file (provenance, normalisation,
-# classes, dense q|k|v tensors), and one-line errors that leave nothing behind.
+# classes, dense q|k|v tensors), the table with test accuracies (--test), and one-line errors
+# that leave nothing behind.
 source "$(dirname "$0")/lib.sh"
 start_scratch
 
@@ -39,7 +40,8 @@ expected=$(preferred 300000)
 expect_out_has "params <= 300K: the preferred ranking (highest interval, then proxy score)" "the rule is named"
 grep -qE "^  chosen +interval [0-9]+, score .*  $expected$" <<<"$out" && pass || fail "chosen $expected: $out"
 expect_out_has "runner-up" "the runner-up is shown"
-expect_out_has "- (ranked)   $work/m.h5" "summary line"
+grep -qE "^params <= 300K +[0-9]+ +[0-9.]+M +ranked +- +- +$work/m.h5 " <<<"$out" && pass ||
+    fail "summary line: $out"
 [ -e "$work/m.h5" ] && [ ! -e "$work/m.h5.tmp" ] && pass || fail "m.h5 written"
 
 # The model: provenance, the choice, the training split's normalisation, the classes, and
@@ -75,7 +77,7 @@ expect_out "ok" "the model file"
 # Budgets: one model per entry, named after it, from a list or a file.
 run "$bin/prenas-specialize" --supernet "$supernet" --budgets 0.2M,350K --out-dir "$work/models"
 expect_status 0 "--budgets"
-[ "$(ls "$work/models")" = "$(printf 'model-0.2M.h5\nmodel-350K.h5')" ] && pass || fail "budget files: $(ls "$work/models")"
+[ "$(ls "$work/models")" = "$(printf 'model-0.2M.h5\nmodel-350K.h5\nmodels.txt')" ] && pass || fail "budget files: $(ls "$work/models")"
 expect_out_has "params <= 200K" "first budget"
 expect_out_has "params <= 350K" "second budget"
 for budget in 0.2M:200000 350K:350000; do
@@ -85,7 +87,7 @@ done
 printf '# budgets\nparams:0.2M\nflops:20M  # the reference count\n' >"$work/budgets.txt"
 run "$bin/prenas-specialize" --supernet "$supernet" --budgets "$work/budgets.txt" --out-dir "$work/fromfile"
 expect_status 0 "--budgets FILE"
-[ "$(ls "$work/fromfile")" = "$(printf 'model-0.2M.h5\nmodel-flops-20M.h5')" ] && pass || fail "budget files: $(ls "$work/fromfile")"
+[ "$(ls "$work/fromfile")" = "$(printf 'model-0.2M.h5\nmodel-flops-20M.h5\nmodels.txt')" ] && pass || fail "budget files: $(ls "$work/fromfile")"
 
 # With eval.h5 (val): the best measured top-1 within the limits.
 "$bin/prenas-evaluate" --supernet "$supernet" "${evaluate[@]}" --out "$work/eval.h5" >/dev/null 2>&1
@@ -121,6 +123,22 @@ grep -qF "not $supernet (SHA-256" <<<"$err" && pass || fail "names both supernet
 run "$bin/prenas-specialize" --supernet "$supernet" --eval "$work/evaltest.h5" --max-params 0.3M --out "$work/none.h5"
 expect_status 2 "a test-split eval.h5"
 expect_error_line "accuracies on the test split never choose a model" "test split refused"
+
+# --test: the test top-1 of each model beside its val top-1 in the table, also in models.txt.
+run "$bin/prenas-specialize" --supernet "$supernet" --eval "$work/eval.h5" --test "$work/evaltest.h5" \
+    --budgets 0.3M --out-dir "$work/tested"
+expect_status 0 "--test"
+top1() { "$py" -c "import csv, sys; print(next('%.2f%%' % float(r['top1']) for r in csv.DictReader(open(sys.argv[1])) if r['arch'] == sys.argv[2]))" "$1" "$2"; }
+expect_out_has "val top-1 test top-1    latency" "table header"
+grep -qE "^params <= 300K +[0-9]+ +[0-9.]+M +$(top1 "$work/eval.csv" "$best") +$(top1 "$work/evaltest.csv" "$best") +[0-9.]+ ms +$work/tested/model-0.3M.h5 +$best$" <<<"$out" &&
+    pass || fail "val and test top-1 of $best: $out"
+[ "$(tail -n 2 <<<"$out")" = "$(cat "$work/tested/models.txt")" ] && pass || fail "models.txt is the table: $(cat "$work/tested/models.txt")"
+run "$bin/prenas-specialize" --supernet "$supernet" --eval "$work/eval.h5" --test "$work/eval.h5" --max-params 0.3M --out "$work/none.h5"
+expect_status 2 "--test of the val split"
+expect_error_line "--test wants an evaluation of the test split (prenas-evaluate --split test), and this one is of the val split, $work/eval.h5" "--test of val"
+run "$bin/prenas-specialize" --supernet "$supernet" --test "$work/evalB.h5" --max-params 0.3M --out "$work/none.h5"
+expect_status 2 "--test of another supernet"
+expect_error_line "$work/evalB.h5 evaluated another supernet" "--test of another supernet"
 
 cp "$work/eval.h5" "$work/evalgpu.h5"
 "$py" -c "import sys, h5py; h5py.File(sys.argv[1], 'r+').attrs['latency_device'] = 'cuda'" "$work/evalgpu.h5"
