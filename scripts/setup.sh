@@ -1,23 +1,35 @@
 #!/bin/bash
 # Installs what prenas needs on Debian 12 and builds it; safe to run again (it installs only
 # what is missing and rebuilds only what changed).
-#   scripts/setup.sh              runtime dependencies, then build/
+#   scripts/setup.sh              runtime dependencies, then every target in build/
+#   scripts/setup.sh TARGET...    runtime dependencies, then only these targets (scripts/main.sh)
 #   scripts/setup.sh --tests      also what the test suite needs, and build with -Werror
-# Environment: BUILD_DIR (default build), ENABLE_CUDA (default ON: used when nvcc exists).
+# A build folder keeps the options it was configured with: only --tests switches -Werror on,
+# and nothing switches it off, so that the main job after the test command reuses the test
+# build instead of recompiling the tree with other flags.
+# Environment: BUILD_DIR (default build), ENABLE_CUDA (ON or OFF; default: the build folder's
+# setting, ON in a new one: the CUDA backend is built when nvcc exists).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+tests=false targets=()
+for arg in "$@"; do
+    case $arg in
+    --tests) tests=true ;;
+    -*) echo "setup: unknown option $arg (expected --tests or target names)" >&2 && exit 2 ;;
+    *) targets+=("$arg") ;;
+    esac
+done
 
 packages=(build-essential cmake pkg-config zlib1g-dev
           libopenmpi-dev openmpi-bin libhdf5-openmpi-dev hdf5-tools
           libconfig-dev libdnnl-dev libcjson-dev libssl-dev libjpeg62-turbo-dev libpng-dev
           dataset-fashion-mnist gnuplot-nox)
-werror=OFF
-if [ "${1:-}" = "--tests" ]; then
+if $tests; then
     # python3-torch: the independent gradient oracle (tests/oracle); python3-pil writes the
     # PNG/JPEG files of the predict tests; slurm-wlm and munge: the one-node cluster the slurm
     # tests start themselves (scripts/slurm-local.sh)
     packages+=(python3-h5py python3-numpy python3-torch python3-pil slurm-wlm munge)
-    werror=ON
 fi
 
 missing=()
@@ -38,8 +50,15 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 build=${BUILD_DIR:-build}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPRENAS_WERROR=$werror \
-      -DENABLE_CUDA="${ENABLE_CUDA:-ON}" >"$build.configure.log" 2>&1 \
+# only the options asked for: any other -D would overwrite the folder's cached value
+options=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
+if $tests; then options+=(-DPRENAS_WERROR=ON); fi
+if [ -n "${ENABLE_CUDA:-}" ]; then options+=(-DENABLE_CUDA="$ENABLE_CUDA"); fi
+cmake -S . -B "$build" "${options[@]}" >"$build.configure.log" 2>&1 \
     || { cat "$build.configure.log" >&2; exit 1; }
 grep 'prenas:' "$build.configure.log" || true
-cmake --build "$build" -j"$(nproc)"
+if [ ${#targets[@]} -gt 0 ]; then
+    cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
+else
+    cmake --build "$build" -j"$(nproc)"
+fi
