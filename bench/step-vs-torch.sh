@@ -1,44 +1,238 @@
 #!/bin/bash
-# Training-step throughput of prenas's CPU engine against PyTorch (bench/torch_step.py), same
-# subnet, batch and step, measured one after the other on this machine:
+# Training-step throughput of prenas's CPU engine against PyTorch, in fp32 and in bf16, all in
+# one run on this machine, with the same subnet, batch and step in both programs:
 #   (i)  the PreNAS-Ti subnet (golden Tiny "6.0" candidate), 224/16, batch 8, 1000 classes
 #   (ii) the largest micro-space subnet, batch 128
-# PyTorch runs twice: as installed (Debian's torch uses the system BLAS, OpenBLAS, which
-# picks generic kernels on CPUs it does not recognise), and with OPENBLAS_CORETYPE=SkylakeX
-# when the CPU has AVX-512 and the environment does not set a core type itself.
-# usage: bench/step-vs-torch.sh [BUILD_DIR]      (threads: OMP_NUM_THREADS, default 2)
+# One training step = forward, soft-target loss (label smoothing 0.1), backward, AdamW over every
+# tensor of the supernet, on random images; each run times --steps steps after 2 warm-up steps.
+#
+# usage: bench/step-vs-torch.sh [--steps N] [--baseline BUILD_DIR [--pairs P]] [BUILD_DIR]
+#        bench/step-vs-torch.sh --help      (this text)
+#   BUILD_DIR        the build whose prenas-bench-step is measured (default build)
+#   --steps N        measured steps of every run (default 5, at least 3)
+#   --baseline DIR   also DIR/prenas-bench-step (say, a build of the previous commit from a git
+#                    worktree), run alternately with BUILD_DIR's, pair by pair
+#   --pairs P        runs of each prenas measurement (default 1); with P > 1 every prenas figure
+#                    is the median of P and the ratio the median of the P pairs' ratios
+# Threads: OMP_NUM_THREADS (default 2), for both programs. The report goes to stdout, progress
+# (with seconds since the start) to stderr. Time: about 1.5 minutes on an idle 2-core machine at
+# the defaults (estimated from the step times in docs/benchmarks.md), 2 with --baseline; several
+# times that on a loaded one. PyTorch's Tiny runs take most of it; --steps 3 shortens them.
+#
+# The table, for each case at fp32 and at bf16 (prenas-bench-step --device cpu --precision P):
+#   img/s, GFLOP/s   training images per second; model GFLOP/s = 6 x MACs per image x img/s
+#   ceiling, share   the GEMM rate of the same precision that the same process measured (sgemm
+#                    2048^3 at fp32, the bf16 GEMM 2048^3 at bf16), and GFLOP/s as a share of it
+#   baseline, x      the baseline's img/s and this build's img/s over it
+#   torch, x         bench/torch_step.py in Debian's python3-torch (1.13): fp32, and bf16 as its
+#                    CPU autocast (--mode amp-bf16); prenas's img/s over PyTorch's
+#   bf16/fp32        each program's bf16 img/s over its own fp32 img/s
+# A run that fails or falls back (prenas on a CPU without AVX512-BF16 runs fp32 and says so) is
+# marked in its cell and told below the table.
+#
+# A fair PyTorch: Debian's torch multiplies fp32 through whatever libblas.so.3 the alternatives
+# system points to, the reference BLAS on a fresh machine (4-11x slower). This script installs
+# libopenblas0-pthread (and python3-torch) when missing, as root or through sudo; Debian then
+# makes OpenBLAS the system's libblas.so.3 unless that choice was set by hand. If libblas.so.3
+# still resolves elsewhere, OpenBLAS is preloaded for PyTorch's runs alone (LD_PRELOAD): the
+# system's choice is left as it is. On a CPU with AVX-512, unless the environment sets them,
+# PyTorch's runs also get ATEN_CPU_CAPABILITY=avx512 (torch 1.13's own kernels stop at AVX2 by
+# default; softmax is a third faster with it) and, when OpenBLAS's own choice of core has no
+# AVX-512 kernels (a CPU newer than the library), OPENBLAS_CORETYPE=SkylakeX. The report says
+# which library's sgemm_ PyTorch called, the OpenBLAS core whose kernels ran and torch's kernel
+# level, as the libraries report them from inside the PyTorch process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-build=${1:-build}
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-python=/usr/bin/python3
-tiny_arch=192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4
-cases=("i vit-tiny $tiny_arch 8 5" "ii micro - 128 5")
 
-rate() { grep -o 'img_per_s=[0-9.]*' | tail -1 | cut -d= -f2; }
-tuned_torch=()
-if grep -qw avx512f /proc/cpuinfo && [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-    tuned_torch=(env OPENBLAS_CORETYPE=SkylakeX)
+usage() {
+    echo "usage: $0 [--steps N] [--baseline BUILD_DIR [--pairs P]] [BUILD_DIR]" >&2
+    exit 2
+}
+build=build baseline='' steps=5 pairs=1
+while [ $# -gt 0 ]; do
+    case $1 in
+    --steps | --baseline | --pairs)
+        [ $# -ge 2 ] || usage
+        case $1 in
+        --steps) steps=$2 ;;
+        --baseline) baseline=$2 ;;
+        --pairs) pairs=$2 ;;
+        esac
+        shift 2
+        ;;
+    -h | --help)
+        sed -n '2,/^set -euo/{/^set -euo/d; s/^# \{0,1\}//; p}' "$0"
+        exit 0
+        ;;
+    -*) usage ;;
+    *)
+        build=$1
+        shift
+        ;;
+    esac
+done
+[[ $steps =~ ^[0-9]+$ && $steps -ge 3 ]] || { echo "$0: --steps: at least 3" >&2; exit 2; }
+[[ $pairs =~ ^[0-9]+$ && $pairs -ge 1 ]] || { echo "$0: --pairs: at least 1" >&2; exit 2; }
+for dir in "$build" ${baseline:+"$baseline"}; do
+    [ -x "$dir/prenas-bench-step" ] || { echo "$0: no $dir/prenas-bench-step" >&2; exit 2; }
+done
+
+packages=(libopenblas0-pthread python3-torch)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "step-vs-torch: installing ${missing[*]}" >&2
+    sudo=()
+    if [ "$(id -u)" -ne 0 ]; then
+        command -v sudo >/dev/null || { echo "$0: run as root or install: ${missing[*]}" >&2; exit 1; }
+        sudo=(sudo)
+    fi
+    "${sudo[@]}" apt-get update -q >&2
+    # through env: sudo's env_reset would drop DEBIAN_FRONTEND, and apt would ask on a terminal
+    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+        "${missing[@]}" >&2
 fi
 
-printf '%-4s %-9s %-7s %12s %14s %10s' case space batch prenas torch ratio
-[ ${#tuned_torch[@]} -gt 0 ] && printf ' %16s %10s' torch-SkylakeX ratio
-printf '\n'
-for c in "${cases[@]}"; do
-    read -r name space arch batch steps <<<"$c"
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+python=/usr/bin/python3
+openblas=$(dpkg -L libopenblas0-pthread | grep '/libblas\.so\.3$')
+system_blas=$(readlink -f "$(dirname "$(dirname "$openblas")")/libblas.so.3")
+flags=$(grep -m1 '^flags' /proc/cpuinfo)
+has_flag() { grep -qw "$1" <<<"$flags"; }
+torch_env=(env)
+if [ "$system_blas" != "$(readlink -f "$openblas")" ]; then
+    torch_env+=("LD_PRELOAD=$openblas${LD_PRELOAD:+ $LD_PRELOAD}")
+fi
+openblas_core=$(env -u OPENBLAS_CORETYPE "$python" -c 'import ctypes, sys
+blas = ctypes.CDLL(sys.argv[1])
+blas.openblas_get_corename.restype = ctypes.c_char_p
+print(blas.openblas_get_corename().decode())' "$openblas")
+if has_flag avx512f; then
+    [ -n "${ATEN_CPU_CAPABILITY:-}" ] || torch_env+=(ATEN_CPU_CAPABILITY=avx512)
+    if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+        case $openblas_core in
+        SkylakeX | Cooperlake | SapphireRapids) ;; # OpenBLAS's AVX-512 cores
+        *) torch_env+=(OPENBLAS_CORETYPE=SkylakeX) ;;
+        esac
+    fi
+fi
+
+tiny_arch=192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4
+cases=("(i) vit-tiny $tiny_arch 8" "(ii) micro - 128") # name, space, subnet (- = largest), batch
+labels=([0]="(i) PreNAS-Ti, batch 8" [1]="(ii) micro largest, batch 128")
+precisions=(fp32 bf16)
+logs=$(mktemp -d)
+trap 'rm -rf "$logs"' EXIT
+
+# field FILE: a figure of one prenas-bench-step output, empty where the run gave none
+img_of() { sed -n 's/^img_per_s=//p' "$1"; }
+gflops_of() { sed -n 's/^train [0-9.]* img\/s, \([0-9.]*\) GFLOP\/s;.*/\1/p' "$1"; }
+ceiling_of() { sed -n 's/^gemm [0-9]*^3 on this device now: \([0-9.]*\) GFLOP\/s.*/\1/p' "$1"; }
+device_of() { sed -n 's/^device \([^;]*\);.*/\1/p' "$1"; }
+why_failed() { # OUT: the last line of its stderr (OUT.err), else of its stdout
+    awk 'FNR == 1 && NR > 1 && last != "" { exit } NF { last = $0 }
+         END { print (last == "" ? "no output" : last) }' "$1.err" "$1"
+}
+median() { # of the numbers on stdin, to 5 significant digits; empty for none
+    awk NF | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR) printf "%.5g\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2fx", a / b }'; }
+share() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.0f%%", 100 * a / b }'; }
+progress() { echo "step-vs-torch: [${SECONDS} s] $*" >&2; }
+
+bench_step() { # WHO BUILD OUT: a run of BUILD's prenas-bench-step on the loop's case and
+    # precision into OUT (stderr: OUT.err); a failure or a fallback becomes a note, and a
+    # fallback of this build (WHO = prenas) marks its figure
+    progress "$name $prec: $1, run $p of $pairs"
+    "$2/prenas-bench-step" --config "configs/spaces/$space.cfg" "${arch_args[@]}" \
+        --batch "$batch" --steps "$steps" --device cpu --precision "$prec" >"$3" 2>"$3.err" || true
+    if [ -z "$(img_of "$3")" ]; then
+        notes+=("$name $prec: $1 failed: $(why_failed "$3")")
+    elif [ "$(device_of "$3")" != "cpu, $prec" ]; then
+        notes+=("$name $prec: $1 ran on $(device_of "$3")")
+        [ "$1" != prenas ] || fell_back[$i/$prec]='*'
+    fi
+}
+
+declare -A cur_img=() cur_gflops=() cur_ceiling=() base_img=() pair_ratio=() torch_img=() fell_back=()
+notes=()
+for i in "${!cases[@]}"; do
+    read -r name space arch batch <<<"${cases[$i]}"
     arch_args=()
     [ "$arch" != - ] && arch_args=(--arch "$arch")
-    ours=$("$build/prenas-bench-step" --config "configs/spaces/$space.cfg" "${arch_args[@]}" \
-        --batch "$batch" --steps "$steps" | rate)
-    theirs=$($python bench/torch_step.py --config "configs/spaces/$space.cfg" "${arch_args[@]}" \
-        --batch "$batch" --steps "$steps" --threads "$OMP_NUM_THREADS" | rate)
-    printf '%-4s %-9s %-7s %12s %14s %9.2fx' "$name" "$space" "$batch" "$ours" "$theirs" \
-        "$(echo "$ours / $theirs" | bc -l)"
-    if [ ${#tuned_torch[@]} -gt 0 ]; then
-        tuned=$("${tuned_torch[@]}" $python bench/torch_step.py --config "configs/spaces/$space.cfg" \
-            "${arch_args[@]}" --batch "$batch" --steps "$steps" --threads "$OMP_NUM_THREADS" | rate)
-        printf ' %16s %9.2fx' "$tuned" "$(echo "$ours / $tuned" | bc -l)"
-    fi
-    printf '\n'
+    for prec in "${precisions[@]}"; do
+        key=$i/$prec
+        imgs='' gfs='' ceils='' bases='' ratios=''
+        for ((p = 1; p <= pairs; p++)); do
+            out=$logs/$i-$prec-$p
+            bench_step prenas "$build" "$out.cur"
+            img=$(img_of "$out.cur")
+            imgs+="$img"$'\n' gfs+="$(gflops_of "$out.cur")"$'\n' ceils+="$(ceiling_of "$out.cur")"$'\n'
+            [ -n "$baseline" ] || continue
+            bench_step baseline "$baseline" "$out.base"
+            base=$(img_of "$out.base")
+            bases+="$base"$'\n' ratios+="$(ratio "$img" "$base" | tr -d x)"$'\n'
+        done
+        cur_img[$key]=$(median <<<"$imgs") cur_gflops[$key]=$(median <<<"$gfs")
+        cur_ceiling[$key]=$(median <<<"$ceils") base_img[$key]=$(median <<<"$bases")
+        pair_ratio[$key]=$(median <<<"$ratios")
+    done
+    progress "$name: PyTorch fp32 and amp-bf16"
+    "${torch_env[@]}" "$python" bench/torch_step.py --config "configs/spaces/$space.cfg" \
+        "${arch_args[@]}" --batch "$batch" --steps "$steps" --threads "$OMP_NUM_THREADS" \
+        --mode fp32,amp-bf16 >"$logs/$i-torch" 2>"$logs/$i-torch.err" || true
+    for prec in "${precisions[@]}"; do
+        mode=$prec
+        [ "$prec" = bf16 ] && mode=amp-bf16
+        torch_img[$i/$prec]=$(sed -n "s/^mode=$mode batch=$batch img_per_s=\([0-9.]*\) .*/\1/p" \
+            "$logs/$i-torch")
+        if [ -z "${torch_img[$i/$prec]}" ]; then
+            reason=$(grep "^run_failed=.*(mode=$mode " "$logs/$i-torch" || why_failed "$logs/$i-torch")
+            notes+=("$name $prec: PyTorch $mode failed: $reason")
+        fi
+    done
 done
-echo "(img/s of training steps: forward, loss, backward, AdamW over the whole supernet)"
+
+model=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+yes_no() { if has_flag "$1"; then echo "$1 yes"; else echo "$1 no"; fi; }
+echo "CPU: $model, $(nproc) cores; $(yes_no avx512f), $(yes_no avx512_bf16); OMP_NUM_THREADS=$OMP_NUM_THREADS"
+echo "prenas: $build/prenas-bench-step ($("$build/prenas-bench-step" --version | head -1 | cut -d' ' -f2));" \
+    "$steps measured steps after 2 warm-up, $pairs run(s) of each"
+[ -z "$baseline" ] ||
+    echo "baseline: $baseline/prenas-bench-step ($("$baseline/prenas-bench-step" --version | head -1 | cut -d' ' -f2))"
+echo "system libblas.so.3: $system_blas; OpenBLAS's own choice of core here: $openblas_core"
+added=${torch_env[*]:1}
+inherited=$(env | grep -E '^(OPENBLAS_CORETYPE|ATEN_CPU_CAPABILITY)=' | paste -sd ' ' || true)
+echo "PyTorch: $python bench/torch_step.py; set here: ${added:-nothing}; from the environment:" \
+    "${inherited:-nothing}"
+cat "$logs"/*-torch | sed -n 's/^torch .*sgemm_.*/PyTorch ran: &/p' | sort -u
+echo
+columns=(case prec "img/s" "GFLOP/s" ceiling share)
+[ -n "$baseline" ] && columns+=(baseline "x base")
+columns+=(torch "x torch" "bf16/fp32" "torch bf16/fp32")
+row() { printf '%-30s %-5s %9s %8s %8s %6s' "$@"; }
+row "${columns[@]:0:6}"
+[ -n "$baseline" ] && printf ' %9s %7s' "${columns[@]:6:2}"
+printf ' %9s %8s %9s %15s\n' "${columns[@]: -4}"
+for i in "${!cases[@]}"; do
+    for prec in "${precisions[@]}"; do
+        key=$i/$prec
+        row "${labels[$i]}" "$prec" "${cur_img[$key]:-failed}${fell_back[$key]:-}" "${cur_gflops[$key]:--}" \
+            "${cur_ceiling[$key]:--}" "$(share "${cur_gflops[$key]}" "${cur_ceiling[$key]}")"
+        [ -n "$baseline" ] && printf ' %9s %7s' "${base_img[$key]:-failed}" "$(ratio "${pair_ratio[$key]}" 1)"
+        speedup='' torch_speedup=''
+        if [ "$prec" = bf16 ]; then
+            speedup=$(ratio "${cur_img[$key]}" "${cur_img[$i/fp32]}")
+            torch_speedup=$(ratio "${torch_img[$key]}" "${torch_img[$i/fp32]}")
+        fi
+        printf ' %9s %8s %9s %15s\n' "${torch_img[$key]:-failed}" \
+            "$(ratio "${cur_img[$key]}" "${torch_img[$key]}")" "$speedup" "$torch_speedup"
+    done
+done
+echo "(img/s: training steps; GFLOP/s: 6 x MACs per image, method.md 4.4; share: of the ceiling" \
+    "of the same precision, measured in the same process)"
+[ ${#fell_back[@]} -eq 0 ] || echo "*: prenas did not run at the precision asked (notes)"
+[ ${#notes[@]} -eq 0 ] || printf 'note: %s\n' "${notes[@]}" | awk '!seen[$0]++'

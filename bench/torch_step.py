@@ -20,8 +20,13 @@ Each run prints `mode=M batch=B img_per_s=R ...`; a compile that fails prints
 `compile_failed=<reason>` and the next run goes on. The last line is img_per_s=<training
 images per second> of the last run that finished. Exit status: 0 when every run gave a
 figure, 1 when some did not, 2 on bad usage or a device that cannot be used.
+On the CPU the first line says what PyTorch computes with: the level of its own vectorised
+kernels (ATEN_CPU_CAPABILITY may lower or raise it), the library whose sgemm_ it calls, and,
+when that is OpenBLAS, its build and the core whose kernels it runs (OPENBLAS_CORETYPE may
+force one), as the libraries themselves report them.
 """
 import argparse
+import ctypes
 import os
 import re
 import sys
@@ -162,6 +167,39 @@ def run(mode, batch, steps, P, arch, v, device):
     return figures
 
 
+class DlInfo(ctypes.Structure):
+    _fields_ = [("dli_fname", ctypes.c_char_p), ("dli_fbase", ctypes.c_void_p),
+                ("dli_sname", ctypes.c_char_p), ("dli_saddr", ctypes.c_void_p)]
+
+
+def cpu_libraries():
+    """One line: PyTorch's kernel level, the library whose sgemm_ PyTorch calls, and what
+    OpenBLAS says of itself when it is that library (its build, the core whose kernels it runs,
+    its threads). sgemm_ is looked up as the dynamic linker bound libtorch_cpu's: in the global
+    scope (LD_PRELOAD first), then among libtorch_cpu's own dependencies; a BLAS that is merely
+    mapped (OpenBLAS's LAPACK loads its own) does not count."""
+    level = re.search(r"CPU capability usage: (\S+)", torch.__config__.show())
+    with open("/proc/self/maps", encoding="utf-8") as maps:
+        torch_cpu = next(f[5] for f in (line.split() for line in maps)
+                         if len(f) >= 6 and os.path.basename(f[5]).startswith("libtorch_cpu.so"))
+    process = ctypes.CDLL(None)
+    sgemm = next((getattr(scope, "sgemm_") for scope in (process, ctypes.CDLL(torch_cpu))
+                  if hasattr(scope, "sgemm_")), None)
+    info = DlInfo()
+    if sgemm is None or not process.dladdr(ctypes.cast(sgemm, ctypes.c_void_p), ctypes.byref(info)):
+        return f"torch {torch.__version__}: no sgemm_ found"
+    path = os.path.realpath(info.dli_fname.decode())
+    blas = ctypes.CDLL(path)  # already mapped: the same handle; its dependencies are searched too
+    if hasattr(blas, "openblas_get_config"):
+        blas.openblas_get_config.restype = blas.openblas_get_corename.restype = ctypes.c_char_p
+        kind = (f"{blas.openblas_get_config().decode()}: kernels for "
+                f"{blas.openblas_get_corename().decode()}, {blas.openblas_get_num_threads()} threads")
+    else:
+        kind = "not OpenBLAS"
+    return (f"torch {torch.__version__}, CPU capability {level.group(1) if level else 'unknown'}; "
+            f"sgemm_ from {path} ({kind})")
+
+
 class CompileFailed(Exception):
     """torch.compile is missing or failed: reported, and the next run goes on."""
 
@@ -201,6 +239,7 @@ def main():
     torch.set_num_threads(args.threads)
     if device.type == "cpu":
         where = f"{torch.get_num_threads()} threads"
+        print(cpu_libraries(), flush=True)
     torch.manual_seed(0)
     v = space_values(args.config)
     arch = parse_arch(args.arch or v["largest"])
