@@ -8,14 +8,15 @@
  *   Sx = Q Kx^T   holds the scores and the lookups of each query row,
  *   O  = Px Vx    where Px = [A, A summed into the vertical rows, ... horizontal rows],
  * and the backward is the same four products transposed. So one (sample, head) block does
- * everything for its 50 x 16 head in one thread's L1-sized buffers: no per-head library
+ * everything for its 50 x 16 head in one thread's cache-resident buffers: no per-head library
  * calls, no passes over [rows, T] arrays, one parallel region per direction.
  *
  * The products are small register-tiled loops (MR rows x LANES columns of accumulators),
  * with the block's buffers padded to whole tiles with zeros. The table row of a pair depends
- * on the grid rows of the two patches (vertical table) or their grid columns (horizontal);
- * lookups go through a per-call index of each pair's two places in a row of Sx, sums go grid
- * row by grid row. The class token (token 0) uses row 0 of both tables, as query and key. */
+ * on the grid rows of the two patches (vertical table) or their grid columns (horizontal),
+ * so lookups and sums go grid row by grid row, without index arrays; the common grid sizes
+ * are compile-time constants there. The class token (token 0) uses row 0 of both tables, as
+ * query and as key. */
 #include "kernels.h"
 
 #include "fastmath.h"
@@ -102,18 +103,13 @@ static size_t thread_entries(const Block *k) {
            2 * (size_t)k->Np * k->Wp + 4 * (size_t)k->T * k->dp;
 }
 
-/* Index of pair places: entries of int, in units of real (rounded up). */
-static size_t index_entries(const Block *k) {
-    return (2 * (size_t)k->N * k->N * sizeof(int) + sizeof(real) - 1) / sizeof(real);
-}
-
 size_t attention_workspace_size(const AttentionShape *s) {
     const Block k = block_of(s);
-    return index_entries(&k) + (size_t)s->threads * thread_entries(&k);
+    return (size_t)s->threads * thread_entries(&k);
 }
 
 static Buffers buffers_of(real *workspace, const Block *k, int thread) {
-    real *p = workspace + index_entries(k) + (size_t)thread * thread_entries(k);
+    real *p = workspace + (size_t)thread * thread_entries(k);
     Buffers b;
     real **fields[] = {&b.q,  &b.dout, &b.dq,  &b.kt,  &b.vt,  &b.kx,
                        &b.vx, &b.px,   &b.dsx, &b.dkx, &b.dvx, &b.tables};
@@ -132,23 +128,6 @@ static Buffers buffers_of(real *workspace, const Block *k, int thread) {
 static inline int table_row(int key, int query, int R) {
     const int d = key - query;
     return (d < -R ? -R : d > R ? R : d) + R + 1;
-}
-
-/* places[i N + k] and places[N^2 + i N + k]: the columns of Sx that hold pair (i, k)'s
- * vertical and horizontal lookups. */
-static void pair_places(int *places, const Block *k) {
-    const int N = k->N, G = k->G;
-    int *vertical = places, *horizontal = places + (size_t)N * N;
-    for (int i = 0; i < N; i++)
-        for (int key = 0; key < N; key++) {
-            int rv = 0, rh = 0;
-            if (i > 0 && key > 0) {
-                rv = table_row((key - 1) / G, (i - 1) / G, k->R);
-                rh = table_row((key - 1) % G, (i - 1) % G, k->R);
-            }
-            vertical[(size_t)i * N + key] = N + rv;
-            horizontal[(size_t)i * N + key] = N + k->T + rh;
-        }
 }
 
 /* C[i, 0..n) = (accumulate ? C : 0) + sum over p < depth of a(i, p) B[p, 0..n), for i < m;
@@ -176,8 +155,8 @@ INLINE static void tile_product(real *C, int ldc, const real *A, int a_row, int 
 
 /* row[N..N+2T) = row[0..N) summed into the vertical then the horizontal table rows its keys
  * use, for query token i: the grid's row sums and column sums, placed by distance. */
-INLINE static void sum_into_tables(real *row, int i, const Block *k) {
-    const int G = k->G, R = k->R;
+INLINE static void sum_into_tables(real *row, int i, int G, const Block *k) {
+    const int R = k->R;
     real *sums_v = row + k->N, *sums_h = sums_v + k->T;
     memset(sums_v, 0, 2 * (size_t)k->T * sizeof *sums_v);
     if (i == 0) {
@@ -202,21 +181,33 @@ INLINE static void sum_into_tables(real *row, int i, const Block *k) {
     for (int kx = 0; kx < G; kx++) sums_h[table_row(kx, qx, R)] += columns[kx];
 }
 
-/* row[key] += row[vertical[key]] + row[horizontal[key]]: a query's lookups added to its
- * scores (the places lie past N, so no key reads a value this loop writes). */
-INLINE static void add_lookups(real *row, const int *vertical, const int *horizontal, int N) {
-#pragma omp simd
-    for (int key = 0; key < N; key++) row[key] += row[vertical[key]] + row[horizontal[key]];
+/* row[key] += its vertical and horizontal lookups (row[N..N+2T)), for query token i. */
+INLINE static void add_lookups(real *row, int i, int G, const Block *k) {
+    const int R = k->R;
+    const real *lookup_v = row + k->N, *lookup_h = lookup_v + k->T;
+    if (i == 0) {
+        const real both = lookup_v[0] + lookup_h[0];
+        for (int key = 0; key < k->N; key++) row[key] += both;
+        return;
+    }
+    const int qy = (i - 1) / G, qx = (i - 1) % G;
+    real horizontal[G];
+    for (int kx = 0; kx < G; kx++) horizontal[kx] = lookup_h[table_row(kx, qx, R)];
+    row[0] += lookup_v[0] + lookup_h[0];
+    for (int ky = 0; ky < G; ky++) {
+        const real vertical = lookup_v[table_row(ky, qy, R)];
+        real *keys = row + 1 + ky * G;
+        for (int kx = 0; kx < G; kx++) keys[kx] += vertical + horizontal[kx];
+    }
 }
 
 /* The forward's row pass: Sx rows become Px rows (softmax of the scores plus lookups, then
  * the table sums), the probabilities saved in probs [N, N]. */
-INLINE static void forward_rows(real *px, real *probs, const int *places, real scale,
-                                const Block *k) {
+INLINE static void forward_rows(real *px, real *probs, real scale, int G, const Block *k) {
     const int N = k->N;
     for (int i = 0; i < N; i++) {
         real *row = px + (size_t)i * k->Wp;
-        add_lookups(row, places + (size_t)i * N, places + (size_t)N * N + (size_t)i * N, N);
+        add_lookups(row, i, G, k);
         real max = row[0], sum = 0;
 #pragma omp simd reduction(max : max)
         for (int c = 1; c < N; c++) max = row[c] > max ? row[c] : max;
@@ -229,27 +220,27 @@ INLINE static void forward_rows(real *px, real *probs, const int *places, real s
         real *saved = probs + (size_t)i * N;
 #pragma omp simd
         for (int c = 0; c < N; c++) saved[c] = row[c] *= inverse;
-        sum_into_tables(row, i, k);
+        sum_into_tables(row, i, G, k);
     }
 }
 
 /* The backward's row pass: dPx rows (in dsx) become dSx rows, through the lookups and
  * A = softmax(scale L): dL = scale A (dA - sum(dA A)); Px rebuilt from the probabilities. */
-INLINE static void backward_rows(real *dsx, real *px, const real *probs, const int *places,
-                                 real scale, const Block *k) {
+INLINE static void backward_rows(real *dsx, real *px, const real *probs, real scale, int G,
+                                 const Block *k) {
     const int N = k->N;
     for (int i = 0; i < N; i++) {
         real *row = dsx + (size_t)i * k->Wp, *prow = px + (size_t)i * k->Wp;
         const real *p = probs + (size_t)i * N;
         memcpy(prow, p, (size_t)N * sizeof *prow);
-        sum_into_tables(prow, i, k);
-        add_lookups(row, places + (size_t)i * N, places + (size_t)N * N + (size_t)i * N, N);
+        sum_into_tables(prow, i, G, k);
+        add_lookups(row, i, G, k);
         real dot = 0;
 #pragma omp simd reduction(+ : dot)
         for (int c = 0; c < N; c++) dot += row[c] * p[c];
 #pragma omp simd
         for (int c = 0; c < N; c++) row[c] = scale * p[c] * (row[c] - dot);
-        sum_into_tables(row, i, k);
+        sum_into_tables(row, i, G, k);
     }
 }
 
@@ -292,14 +283,24 @@ INLINE static void transpose_keys(real *kt, const real *m, int ld, const Block *
 /* One (sample, head) block forward: Sx = Q Kx^T, the row pass, O = Px Vx. The head's rows
  * have stride ld in q, k, v and out. */
 CPU_DISPATCH static void forward_block(const Buffers *b, real *out, real *probs, const real *q,
-                                       const real *k, const real *v, int ld, const int *places,
-                                       real scale, const Block *K) {
+                                       const real *k, const real *v, int ld, real scale,
+                                       const Block *K) {
     const int N = K->N, d = K->d;
     copy_rows(b->q, K->dp, q, ld, N, d);
     transpose_keys(b->kt, k, ld, K);
     copy_rows(b->vx, K->dp, v, ld, N, d);
     tile_product(b->px, K->Wp, b->q, K->dp, 1, b->kt, K->Wp, K->Np, K->Wp, d, false);
-    forward_rows(b->px, probs, places, scale, K);
+    /* the grids of 28 / 4 (micro) and 224 / 16 pixels as constants: the sums' loops unroll */
+    switch (K->G) {
+    case 7:
+        forward_rows(b->px, probs, scale, 7, K);
+        break;
+    case 14:
+        forward_rows(b->px, probs, scale, 14, K);
+        break;
+    default:
+        forward_rows(b->px, probs, scale, K->G, K);
+    }
     tile_product(b->dq, K->dp, b->px, K->Wp, 1, b->vx, K->dp, K->Np, K->dp, K->W, false);
     copy_rows(out, ld, b->dq, K->dp, N, d);
 }
@@ -308,15 +309,24 @@ CPU_DISPATCH static void forward_block(const Buffers *b, real *out, real *probs,
  * dKx = dSx^T Q; the tables' rows of dKx and dVx added to the thread's table gradients. */
 CPU_DISPATCH static void backward_block(const Buffers *b, real *dq, real *dk, real *dv,
                                         const real *dout, const real *probs, const real *q,
-                                        const real *k, const real *v, int ld, const int *places,
-                                        real scale, const Block *K) {
+                                        const real *k, const real *v, int ld, real scale,
+                                        const Block *K) {
     const int N = K->N, d = K->d, dp = K->dp;
     copy_rows(b->q, dp, q, ld, N, d);
     copy_rows(b->dout, dp, dout, ld, N, d);
     copy_rows(b->kx, dp, k, ld, N, d);
     transpose_keys(b->vt, v, ld, K);
     tile_product(b->dsx, K->Wp, b->dout, dp, 1, b->vt, K->Wp, K->Np, K->Wp, d, false);
-    backward_rows(b->dsx, b->px, probs, places, scale, K);
+    switch (K->G) {
+    case 7:
+        backward_rows(b->dsx, b->px, probs, scale, 7, K);
+        break;
+    case 14:
+        backward_rows(b->dsx, b->px, probs, scale, 14, K);
+        break;
+    default:
+        backward_rows(b->dsx, b->px, probs, scale, K->G, K);
+    }
     tile_product(b->dvx, dp, b->px, 1, K->Wp, b->dout, dp, K->Wp, dp, N, false);
     tile_product(b->dq, dp, b->dsx, K->Wp, 1, b->kx, dp, K->Np, dp, K->W, false);
     tile_product(b->dkx, dp, b->dsx, 1, K->Wp, b->q, dp, K->Wp, dp, N, false);
@@ -340,8 +350,6 @@ void attention_forward(real *out, real *probs, const real *q, const real *k, con
     const Block K = block_of(s);
     const int N = K.N, d = K.d, qd = s->heads * d;
     const real scale = (real)s->scale;
-    int *places = (int *)workspace;
-    pair_places(places, &K);
 #pragma omp parallel num_threads(s->threads)
     {
         const Buffers b = buffers_of(workspace, &K, omp_get_thread_num());
@@ -350,7 +358,7 @@ void attention_forward(real *out, real *probs, const real *q, const real *k, con
         for (int bj = 0; bj < s->batch * s->heads; bj++) {
             const size_t head = (size_t)(bj / s->heads) * N * qd + (size_t)(bj % s->heads) * d;
             forward_block(&b, out + head, probs + (size_t)bj * N * N, q + head, k + head, v + head,
-                          qd, places, scale, &K);
+                          qd, scale, &K);
         }
     }
 }
@@ -363,8 +371,6 @@ void attention_backward(real *dq, real *dk, real *dv, real *dkey_v, real *dkey_h
     const Block K = block_of(s);
     const int N = K.N, d = K.d, T = K.T, qd = s->heads * d;
     const real scale = (real)s->scale;
-    int *places = (int *)workspace;
-    pair_places(places, &K);
     int threads = 1;
 #pragma omp parallel num_threads(s->threads)
     {
@@ -376,8 +382,7 @@ void attention_backward(real *dq, real *dk, real *dv, real *dkey_v, real *dkey_h
         for (int bj = 0; bj < s->batch * s->heads; bj++) {
             const size_t head = (size_t)(bj / s->heads) * N * qd + (size_t)(bj % s->heads) * d;
             backward_block(&b, dq + head, dk + head, dv + head, dout + head,
-                           probs + (size_t)bj * N * N, q + head, k + head, v + head, qd, places,
-                           scale, &K);
+                           probs + (size_t)bj * N * N, q + head, k + head, v + head, qd, scale, &K);
         }
     }
     /* the threads' table gradients, added in thread order */
