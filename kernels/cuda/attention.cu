@@ -77,7 +77,7 @@ __device__ __forceinline__ real warp_max(real x) {
 }
 
 // sums_v[t] = sum of row[k] over the keys whose vertical table row is t; sums_h likewise
-// (attention.c's sum_relative, in the same order of additions). `row` is the warp's copy in
+// (attention.c's sum_into_tables, in the same order of additions). `row` is the warp's copy in
 // shared memory; `lines` has room for 2 * grid partial sums.
 __device__ void bucket_sums(real *sums_v, real *sums_h, const real *row, real *lines, int i,
                             int tokens, int grid, int radius, int table_rows, int lane) {
@@ -145,8 +145,8 @@ __device__ __forceinline__ RowIndex row_index(size_t n, int tokens, int heads) {
 }
 
 // Forward, per score row: L = S + lookups (S = Q K^T, in `probs`), A = softmax(scale L)
-// written over S, and A bucket-summed into sums_v, sums_h (attention.c: add_relative,
-// softmax_row, sum_relative).
+// written over S, and A bucket-summed into sums_v, sums_h (attention.c: add_lookups,
+// forward_rows' softmax, sum_into_tables).
 __global__ void softmax_forward_kernel(real *probs, real *sums_v, real *sums_h,
                                        const real *lookup_v, const real *lookup_h, size_t n_rows,
                                        int tokens, int heads, int grid, int radius, int table_rows,
@@ -202,7 +202,7 @@ __global__ void bucket_probs_kernel(real *sums_v, real *sums_h, const real *prob
 
 // Backward, per score row: dA = dO V^T (in `dscores`) + the value tables' lookups, then
 // through the softmax dL = scale A (dA - sum(dA A)) written over dA, then dL bucket-summed
-// (attention.c: add_relative, softmax_backward_row, sum_relative).
+// (attention.c: add_lookups, backward_rows, sum_into_tables).
 __global__ void softmax_backward_kernel(real *dscores, real *sums_v, real *sums_h,
                                         const real *probs, const real *lookup_v,
                                         const real *lookup_h, size_t n_rows, int tokens, int heads,
