@@ -139,8 +139,8 @@ static void shipped_recipes(void) {
     CHECK_EQ_I64(quick->warmup_epochs, 1);
     CHECK(!quick->lr_epoch_lag);
     /* The quick recipe is a copy of the long one (its header says so): apart from name, file,
-     * text, epoch budget, warm-up and lag, every setting byte for byte the same. Both were
-     * calloc'ed and filled by the same parser, so padding and pointers agree as well. */
+     * text, epoch budget, warm-up, lag and precision, every setting byte for byte the same. Both
+     * were calloc'ed and filled by the same parser, so padding and pointers agree as well. */
     Recipe same;
     memcpy(&same, quick, sizeof same);
     memcpy(same.name, full->name, sizeof same.name);
@@ -148,6 +148,8 @@ static void shipped_recipes(void) {
     same.text = full->text;
     same.epochs = full->epochs, same.warmup_epochs = full->warmup_epochs;
     same.lr_epoch_lag = full->lr_epoch_lag;
+    same.precision = full->precision;
+    CHECK(strcmp(quick->precision, "bf16") == 0 && strcmp(full->precision, "fp32") == 0);
     CHECK(memcmp(&same, full, sizeof same) == 0);
     recipe_free(full);
     recipe_free(quick);

@@ -45,7 +45,7 @@ static double cpu_time_ms(const Backend *be, void (*work)(void *), void *arg) {
  * scaled other than C = op(A) op(B) (+ C), which the engine does not use, stays fp32. */
 static void cpu_gemm(const Backend *be, bool ta, bool tb, int m, int n, int k, real alpha,
                      const real *a, int lda, const real *b, int ldb, real beta, real *c, int ldc) {
-#ifndef PRENAS_REAL_DOUBLE
+#ifdef CPU_BF16_PRODUCTS
     if (be->ctx && alpha == 1 && (beta == 0 || beta == 1)) {
         gemm_bf16(be->ctx, ta, tb, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
         return;
@@ -56,7 +56,7 @@ static void cpu_gemm(const Backend *be, bool ta, bool tb, int m, int n, int k, r
 }
 static void cpu_linear_forward(const Backend *be, real *y, const real *x, const real *w,
                                const real *b, int rows, int in, int out, int ldw) {
-#ifndef PRENAS_REAL_DOUBLE
+#ifdef CPU_BF16_PRODUCTS
     if (be->ctx) {
         linear_forward_bf16(be->ctx, y, x, w, b, rows, in, out, ldw);
         return;
@@ -67,7 +67,7 @@ static void cpu_linear_forward(const Backend *be, real *y, const real *x, const 
 }
 static void cpu_linear_backward(const Backend *be, real *dx, real *dw, real *db, const real *dy,
                                 const real *x, const real *w, int rows, int in, int out, int ldw) {
-#ifndef PRENAS_REAL_DOUBLE
+#ifdef CPU_BF16_PRODUCTS
     if (be->ctx) {
         linear_backward_bf16(be->ctx, dx, dw, db, dy, x, w, rows, in, out, ldw);
         return;

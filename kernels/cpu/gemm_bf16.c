@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if defined(PRENAS_NO_DNNL) || defined(PRENAS_REAL_DOUBLE)
+#ifndef CPU_BF16_PRODUCTS
 CpuBf16 *cpu_bf16_open(char *why, size_t why_size) {
     snprintf(why, why_size, "this build has no bf16 products (no oneDNN, or the f64 test build)");
     return NULL;

@@ -20,6 +20,12 @@
 
 typedef struct CpuBf16 CpuBf16;
 
+/* The products exist in float builds with oneDNN; in the f64 test engine and in the device
+ * check's tier 1 (PRENAS_NO_DNNL) only cpu_bf16_open (which says why not) and round_to_bf16. */
+#if !defined(PRENAS_REAL_DOUBLE) && !defined(PRENAS_NO_DNNL)
+#define CPU_BF16_PRODUCTS 1
+#endif
+
 /* A context, or NULL with one line in `why` when this CPU cannot multiply bf16 at speed
  * (oneDNN's effective ISA below avx512_core_bf16: no AVX512-BF16, or DNNL_MAX_CPU_ISA caps it)
  * or this build has no oneDNN. */
