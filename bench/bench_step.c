@@ -3,10 +3,10 @@
  * img_per_s=<training images per second>, for scripts (bench/step-vs-torch.sh). */
 #include "arch.h"
 #include "backend.h"
-#include "error.h"
 #include "cli.h"
 #include "clock.h"
 #include "cost.h"
+#include "error.h"
 #include "kernels.h"
 #include "optim.h"
 #include "rng.h"

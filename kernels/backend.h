@@ -57,10 +57,10 @@ const Backend *backend_cpu(void);
 /* Opens the backend named by `device` ("auto", "cpu", "cuda") at `precision` ("fp32", "tf32",
  * "bf16"; NULL: fp32). "auto" is CUDA when it was built and a GPU is usable, else the CPU.
  * With CUDA, each rank takes GPU (node-local rank mod GPUs on the node); the node-local rank
- * comes from SLURM_LOCALID, OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or MV2_COMM_WORLD_LOCAL_RANK
- * (0 when none is set). On failure (an unknown name, "cuda" without a usable GPU or without
- * a CUDA build, tf32 on the CPU) writes one line to `why` and returns false. bf16 on a CPU
- * without AVX512-BF16 opens fp32 (the name says why). */
+ * comes from SLURM_LOCALID, OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or
+ * MV2_COMM_WORLD_LOCAL_RANK (0 when none is set). On failure (an unknown name, "cuda" without a
+ * usable GPU or without a CUDA build, tf32 on the CPU) writes one line to `why` and returns false.
+ * bf16 on a CPU without AVX512-BF16 opens fp32 (the name says why). */
 bool backend_open(Backend *be, const char *device, const char *precision, char *why,
                   size_t why_size);
 void backend_close(Backend *be);
@@ -120,8 +120,8 @@ struct BackendOps {
                            const real *pos, int batch, int tokens, int dim, int ld_pos);
     void (*tokens_backward)(const Backend *, real *dpatch_embedded, real *dcls, real *dpos,
                             const real *dx, int batch, int tokens, int dim, int ld_pos);
-    void (*pool_forward)(const Backend *, real *out, const real *x, int batch, int tokens,
-                         int dim, bool class_token);
+    void (*pool_forward)(const Backend *, real *out, const real *x, int batch, int tokens, int dim,
+                         bool class_token);
     void (*pool_backward)(const Backend *, real *dx, const real *dout, int batch, int tokens,
                           int dim, bool class_token);
 
@@ -131,8 +131,8 @@ struct BackendOps {
                       int rows, int qdim);
     /* entries of `real` scratch the attention ops need for this shape on this backend */
     size_t (*attention_workspace_size)(const Backend *, const AttentionShape *shape);
-    void (*attention_forward)(const Backend *, real *out, real *probs, const real *q,
-                              const real *k, const real *v, const real *key_v, const real *key_h,
+    void (*attention_forward)(const Backend *, real *out, real *probs, const real *q, const real *k,
+                              const real *v, const real *key_v, const real *key_h,
                               const real *value_v, const real *value_h, real *workspace,
                               const AttentionShape *shape);
     void (*attention_backward)(const Backend *, real *dq, real *dk, real *dv, real *dkey_v,

@@ -127,8 +127,8 @@ size_t shared_bytes(const Geometry &g) {
 // about 1,500 tokens); below it this is a no-op.
 template <typename Kernel> void allow_shared(Kernel kernel, size_t bytes) {
     if (bytes > 48 * 1024)
-        CHECK_CUDA(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                        (int)bytes));
+        CHECK_CUDA(
+            cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
 }
 
 struct RowIndex {
