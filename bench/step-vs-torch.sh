@@ -15,9 +15,8 @@
 #   --pairs P        runs of each prenas measurement (default 1); with P > 1 every prenas figure
 #                    is the median of P and the ratio the median of the P pairs' ratios
 # Threads: OMP_NUM_THREADS (default 2), for both programs. The report goes to stdout, progress
-# (with seconds since the start) to stderr. Time: about 1.5 minutes on an idle 2-core machine at
-# the defaults (estimated from the step times in docs/benchmarks.md), 2 with --baseline; several
-# times that on a loaded one. PyTorch's Tiny runs take most of it; --steps 3 shortens them.
+# (with seconds since the start) to stderr. Time: 1 min 34 s with --baseline --pairs 2 on an
+# idle 2-core AMD EPYC (docs/benchmarks.md); several times that on a loaded machine. PyTorch's Tiny runs take most of it; --steps 3 shortens them.
 #
 # The table, for each case at fp32 and at bf16 (prenas-bench-step --device cpu --precision P):
 #   img/s, GFLOP/s   training images per second; model GFLOP/s = 6 x MACs per image x img/s
