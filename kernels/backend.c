@@ -86,16 +86,13 @@ bool backend_open(Backend *be, const char *device, const char *precision, char *
         be->ctx = cpu_bf16_open(bf16_missing, sizeof bf16_missing);
         if (be->ctx) be->precision = PRECISION_BF16;
     }
-    const char *products = be->ctx ? "bf16" : "fp32";
-    if (bf16_missing[0] && fallback[0])
-        snprintf(be->name, sizeof be->name, "cpu, fp32 (bf16 asked, but %s; %s)", bf16_missing,
-                 fallback);
-    else if (bf16_missing[0])
-        snprintf(be->name, sizeof be->name, "cpu, fp32 (bf16 asked, but %s)", bf16_missing);
-    else if (is_auto && fallback[0])
-        snprintf(be->name, sizeof be->name, "cpu, %s (%s)", products, fallback);
-    else
-        snprintf(be->name, sizeof be->name, "cpu, %s", products);
+    char reasons[384] = ""; /* why this is not the backend or precision asked for */
+    if (bf16_missing[0]) snprintf(reasons, sizeof reasons, "bf16 asked, but %s", bf16_missing);
+    if (is_auto && fallback[0])
+        snprintf(reasons + strlen(reasons), sizeof reasons - strlen(reasons), "%s%s",
+                 reasons[0] ? "; " : "", fallback);
+    snprintf(be->name, sizeof be->name, "cpu, %s%s%s%s", be->ctx ? "bf16" : "fp32",
+             reasons[0] ? " (" : "", reasons, reasons[0] ? ")" : "");
     return true;
 }
 

@@ -43,7 +43,7 @@ struct Backend {
     DeviceKind kind;
     Precision precision;
     int device;     /* GPU ordinal; -1 on the CPU */
-    char name[160]; /* what was chosen, for the log: "cuda:0 (NVIDIA H200, sm_90), tf32" */
+    char name[256]; /* what was chosen, for the log: "cuda:0 (NVIDIA H200, sm_90), tf32" */
     const BackendOps *ops;
     void *ctx; /* the backend's own state (CUDA: stream, cuBLASLt handle, workspaces) */
 };
