@@ -72,8 +72,9 @@ val=$job
 stage evaluate-test "@WORK@/eval-test.h5" 0 "aftercorr:$train" "evaluate" evaluate.sbatch \
     --ntasks="$ranks" "$array" -- @WORK@/train/supernet.h5 "$dataset" test @WORK@/eval-test.h5
 test_job=$job
-stage specialize "@WORK@/models" 0 "aftercorr:$val" "specialize" specialize.sbatch "$array" -- \
-    @WORK@/train/supernet.h5 "$dataset" @WORK@/eval-val.h5 "$budgets" @WORK@/models
+stage specialize "@WORK@/models" 0 "aftercorr:$val:$test_job" "specialize" specialize.sbatch "$array" -- \
+    @WORK@/train/supernet.h5 "$dataset" @WORK@/eval-val.h5 "$budgets" @WORK@/models \
+    --test @WORK@/eval-test.h5
 evals=()
 while read -r _ dir; do evals+=("$dir/eval-test.h5"); done <"$list"
 stage summary "$work/summary/summary.csv" 0 "afterok:$test_job" "summary" summary.sbatch -- \

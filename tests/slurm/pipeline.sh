@@ -98,6 +98,9 @@ for f in scores.h5 preferred.h5 preferred.json preferred.cfg train/supernet.h5 e
     eval-val.csv eval-test.md eval-test.png models/model-0.3M.h5 models/model-0.45M.h5; do
     [ -s "$work/p/$f" ] && pass || fail "no $f"
 done
+# the models' table carries the test top-1 beside val (specialize waited for the test evaluation)
+awk '/^params <=/ { n++; if ($7 !~ /%$/) bad = 1 } END { exit !(n == 2 && !bad) }' "$work/p/models/models.txt" &&
+    pass || fail "models.txt without test top-1: $(cat "$work/p/models/models.txt")"
 for f in "$work"/p/*.h5 "$work"/p/train/supernet.h5 "$work"/p/models/*.h5; do
     "$bin/prenas-inspect" --verify "$f" >/dev/null && pass || fail "$f: $("$bin/prenas-inspect" --verify "$f" 2>&1)"
 done
