@@ -48,7 +48,7 @@ typedef struct {
     int eval_every_epochs, eval_batch;
     int64_t eval_max_images; /* 0: the whole split */
     int log_every;
-    int max_nonfinite; /* consecutive skipped steps before giving up */
+    int max_nonfinite;              /* consecutive skipped steps before giving up */
     const char *device, *precision; /* backend.h's names; --device, --precision override */
 } Recipe;
 
