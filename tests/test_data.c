@@ -138,15 +138,19 @@ static void shipped_recipes(void) {
     CHECK(full->lr_epoch_lag);
     CHECK_EQ_I64(quick->warmup_epochs, 1);
     CHECK(!quick->lr_epoch_lag);
+    CHECK_EQ_I64(quick->batch, 64);
+    CHECK_NEAR(recipe_peak_lr(quick), recipe_peak_lr(full), 0);
     /* The quick recipe is a copy of the long one (its header says so): apart from name, file,
-     * text, epoch budget, warm-up, lag and precision, every setting byte for byte the same. Both
-     * were calloc'ed and filled by the same parser, so padding and pointers agree as well. */
+     * text, epoch budget, batch (and lr_batch: the same peak rate), warm-up, lag and precision,
+     * every setting byte for byte the same. Both were calloc'ed and filled by the same parser,
+     * so padding and pointers agree as well. */
     Recipe same;
     memcpy(&same, quick, sizeof same);
     memcpy(same.name, full->name, sizeof same.name);
     memcpy(same.source, full->source, sizeof same.source);
     same.text = full->text;
     same.epochs = full->epochs, same.warmup_epochs = full->warmup_epochs;
+    same.batch = full->batch, same.lr_batch = full->lr_batch;
     same.lr_epoch_lag = full->lr_epoch_lag;
     same.precision = full->precision;
     CHECK(strcmp(quick->precision, "bf16") == 0 && strcmp(full->precision, "fp32") == 0);
