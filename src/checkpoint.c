@@ -149,7 +149,8 @@ static bool same_setting(bool same, const char *was, const char *now, const char
                          Error *err) {
     return same || input_error(err,
                                "the checkpoint was trained with %s, this run has %s (a resumed "
-                               "run keeps the settings it started with), %s",
+                               "run keeps the settings it started with; for others, train "
+                               "in another --out), %s",
                                was, now, path);
 }
 
