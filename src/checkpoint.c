@@ -27,6 +27,7 @@ static void write_state(hid_t file, const AdamW *opt, const TrainState *s, const
     h5_attr_int(state, "world_size", s->world_size);
     h5_attr_int(state, "batch", s->batch);
     h5_attr_string(state, "sampling", s->sampling);
+    h5_attr_string(state, "dataset", s->dataset);
     h5_attr_doubles(state, "seconds", &s->seconds, 1);
     CHECK_H5(H5Gclose(state));
 }
@@ -132,7 +133,9 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Erro
              h5_read_attr_int(&src, state, "world_size", &world) &&
              h5_read_attr_int(&src, state, "batch", &batch) &&
              h5_read_attr_string(&src, state, "sampling", s->sampling, sizeof s->sampling) &&
-             h5_read_attr_doubles(&src, state, "seconds", &s->seconds, 1);
+             h5_read_attr_doubles(&src, state, "seconds", &s->seconds, 1) &&
+             (H5Aexists(state, "dataset") <= 0 ||
+              h5_read_attr_string(&src, state, "dataset", s->dataset, sizeof s->dataset));
         s->seed = (uint64_t)seed, s->world_size = (int)world, s->batch = (int)batch;
         CHECK_H5(H5Gclose(optim));
         CHECK_H5(H5Gclose(state));
@@ -141,28 +144,89 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Erro
     return ok;
 }
 
-bool checkpoint_resume(const char *path, const Space *training, int batch, const char *sampling,
-                       Vit *vit, AdamW *opt, TrainState *state, Error *err) {
+/* One setting of a checkpoint against this run's: an input error naming both when not `same`. */
+static bool same_setting(bool same, const char *was, const char *now, const char *path,
+                         Error *err) {
+    return same || input_error(err,
+                               "the checkpoint was trained with %s, this run has %s (a resumed "
+                               "run keeps the settings it started with; for others, train "
+                               "in another --out), %s",
+                               was, now, path);
+}
+
+/* The checkpoint's /archs (none after whole-space training) against this run's set. */
+static bool same_archs(const H5Source *src, const TrainingSet *set, const char *option) {
+    int n = 0;
+    char **stored = h5_exists(src->file, "archs") ? h5_read_strings(src, "archs/arch", &n) : NULL;
+    if (h5_exists(src->file, "archs") && !stored) return false;
+    bool ok = true;
+    for (int i = 0; ok && i < (n > set->n ? n : set->n); i++) {
+        char now[512] = "none", was[600], here[600];
+        if (i < set->n) arch_format(&set->archs[i], now, sizeof now);
+        snprintf(was, sizeof was, "%s architecture %d of %d %s", option, i + 1, n,
+                 i < n ? stored[i] : "none");
+        snprintf(here, sizeof here, "%s architecture %d of %d %s", option, i + 1, set->n, now);
+        ok = same_setting(i < n && i < set->n && strcmp(stored[i], now) == 0, was, here, src->path,
+                          src->err);
+    }
+    for (int i = 0; i < n; i++) free(stored[i]);
+    free(stored);
+    return ok;
+}
+
+bool checkpoint_resume(const char *path, const CheckpointContext *run, const Recipe *recipe,
+                       TrainState *state, Vit *vit, AdamW *opt, Error *err) {
     char *space_text = checkpoint_space(path, err);
     if (!space_text) return false;
     Space *stored = space_load_text(space_text, path, err);
     free(space_text);
-    const bool same = stored && space_same_search(stored, training);
+    const bool same = stored && space_same_search(stored, run->set->training);
     space_free(stored);
     if (!same) {
         if (!err->code)
             input_error(err, "the checkpoint trains another supernet than this command, %s", path);
         return false;
     }
+    const TrainState now = *state;
     if (!checkpoint_load(path, vit, opt, state, err)) return false;
-    if (state->batch != batch)
-        return input_error(
-            err, "the checkpoint was trained with a global batch of %d, the recipe has %d, %s",
-            state->batch, batch, path);
-    if (strcmp(state->sampling, sampling) != 0)
-        return input_error(err, "the checkpoint was trained with --sampling %s, %s",
-                           state->sampling, path);
-    return true;
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
+    H5Source src = {a.file, path, err};
+    Recipe *trained = recipe_parse(a.meta.config, path, NULL, 0, err);
+    char was[ARTEFACT_PATH_MAX + 128], here[ARTEFACT_PATH_MAX + 128], was_line[256], now_line[256];
+    bool ok = trained != NULL;
+    if (ok) {
+        snprintf(was, sizeof was, "--sampling %s", state->sampling);
+        snprintf(here, sizeof here, "--sampling %s", now.sampling);
+        ok = same_setting(strcmp(state->sampling, now.sampling) == 0, was, here, path, err);
+    }
+    if (ok) {
+        snprintf(was, sizeof was, "--seed %llu", (unsigned long long)state->seed);
+        snprintf(here, sizeof here, "--seed %llu", (unsigned long long)now.seed);
+        ok = same_setting(state->seed == now.seed, was, here, path, err);
+    }
+    if (ok && !recipe_trains_alike(trained, recipe, was_line, now_line, sizeof was_line)) {
+        snprintf(was, sizeof was, "the recipe's %s", was_line);
+        snprintf(here, sizeof here, "%s", now_line);
+        ok = same_setting(false, was, here, path, err);
+    }
+    if (ok && state->dataset[0]) { /* older checkpoints do not know their data's identity */
+        const ArtefactInput *data = artefact_meta_input(&a.meta, "dataset");
+        const ArtefactInput *given = NULL;
+        for (int i = 0; i < run->n_inputs; i++)
+            if (strcmp(run->inputs[i].role, "dataset") == 0) given = &run->inputs[i];
+        snprintf(was, sizeof was, "--data %s (dataset %.12s...)", data ? data->path : "?",
+                 state->dataset);
+        snprintf(here, sizeof here, "--data %s (dataset %.12s...)", given ? given->path : "?",
+                 now.dataset);
+        ok = same_setting(strcmp(state->dataset, now.dataset) == 0, was, here, path, err);
+    }
+    if (ok)
+        ok = same_archs(&src, run->set,
+                        strcmp(now.sampling, "fixed") == 0 ? "--arch" : "--preferred");
+    recipe_free(trained);
+    artefact_close(&a);
+    return ok;
 }
 
 /* /archs of a checkpoint; absent after whole-space training. */

@@ -12,6 +12,7 @@
 #include "error.h"
 #include "model.h"
 #include "optim.h"
+#include "recipe.h"
 #include "training_set.h"
 
 #include <stdbool.h>
@@ -25,7 +26,8 @@ typedef struct {
     uint64_t seed;
     int world_size, batch;
     char sampling[16];
-    double seconds; /* training wall time over all sessions */
+    char dataset[SHA256_HEX_SIZE]; /* dataset_identity of --data; "" in checkpoints before it */
+    double seconds;                /* training wall time over all sessions */
 } TrainState;
 
 typedef struct {
@@ -46,11 +48,16 @@ void checkpoint_latest(const char *rundir, char *path, size_t size);
  * loading it. */
 char *checkpoint_space(const char *path, Error *err);
 bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err);
-/* checkpoint_load for continuing a run: the checkpoint must train the same supernet
- * (`training`), with the same global batch and sampling mode (an input error names the
- * difference). */
-bool checkpoint_resume(const char *path, const Space *training, int batch, const char *sampling,
-                       Vit *vit, AdamW *opt, TrainState *state, Error *err);
+/* checkpoint_load for continuing a run. `run` and `recipe` are this command's, `state` holds
+ * its seed, sampling and dataset identity on entry and the checkpoint's state on return. A
+ * resumed run must train every step as the checkpoint's run would have: the same supernet
+ * (space), architectures (/archs: --preferred's list or --arch), recipe settings
+ * (recipe_trains_alike: all but checkpoint/eval/log intervals, name, device, precision and
+ * max_nonfinite), --seed, --sampling and data (its identity, not its path). Any other value is
+ * an input error naming the checkpoint, the setting and both values. The rank count, --steps,
+ * --workers, --images, --device and --precision may change. */
+bool checkpoint_resume(const char *path, const CheckpointContext *run, const Recipe *recipe,
+                       TrainState *state, Vit *vit, AdamW *opt, Error *err);
 
 /* A trained supernet (RUNDIR/supernet.h5 or any checkpoint) for evaluation, search and
  * specialisation: its space, the architectures it was trained on (/archs: n = 0 after

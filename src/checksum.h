@@ -11,5 +11,7 @@
 enum { SHA256_HEX_SIZE = 65 };
 
 bool sha256_file(const char *path, char hex[SHA256_HEX_SIZE], Error *err);
+/* The SHA-256 of a string's bytes (without its terminating NUL). */
+void sha256_text(const char *text, char hex[SHA256_HEX_SIZE]);
 
 #endif

@@ -177,6 +177,27 @@ const SplitInfo *dataset_split(const DatasetFile *ds, const char *name) {
     return NULL;
 }
 
+void dataset_identity(const DatasetFile *ds, char hex[SHA256_HEX_SIZE]) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    const ArtefactMeta *meta = &ds->artefact.meta;
+    for (int i = 0; i < meta->n_inputs; i++)
+        fprintf(f, "input %s %s\n", meta->inputs[i].role, meta->inputs[i].sha256);
+    fprintf(f, "seed %llu\nshape %d %d %d %d\n", (unsigned long long)meta->seed, ds->shape.height,
+            ds->shape.width, ds->shape.channels, ds->shape.num_classes);
+    for (int s = 0; s < ds->n_splits; s++) {
+        const SplitInfo *split = &ds->splits[s];
+        fprintf(f, "split %s %lld %s\n", split->name, (long long)split->count, split->source);
+        for (int c = 0; c < ds->shape.channels; c++)
+            fprintf(f, "%a %a\n", split->mean[c], split->std[c]);
+    }
+    if (fclose(f) != 0) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    sha256_text(text, hex);
+    free(text);
+}
+
 /* Rows [first, first + count) of the split's dataset `what` ("images" or "labels"). */
 static bool read_rows(DatasetFile *ds, const char *split, const char *what, hid_t mem_type,
                       int rank, int64_t first, int64_t count, void *out, Error *err) {

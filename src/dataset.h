@@ -66,6 +66,12 @@ typedef struct {
 bool dataset_open(DatasetFile *dataset, const char *path, Error *err);
 void dataset_close(DatasetFile *dataset);
 const SplitInfo *dataset_split(const DatasetFile *dataset, const char *name); /* NULL if absent */
+/* What the data is, whatever the file's path or the time it was packed: the SHA-256 of its
+ * provenance (its sources' SHA-256s in /meta/inputs and its seed) and of what it holds (image
+ * shape, and each split's name, size, origin and exact pixel statistics). Packing the same
+ * sources the same way gives the same identity, so a checkpoint can tell its data from
+ * another of the same shape (checkpoint.h). */
+void dataset_identity(const DatasetFile *dataset, char hex[SHA256_HEX_SIZE]);
 /* Rows [first, first + count) of a split; labels are checked against the class count. */
 bool dataset_read(DatasetFile *dataset, const char *split, int64_t first, int64_t count,
                   uint8_t *images, int32_t *labels, Error *err);

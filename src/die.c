@@ -1,4 +1,4 @@
-/* Leaving a stage on an error (error.h): die, die_alone and die_input, which know about MPI.
+/* Leaving a stage on an error (error.h): die and die_input, which know about MPI.
  * Kept apart from error.c so that error.c builds without MPI (tests/device/). */
 #include "error.h"
 
@@ -38,13 +38,6 @@ _Noreturn void die(const Error *err) {
         fprintf(stderr, "%s: error: %s\n", program_invocation_short_name, err->message);
     if (mpi_running()) MPI_Finalize();
     exit(err->code != 0 ? err->code : EXIT_RUNTIME);
-}
-
-_Noreturn void die_alone(const Error *err) {
-    const int code = err->code != 0 ? err->code : EXIT_RUNTIME;
-    fprintf(stderr, "%s: error: %s\n", program_invocation_short_name, err->message);
-    if (mpi_running()) MPI_Abort(MPI_COMM_WORLD, code);
-    exit(code);
 }
 
 _Noreturn void die_input(const char *fmt, ...) {

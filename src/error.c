@@ -1,5 +1,5 @@
 /* Errors without MPI: error_set, fatal_at and the allocation checks, which the tier-1 device
- * check (tests/device/) builds without MPI. die, die_alone and die_input are in die.c. */
+ * check (tests/device/) builds without MPI. die and die_input are in die.c. */
 #include "error.h"
 
 #include <errno.h>

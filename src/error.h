@@ -33,10 +33,6 @@ bool error_set(Error *err, int code, const char *fmt, ...) __attribute__((format
  * collective: every rank calls it for the same error, rank 0 prints, all finalise. (An error
  * that only some ranks meet goes through comm_check, mpi/comm.h.) */
 _Noreturn void die(const Error *err);
-/* For an error one rank meets alone where no collective check can wait for it (a data file
- * that turns out corrupt in the middle of training): this rank prints, and MPI_Abort takes
- * every rank down with the error's code. */
-_Noreturn void die_alone(const Error *err);
 /* The same for an error a stage detects itself (usage, option values): exit 2. */
 _Noreturn void die_input(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fatal_at(const char *file, int line, const char *fmt, ...)

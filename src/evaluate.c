@@ -9,7 +9,7 @@
 #include <string.h>
 
 EvalResult evaluate_subnet(Model *model, const Arch *arch, const EvalImages *d, int batch,
-                           const Comm *comm) {
+                           const Comm *comm, Error *err) {
     size_t first, count;
     comm_share(comm, (size_t)d->count, &first, &count);
     if (batch > model->max_batch) batch = model->max_batch;
@@ -26,8 +26,11 @@ EvalResult evaluate_subnet(Model *model, const Arch *arch, const EvalImages *d, 
             rows[i] = (int64_t)at + i;
             labels[i] = d->split->labels[at + i];
         }
-        Error err = {0};
-        if (!split_images_gather(d->split, rows, n, raw, &err)) die_alone(&err);
+        Error failed = {0};
+        if (!split_images_gather(d->split, rows, n, raw, &failed)) {
+            memset(raw, 0, image_bytes(shape) * (size_t)n); /* the result is not used */
+            if (!err->code) *err = failed;
+        }
         images_to_tensor(images, raw, n, shape, d->mean, d->std);
         const Loss loss = {.kind = LOSS_CROSS_ENTROPY, .labels = labels};
         model_forward(model, arch, images, n, &loss, NULL);
@@ -48,6 +51,7 @@ void evaluate_table(Model *model, EvalTable *table, const EvalImages *data, int 
     const bool whole = n >= comm->size; /* each rank takes whole architectures */
     const Comm solo = {0, 1};
     double *results = xcalloc((size_t)n * 5 + 1, sizeof *results);
+    Error err = {0};
     const double start = monotonic_seconds();
     double reported = start;
     int mine = 0, done = 0;
@@ -55,7 +59,7 @@ void evaluate_table(Model *model, EvalTable *table, const EvalImages *data, int 
     for (int i = 0; i < n; i++) {
         if (whole && i % comm->size != comm->rank) continue;
         const EvalResult e =
-            evaluate_subnet(model, &table->rows[i].arch, data, batch, whole ? &solo : comm);
+            evaluate_subnet(model, &table->rows[i].arch, data, batch, whole ? &solo : comm, &err);
         if (whole || comm->rank == 0) {
             double *r = results + 5 * (size_t)i;
             r[0] = e.top1, r[1] = e.top5, r[2] = e.loss, r[3] = (double)e.images,
@@ -70,6 +74,7 @@ void evaluate_table(Model *model, EvalTable *table, const EvalImages *data, int 
             reported = now;
         }
     }
+    comm_check(comm, &err);
     /* every result comes from one rank; the others add zeros, which changes no bit */
     comm_sum_doubles(comm, results, (size_t)n * 5);
     for (int i = 0; i < n; i++) {

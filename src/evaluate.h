@@ -24,19 +24,21 @@ typedef struct {
     const double *mean, *std; /* the training split's */
 } EvalImages;
 
-/* A streamed split that cannot be read ends the run (die_alone). */
-
 struct EvalTable;
 /* The accuracy of every row of an evaluation table (src/eval_table.h). Ranks take whole
  * architectures (round robin) when there are at least as many as ranks, so every result is
  * the one a single rank computes, bit for bit, whatever the rank count; with fewer
  * architectures than ranks they share each architecture's images (equal counts, the loss
  * equal to rounding). Every rank ends with every row. Rank 0 reports progress and an ETA on
- * stderr every few seconds when `progress`. */
+ * stderr every few seconds when `progress`. Images of a streamed split that a rank cannot read
+ * end the run on every rank with that rank's one-line error (comm_check). */
 void evaluate_table(Model *model, struct EvalTable *table, const EvalImages *data, int batch,
                     const Comm *comm, bool progress);
 
+/* A subnet's accuracy, summed over the ranks of `comm`. Images of a streamed split that this
+ * rank cannot read set err (the first such error) and count as zeros: the ranks must agree
+ * (comm_check) before a result is used, since another rank may have read its share. */
 EvalResult evaluate_subnet(Model *model, const Arch *arch, const EvalImages *data, int batch,
-                           const Comm *comm);
+                           const Comm *comm, Error *err);
 
 #endif

@@ -52,7 +52,8 @@ static int64_t stretch_position(const Loader *l, int64_t step) {
     return step % l->steps_per_epoch * l->recipe->batch + l->stretch.first;
 }
 
-/* The stored images and labels of this rank's stretch of `step`. */
+/* The stored images and labels of this rank's stretch of `step`. A streamed split that cannot
+ * be read leaves zeros and the first such error in the loader (loader_next reports it). */
 static void gather(Loader *l, int64_t step, Batch *b) {
     const int64_t *order = epoch_order(l, step / l->steps_per_epoch);
     const int64_t first = stretch_position(l, step);
@@ -61,7 +62,9 @@ static void gather(Loader *l, int64_t step, Batch *b) {
         b->stretch_labels[i] = l->split->labels[l->rows[i]];
     }
     Error err = {0};
-    if (!split_images_gather(l->split, l->rows, l->stretch.span, b->raw, &err)) die_alone(&err);
+    if (split_images_gather(l->split, l->rows, l->stretch.span, b->raw, &err)) return;
+    memset(b->raw, 0, image_bytes(l->split->shape) * (size_t)l->stretch.span);
+    if (!l->error.code) l->error = err;
 }
 
 static void augment(Loader *l, int64_t step, Batch *b) {
@@ -136,7 +139,7 @@ void loader_init(Loader *l, const SplitImages *split, const double *mean, const 
     pthread_cond_init(&l->changed, NULL);
 }
 
-const Batch *loader_next(Loader *l, int64_t step, double *waited) {
+const Batch *loader_next(Loader *l, int64_t step, double *waited, Error *err) {
     const double start = monotonic_seconds();
     const bool by_caller = streamed(l); /* reads in this thread, the background one augments */
     pthread_mutex_lock(&l->lock);
@@ -163,6 +166,7 @@ const Batch *loader_next(Loader *l, int64_t step, double *waited) {
     pthread_cond_broadcast(&l->changed);
     pthread_mutex_unlock(&l->lock);
     *waited += monotonic_seconds() - start;
+    if (l->error.code && !err->code) *err = l->error;
     return &l->slots[step % 2];
 }
 

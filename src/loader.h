@@ -58,14 +58,17 @@ typedef struct {
     pthread_cond_t changed;
     int64_t requested, ready;
     bool running, stop;
+    Error error; /* the first read of a streamed split that failed */
 } Loader;
 
 /* The split stays the caller's. The per-rank batch must divide evenly: recipe->batch % world. */
 void loader_init(Loader *loader, const SplitImages *split, const double *mean, const double *std,
                  const Recipe *recipe, const Comm *comm, uint64_t seed, int workers);
-/* The batch of `step`; the thread then prepares step + 1. Adds the time waited. A streamed
- * split that cannot be read ends the run (die_alone). */
-const Batch *loader_next(Loader *loader, int64_t step, double *waited);
+/* The batch of `step`; the thread then prepares step + 1. Adds the time waited. When this rank
+ * could not read images of a streamed split (for this step or the next), sets err: the ranks
+ * must then agree to stop before the next step (trainer.c), since the others may have read
+ * theirs; the unread images are zeros, so a step may finish but must not be kept. */
+const Batch *loader_next(Loader *loader, int64_t step, double *waited, Error *err);
 /* A batch, prepared in the calling thread (the data-only benchmark, tests), into one from
  * loader_batch (freed with batch_free). */
 void loader_fill(Loader *loader, int64_t step, Batch *batch);

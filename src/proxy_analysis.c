@@ -32,21 +32,25 @@ static int ascending(const void *a, const void *b) {
 typedef struct {
     Arch group; /* the group's member with ascending heads and ratios: equal for isomers */
     Measured measured;
+    int line; /* in a CSV file; 0 for eval.h5 */
 } Keyed;
 
 static int by_group_then_arch(const void *a, const void *b) {
     const Keyed *p = a, *q = b;
     const int group = compare_archs(&p->group, &q->group);
-    return group ? group : compare_archs(&p->measured.arch, &q->measured.arch);
+    const int arch = group ? group : compare_archs(&p->measured.arch, &q->measured.arch);
+    return arch ? arch : (p->line > q->line) - (p->line < q->line);
 }
 
-/* Sorts the architectures into groups; `items` is taken over. */
-static bool measurements_group(Measured *items, int n, const char *path, char *source,
-                               Measurements *out, Error *err) {
+/* Sorts the architectures into groups; `items` is taken over. `lines` (NULL for eval.h5): each
+ * item's line in the file, so that a duplicate names both. */
+static bool measurements_group(Measured *items, const int *lines, int n, const char *path,
+                               char *source, Measurements *out, Error *err) {
     memset(out, 0, sizeof *out);
     Keyed *keyed = xmalloc(sizeof *keyed * ((size_t)n + 1));
     for (int i = 0; i < n; i++) {
         keyed[i].measured = items[i];
+        keyed[i].line = lines ? lines[i] : 0;
         keyed[i].group = items[i].arch;
         qsort(keyed[i].group.num_heads, (size_t)items[i].arch.depth, sizeof(int), ascending);
         qsort(keyed[i].group.mlp_ratio, (size_t)items[i].arch.depth, sizeof(int), ascending);
@@ -55,10 +59,14 @@ static bool measurements_group(Measured *items, int n, const char *path, char *s
     out->group_start = xmalloc(sizeof *out->group_start * ((size_t)n + 1));
     for (int i = 0; i < n; i++) {
         items[i] = keyed[i].measured;
-        if (i > 0 && arch_equal(&items[i].arch, &items[i - 1].arch)) {
+        if (i > 0 && arch_equal(&items[i].arch, &items[i - 1].arch) && !err->code) {
             char text[ARCH_TEXT_MAX];
             arch_format(&items[i].arch, text, sizeof text);
-            input_error(err, "architecture %s is listed twice, %s", text, path);
+            if (lines)
+                input_error(err, "architecture %s is listed twice, on lines %d and %d, %s", text,
+                            keyed[i - 1].line, keyed[i].line, path);
+            else
+                input_error(err, "architecture %s is listed twice, %s", text, path);
         }
         if (i == 0 || compare_archs(&keyed[i].group, &keyed[i - 1].group) != 0)
             out->group_start[out->n_groups++] = i;
@@ -110,7 +118,7 @@ bool measurements_read_eval(const char *path, const Space *space, Measurements *
         free(items), free(source);
         return false;
     }
-    return measurements_group(items, n, path, source, out, err);
+    return measurements_group(items, NULL, n, path, source, out, err);
 }
 
 bool measurements_read_csv(const char *path, const Space *space, Measurements *out, Error *err) {
@@ -118,6 +126,7 @@ bool measurements_read_csv(const char *path, const Space *space, Measurements *o
     if (!f) return input_error(err, "cannot open: %m, %s", path);
     int capacity = 64, n = 0;
     Measured *items = xmalloc(sizeof *items * (size_t)capacity);
+    int *lines = xmalloc(sizeof *lines * (size_t)capacity);
     char line[4096], where[ARTEFACT_PATH_MAX + 16];
     for (int number = 1; fgets(line, sizeof line, f); number++) {
         line[strcspn(line, "\r\n")] = '\0';
@@ -127,22 +136,35 @@ bool measurements_read_csv(const char *path, const Space *space, Measurements *o
         if (comma) *comma = '\0';
         Measured m;
         Error syntax = {0};
-        if (!comma || !parse_double(comma + 1, &m.accuracy) ||
-            !arch_parse(line, &m.arch, &syntax)) {
-            if (n == 0 && number == 1) continue; /* a header */
-            input_error(err, "expected ARCH,ACCURACY, %s", where);
+        const bool named = comma && arch_parse(line, &m.arch, &syntax);
+        /* line 1 is a header only when it names no architecture: "ARCH,nan" is a bad row */
+        if (!named && number == 1) continue;
+        if (!named || !parse_double(comma + 1, &m.accuracy)) {
+            char *end = NULL;
+            const double value = named ? strtod(comma + 1, &end) : 0;
+            if (named && end != comma + 1 && *end == '\0' && !isfinite(value))
+                input_error(err, "accuracy '%s' is not a finite number, %s", comma + 1, where);
+            else
+                input_error(err, "expected ARCH,ACCURACY, %s", where);
             break;
         }
         if (!in_scores_space(&m.arch, space, where, err)) break;
-        if (n == capacity) items = xrealloc(items, sizeof *items * (size_t)(capacity *= 2));
+        if (n == capacity) {
+            capacity *= 2;
+            items = xrealloc(items, sizeof *items * (size_t)capacity);
+            lines = xrealloc(lines, sizeof *lines * (size_t)capacity);
+        }
+        lines[n] = number;
         items[n++] = m;
     }
     fclose(f);
     if (err->code) {
-        free(items);
+        free(items), free(lines);
         return false;
     }
-    return measurements_group(items, n, path, xstrdup(path), out, err);
+    const bool ok = measurements_group(items, lines, n, path, xstrdup(path), out, err);
+    free(lines);
+    return ok;
 }
 
 void measurements_free(Measurements *m) {

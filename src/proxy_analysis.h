@@ -34,7 +34,8 @@ typedef struct {
 /* The top-1 accuracies of eval.h5 (prenas-evaluate); `source` names the split, the dataset
  * and the supernet. */
 bool measurements_read_eval(const char *path, const Space *space, Measurements *out, Error *err);
-/* Lines ARCH,ACCURACY; a header line, blank lines and `#` comments are allowed. */
+/* Lines ARCH,ACCURACY with finite accuracies; blank lines and `#` comments are allowed, and
+ * line 1 is a header when its first field is not an architecture. */
 bool measurements_read_csv(const char *path, const Space *space, Measurements *out, Error *err);
 void measurements_free(Measurements *m);
 

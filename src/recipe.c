@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+static const char *const crops[] = {"none", "pad", "random-resized", NULL};
+static const char *const modes[] = {"elem", "batch", NULL};
+static const char *const policies[] = {"none", "v0r", NULL};
+static const char *const devices[] = {"auto", "cpu", "cuda", NULL};
+static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL};
+
 /* Defaults: the reference's (method.md §9.6 notes), so a recipe states what differs. */
 static void defaults(Recipe *r) {
     r->warmup_epochs = 20;
@@ -68,11 +74,6 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
     static const char *const checkpoint_keys[] = {"every_steps", "keep", NULL};
     static const char *const eval_keys[] = {"every_epochs", "batch", "max_images", NULL};
     static const char *const log_keys[] = {"every_steps", NULL};
-    static const char *const crops[] = {"none", "pad", "random-resized", NULL};
-    static const char *const modes[] = {"elem", "batch", NULL};
-    static const char *const policies[] = {"none", "v0r", NULL};
-    static const char *const devices[] = {"auto", "cpu", "cuda", NULL};
-    static const char *const precisions[] = {"fp32", "tf32", "bf16", NULL};
     int device = 0, precision = 0;
     if (!cfg_check_keys(c, root, keys)) return false;
     const config_setting_t *name = config_setting_get_member(root, "name");
@@ -163,24 +164,31 @@ static bool read_recipe(CfgReader *c, const config_setting_t *root, Recipe *r) {
     return ok && c->err->code == 0;
 }
 
-Recipe *recipe_load(const char *path, const char *const *sets, int n_sets, Error *err) {
-    char *text = cfg_read_file(path, "recipe", err);
-    if (!text) return NULL;
+Recipe *recipe_parse(const char *text, const char *origin, const char *const *sets, int n_sets,
+                     Error *err) {
     config_t cfg;
     config_init(&cfg);
     Recipe *r = xcalloc(1, sizeof *r);
-    snprintf(r->source, sizeof r->source, "%s", path);
+    snprintf(r->source, sizeof r->source, "%s", origin);
     defaults(r);
     CfgReader reader = {r->source, err};
-    bool ok = cfg_parse(&cfg, text, path, err) && cfg_apply_sets(&cfg, sets, n_sets, path, err) &&
+    bool ok = cfg_parse(&cfg, text, origin, err) &&
+              cfg_apply_sets(&cfg, sets, n_sets, origin, err) &&
               read_recipe(&reader, config_root_setting(&cfg), r);
     if (ok) r->text = cfg_text(&cfg);
     config_destroy(&cfg);
-    free(text);
     if (!ok) {
         free(r);
         return NULL;
     }
+    return r;
+}
+
+Recipe *recipe_load(const char *path, const char *const *sets, int n_sets, Error *err) {
+    char *text = cfg_read_file(path, "recipe", err);
+    if (!text) return NULL;
+    Recipe *r = recipe_parse(text, path, sets, n_sets, err);
+    free(text);
     return r;
 }
 
@@ -196,4 +204,63 @@ double recipe_peak_lr(const Recipe *r) {
 
 bool recipe_mixes(const Recipe *r) {
     return r->mix.mixup_alpha > 0 || r->mix.cutmix_alpha > 0;
+}
+
+/* Every setting the weights of a step depend on, one "key = value" line each, reals to the
+ * last bit. Left out, because a resumed run may change them: name (a label), device and
+ * precision (where and how the same products run, as the rank count: docs/cli.md),
+ * checkpoint.*, eval.*, log.* (what is saved and reported, never what is trained) and
+ * max_nonfinite (only when a failing run gives up). */
+static char *training_settings(const Recipe *r) {
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    const AugmentSettings *a = &r->augment;
+    fprintf(f, "epochs = %d\nwarmup_epochs = %d\nbatch = %d\n", r->epochs, r->warmup_epochs,
+            r->batch);
+    fprintf(f, "lr = %.17g\nlr_batch = %.17g\nmin_lr = %.17g\nwarmup_lr = %.17g\n", r->lr,
+            r->lr_batch, r->min_lr, r->warmup_lr);
+    fprintf(f, "lr_epoch_lag = %s\nweight_decay = %.17g\n", r->lr_epoch_lag ? "true" : "false",
+            r->weight_decay);
+    fprintf(f, "adamw.beta1 = %.17g\nadamw.beta2 = %.17g\nadamw.eps = %.17g\n", r->beta1, r->beta2,
+            r->eps);
+    fprintf(f, "label_smoothing = %.17g\ndrop_path = %.17g\nclip_grad = %.17g\n",
+            r->label_smoothing, r->drop_path, r->clip_grad);
+    fprintf(f,
+            "mix.mixup_alpha = %.17g\nmix.cutmix_alpha = %.17g\nmix.prob = %.17g\n"
+            "mix.switch_prob = %.17g\nmix.mode = %s\n",
+            r->mix.mixup_alpha, r->mix.cutmix_alpha, r->mix.prob, r->mix.switch_prob,
+            modes[r->mix.mode]);
+    fprintf(f, "augment.crop = %s\naugment.pad = %d\naugment.scale_min = %.17g\n", crops[a->crop],
+            a->pad, a->scale_min);
+    fprintf(f, "augment.flip = %s\naugment.randaugment.ops = %d\n", a->flip ? "true" : "false",
+            a->randaugment_ops);
+    fprintf(f, "augment.randaugment.magnitude = %.17g\naugment.randaugment.std = %.17g\n",
+            a->randaugment_magnitude, a->randaugment_std);
+    fprintf(f, "augment.autoaugment.policy = %s\naugment.autoaugment.std = %.17g\n",
+            policies[a->autoaugment], a->autoaugment_std);
+    fprintf(f, "augment.erasing.prob = %.17g\naugment.erasing.count = %d\n", a->erasing_prob,
+            a->erasing_count);
+    fprintf(f, "repeated_augmentation = %d\n", r->repeated_augmentation);
+    if (fclose(f) != 0) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    return text;
+}
+
+bool recipe_trains_alike(const Recipe *was, const Recipe *now, char *was_line, char *now_line,
+                         size_t size) {
+    char *a = training_settings(was), *b = training_settings(now);
+    const char *x = a, *y = b;
+    while (*x && *y) {
+        const size_t nx = strcspn(x, "\n"), ny = strcspn(y, "\n");
+        if (nx != ny || memcmp(x, y, nx) != 0) {
+            snprintf(was_line, size, "%.*s", (int)nx, x);
+            snprintf(now_line, size, "%.*s", (int)ny, y);
+            break;
+        }
+        x += nx + 1, y += ny + 1;
+    }
+    const bool alike = !*x && !*y;
+    free(a), free(b);
+    return alike;
 }

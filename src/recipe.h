@@ -53,9 +53,17 @@ typedef struct {
 } Recipe;
 
 Recipe *recipe_load(const char *path, const char *const *sets, int n_sets, Error *err);
+/* The same from a recipe's text (a checkpoint's /meta/config); `origin` names it in errors. */
+Recipe *recipe_parse(const char *text, const char *origin, const char *const *sets, int n_sets,
+                     Error *err);
 void recipe_free(Recipe *recipe);
 double recipe_peak_lr(const Recipe *recipe);
 /* Whether mixup or cutmix is on (an alpha > 0): then samples are mixed in pairs (src/mix.h). */
 bool recipe_mixes(const Recipe *recipe);
+/* Whether a run with `now` trains every step as one with `was` would: all settings but those
+ * that only decide where it runs and what is saved or reported (recipe.c lists them). When
+ * not, the first differing setting as "key = value" of each. */
+bool recipe_trains_alike(const Recipe *was, const Recipe *now, char *was_line, char *now_line,
+                         size_t size);
 
 #endif

@@ -87,8 +87,10 @@ static void evaluate_monitored(Trainer *t, int64_t epoch) {
     if (t->recipe->eval_max_images > 0 && val.count > t->recipe->eval_max_images)
         val.count = t->recipe->eval_max_images;
     for (int i = 0; i < t->n_monitored; i++) {
+        Error err = {0};
         const EvalResult e =
-            evaluate_subnet(t->model, &t->monitored[i], &val, t->recipe->eval_batch, t->comm);
+            evaluate_subnet(t->model, &t->monitored[i], &val, t->recipe->eval_batch, t->comm, &err);
+        comm_check(t->comm, &err);
         if (t->comm->rank != 0) continue;
         printf("epoch %lld: %s subnet val top-1 %.2f%% (top-5 %.2f%%, loss %.4f, %lld images",
                (long long)epoch + 1, t->monitored_names[i], e.top1, e.top5, e.loss,
@@ -142,7 +144,7 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
         const double lr = lr_at_epoch(&schedule, (int)epoch);
         Arch arch;
         sampler_draw(t->sampler, step, &arch);
-        const Batch *batch = loader_next(t->loader, step, &t->times.data);
+        const Batch *batch = loader_next(t->loader, step, &t->times.data, err);
         const double loss = train_step(t, sync, batch, &arch, lr);
         t->state->step++;
         t->state->samples += r->batch;
@@ -184,10 +186,16 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
         if (log_line) loss_sum = 0, window_finite = 0;
         if (epoch_end && r->eval_every_epochs > 0 && (epoch + 1) % r->eval_every_epochs == 0)
             evaluate_monitored(t, epoch);
-        /* every rank must agree to stop at the same step */
-        int signalled = *t->signalled != 0;
-        CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &signalled, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
-        if (signalled) {
+        /* every rank must agree to stop at the same step: for a signal, or for images one
+         * rank could not read (its step trained on zeros: never checkpointed; the caller's
+         * comm_check prints the error of the first such rank) */
+        int stop[2] = {*t->signalled != 0, err->code != 0};
+        CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, stop, 2, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
+        if (stop[1]) {
+            outcome = TRAIN_FAILED;
+            break;
+        }
+        if (stop[0]) {
             outcome = TRAIN_STOPPED_BY_SIGNAL;
             break;
         }
@@ -201,7 +209,7 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
     vit->on_grads_ready = NULL;
     vit->on_grads_ready_ctx = NULL;
     grad_sync_free(sync);
-    if (err->code) return TRAIN_FAILED;
+    if (err->code || outcome == TRAIN_FAILED) return TRAIN_FAILED;
     if (outcome == TRAIN_DONE && t->state->step < (int64_t)r->epochs * per_epoch)
         outcome = TRAIN_STOPPED_BY_STEPS;
     t->state->seconds += MPI_Wtime() - session_start;

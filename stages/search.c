@@ -3,10 +3,10 @@
 #include "arch.h"
 #include "artefact.h"
 #include "cli.h"
-#include "device.h"
 #include "clock.h"
 #include "comm.h"
 #include "dataset.h"
+#include "device.h"
 #include "evaluate.h"
 #include "evolution.h"
 #include "h5.h"
@@ -58,9 +58,8 @@ static const char USAGE[] =
     "  --m-prob P         probability of re-drawing a layer's ratio or heads (default 0.2)\n"
     "  --s-prob P         probability of re-drawing the depth, and the width (default 0.4)\n"
     "  --seed S           the search's draws and the image sample (default 0)\n"
-    "  --batch N          images per forward pass on a rank (default 256; memory)\n"
-    DEVICE_OPTIONS_HELP
-    "  --help, --version\n"
+    "  --batch N          images per forward pass on a rank (default 256; "
+    "memory)\n" DEVICE_OPTIONS_HELP "  --help, --version\n"
     "\n"
     "Cost: population x generations evaluations (1000 by default), each a forward pass over the\n"
     "images. Where it departs from the reference (a 21st population evaluated and never used;\n"
@@ -248,8 +247,10 @@ static bool open_images(Run *r, const Options *o, const Space *space, Error *err
 /* The one place a subnet is evaluated. */
 static void top1(const Arch *archs, int n, double *fitness, void *ctx) {
     Run *r = ctx;
+    Error err = {0}; /* the images are in memory (sample_images): none can fail to be read */
     for (int i = 0; i < n; i++)
-        fitness[i] = evaluate_subnet(r->model, &archs[i], &r->images, r->batch, r->comm).top1;
+        fitness[i] = evaluate_subnet(r->model, &archs[i], &r->images, r->batch, r->comm, &err).top1;
+    comm_check(r->comm, &err);
 }
 
 static void report(const Evolution *e, void *ctx) {

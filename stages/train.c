@@ -58,8 +58,8 @@ static const char USAGE[] =
     "  --images WHERE     memory: every rank holds the dataset's images; file: each step reads\n"
     "                     the images it needs from --data (a dataset larger than memory);\n"
     "                     auto (default): memory if the ranks of a node need at most half of\n"
-    "                     its available memory (MemAvailable, or the cgroup's limit: --mem)\n"
-    DEVICE_OPTIONS_HELP
+    "                     its available memory (MemAvailable, or the cgroup's limit: "
+    "--mem)\n" DEVICE_OPTIONS_HELP
     "                     (the recipe's device and precision keys; these options win)\n"
     "  --help, --version\n"
     "\n"
@@ -248,17 +248,26 @@ int main(int argc, char **argv) {
     Backend backend;
     device_open(&backend, o.device.device ? o.device.device : recipe->device,
                 o.device.precision ? o.device.precision : recipe->precision, &comm, stdout);
-    Model *model = model_create(&backend, training, recipe->batch / comm.size < recipe->eval_batch
-                                              ? recipe->eval_batch
-                                              : recipe->batch / comm.size);
+    Model *model =
+        model_create(&backend, training,
+                     recipe->batch / comm.size < recipe->eval_batch ? recipe->eval_batch
+                                                                    : recipe->batch / comm.size);
     Vit *vit = model->vit;
     AdamW opt = adamw_create(vit, recipe->beta1, recipe->beta2, recipe->eps, recipe->weight_decay);
     TrainState state = {.seed = o.seed, .world_size = comm.size, .batch = recipe->batch};
     snprintf(state.sampling, sizeof state.sampling, "%s", sampling_name(o.sampling));
+    dataset_identity(&data, state.dataset);
+    ArtefactMeta inputs;
+    artefact_meta_init(&inputs, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, argc, argv);
+    if (comm.rank == 0) {
+        if (artefact_meta_add_input(&inputs, "dataset", o.data, &err) && o.preferred)
+            artefact_meta_add_input(&inputs, "preferred", o.preferred, &err);
+    }
+    comm_check(&comm, &err);
+    const CheckpointContext context = {training->text,  &set, recipe->text, inputs.inputs,
+                                       inputs.n_inputs, argc, argv};
     if (latest[0]) {
-        if (!checkpoint_resume(latest, training, recipe->batch, sampling_name(o.sampling), vit,
-                               &opt, &state, &err))
-            die(&err);
+        if (!checkpoint_resume(latest, &context, recipe, &state, vit, &opt, &err)) die(&err);
         if (comm.rank == 0)
             printf("resuming %s at step %lld%s\n", latest, (long long)state.step,
                    state.world_size != comm.size
@@ -275,15 +284,6 @@ int main(int argc, char **argv) {
     Sampler sampler;
     sampler_init(&sampler, o.sampling, state.seed, set.archs, set.n,
                  o.sampling == SAMPLING_RESAMPLE ? set.training : set.search, set.archs);
-    ArtefactMeta inputs;
-    artefact_meta_init(&inputs, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, argc, argv);
-    if (comm.rank == 0) {
-        if (artefact_meta_add_input(&inputs, "dataset", o.data, &err) && o.preferred)
-            artefact_meta_add_input(&inputs, "preferred", o.preferred, &err);
-    }
-    comm_check(&comm, &err);
-    const CheckpointContext context = {training->text,  &set, recipe->text, inputs.inputs,
-                                       inputs.n_inputs, argc, argv};
     FILE *log = NULL;
     if (comm.rank == 0) {
         char path[4200];

@@ -573,7 +573,8 @@ static void streamed_batches(void) {
     const int64_t steps[] = {0, 1, 2, 3, 4, 9, 10, 11}; /* 2 steps an epoch; 4 -> 9 jumps */
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
         double waited = 0;
-        const Batch *got = loader_next(&streaming, steps[k], &waited);
+        const Batch *got = loader_next(&streaming, steps[k], &waited, &err);
+        CHECK(err.code == 0);
         loader_fill(&reference, steps[k], &expected);
         CHECK_EQ_I64(got->step, steps[k]);
         CHECK(memcmp(got->raw, expected.raw, 8 * 36) == 0);

@@ -117,6 +117,14 @@ bad "one of --eval eval.h5 or --accuracy FILE.csv" "neither --eval nor --accurac
     --in "$work/scores.h5"
 head -1 "$work/val-top1.csv" >"$work/twice.csv"
 cat "$work/val-top1.csv" >>"$work/twice.csv"
-bad "is listed twice, $work/twice.csv" "an architecture twice" --in "$work/scores.h5" \
+twice=$(head -1 "$work/val-top1.csv" | sed 's/,[^,]*$//')
+bad "architecture $twice is listed twice, on lines 1 and 2, $work/twice.csv" "an architecture twice" --in "$work/scores.h5" \
     --accuracy "$work/twice.csv"
+# "ARCH,nan" on line 1 is a row, not a header; a non-finite accuracy anywhere is an error
+{ sed 's/,[^,]*$/,nan/' <(head -1 "$work/val-top1.csv"); tail -n +2 "$work/val-top1.csv"; } >"$work/nan.csv"
+bad "accuracy 'nan' is not a finite number, $work/nan.csv:1" "ARCH,nan on line 1" \
+    --in "$work/scores.h5" --accuracy "$work/nan.csv"
+{ head -2 "$work/val-top1.csv"; echo "$(sed -n 3p "$work/val-top1.csv" | sed 's/,[^,]*$//'),inf"; } >"$work/inf.csv"
+bad "accuracy 'inf' is not a finite number, $work/inf.csv:3" "an infinite accuracy" \
+    --in "$work/scores.h5" --accuracy "$work/inf.csv"
 finish

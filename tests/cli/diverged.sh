@@ -21,9 +21,19 @@ expect_error_line "weights non-finite" "the divergence is named"
 expect_error_line "none: no checkpoint was written" "no checkpoint is called good"
 [ -z "$(ls "$work/A" | grep '\.h5$')" ] && pass || fail "a checkpoint was written: $(ls "$work/A")"
 
-# Two good steps, then the same command with eps 0: stops at step 3, names step 2's file.
+# Two good steps, then the run continued with eps 0: stops at step 3, names step 2's file. A
+# resume keeps the recipe it started with (docs/cli.md), so the checkpoint's recorded recipe is
+# given eps 0 too, as if its finite steps had been taken with it.
 run "$bin/prenas-train" "${common[@]}" --out "$work/B" --steps 2
 expect_status 0 "two good steps"
+"$py" - "$work/B/supernet.h5" <<'PY'
+import re, sys, h5py
+with h5py.File(sys.argv[1], "r+") as f:
+    text = f["meta/config"][()].decode()
+    del f["meta/config"]
+    f.create_dataset("meta/config", data=re.sub(r"\beps = [^;]*;", "eps = 0.0;", text).encode(),
+                     dtype=h5py.string_dtype("ascii"))
+PY
 run "$bin/prenas-train" "${common[@]}" --set adamw.eps=0 --out "$work/B" --steps 4
 expect_status 2 "diverged at step 3"
 expect_error_line "last checkpoint with finite weights: $work/B/checkpoint-00000002.h5" \
