@@ -14,8 +14,9 @@
 #   PRENAS_RANKS=R      MPI ranks of score, select, train and evaluate (default 2)
 #   PRENAS_WORK=DIR, BUILD_DIR=DIR (default build), OMP_NUM_THREADS (default: cores / ranks)
 # Run it again after an interruption: every stage is redone from its inputs except training,
-# which continues from its last checkpoint. SIGTERM or SIGUSR1 to this script stops the training
-# at a checkpoint (exit 75; scripts/stages.sh).
+# which continues from its last checkpoint (so other training settings, PRENAS_EPOCHS or
+# PRENAS_RECIPE, need another PRENAS_WORK: prenas-train refuses to resume with them). SIGTERM or
+# SIGUSR1 to this script stops the training at a checkpoint (exit 75; scripts/stages.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
