@@ -99,8 +99,7 @@ BatchMetrics model_metrics(const Model *m, const int *labels, int n) {
     const Backend *be = m->be;
     const size_t N = (size_t)n;
     be->ops->label_ranks(be, m->ranks, m->logits,
-                         backend_input(be, m->labels, labels, sizeof(int) * N), n,
-                         m->vit->classes);
+                         backend_input(be, m->labels, labels, sizeof(int) * N), n, m->vit->classes);
     be->ops->download(be, m->host_ranks, m->ranks, sizeof(int) * N);
     be->ops->download(be, m->host_loss, m->loss, sizeof(real) * N);
     BatchMetrics r = {0, 0, 0, 0};

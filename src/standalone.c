@@ -170,7 +170,8 @@ void standalone_write(hid_t file, const Standalone *s) {
 
 /* Every tensor the architecture needs, at the shape its slice has. */
 static bool read_tensors(const H5Source *src, Standalone *s) {
-    Model *shape_only = model_create(backend_cpu(), s->space, 1); /* the slices' shapes, from the table */
+    Model *shape_only =
+        model_create(backend_cpu(), s->space, 1); /* the slices' shapes, from the table */
     const Vit *vit = shape_only->vit;
     s->tensors = xcalloc((size_t)vit->n_tensors, sizeof *s->tensors);
     bool ok = true;

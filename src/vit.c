@@ -378,8 +378,8 @@ void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, cons
          *final_rstd = final_mean + a->rows;
 
     ops->patchify(be, a->patches, images, batch, vit->channels, vit->image_size, vit->patch_size);
-    ops->linear_forward(be, a->embedded, a->patches, p->patch.weight, p->patch.bias, batch * vit->patches,
-                   patch_in, E, patch_in);
+    ops->linear_forward(be, a->embedded, a->patches, p->patch.weight, p->patch.bias,
+                        batch * vit->patches, patch_in, E, patch_in);
     ops->tokens_forward(be, a->stream, a->embedded, p->cls_token, p->pos_embed, batch, N, E, Es);
     for (int l = 0; l < arch->depth; l++) {
         const VitBlock *w = &p->blocks[l];
@@ -387,27 +387,29 @@ void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, cons
         const int q = vit->head_dim * arch->num_heads[l];
         const int M = arch_hidden_dim(arch, l);
         const AttentionShape shape = attention_shape(vit, arch, l, batch);
-        ops->layernorm_forward(be, b.norm1, b.mean1, b.rstd1, b.x, w->attn_norm_weight, w->attn_norm_bias,
-                          rows, E);
+        ops->layernorm_forward(be, b.norm1, b.mean1, b.rstd1, b.x, w->attn_norm_weight,
+                               w->attn_norm_bias, rows, E);
         ops->linear_forward(be, a->wide, b.norm1, w->qkv.weight, w->qkv.bias, rows, E, 3 * q, Es);
         ops->qkv_split(be, b.q, b.k, b.v, a->wide, rows, q);
         ops->attention_forward(be, b.attn, b.probs, b.q, b.k, b.v, w->rel_key_v, w->rel_key_h,
-                          w->rel_value_v, w->rel_value_h, a->attention_workspace, &shape);
+                               w->rel_value_v, w->rel_value_h, a->attention_workspace, &shape);
         ops->linear_forward(be, a->wide, b.attn, w->proj.weight, w->proj.bias, rows, q, E, Es);
-        ops->residual_forward(be, b.mid, b.x, a->wide, drop_scales ? drop_scales + 2 * l * batch : NULL,
-                         batch, N, E);
-        ops->layernorm_forward(be, b.norm2, b.mean2, b.rstd2, b.mid, w->ffn_norm_weight, w->ffn_norm_bias,
-                          rows, E);
+        ops->residual_forward(be, b.mid, b.x, a->wide,
+                              drop_scales ? drop_scales + 2 * l * batch : NULL, batch, N, E);
+        ops->layernorm_forward(be, b.norm2, b.mean2, b.rstd2, b.mid, w->ffn_norm_weight,
+                               w->ffn_norm_bias, rows, E);
         ops->linear_forward(be, b.hidden, b.norm2, w->fc1.weight, w->fc1.bias, rows, E, M, Es);
         ops->gelu_forward(be, b.activated, b.hidden, (size_t)rows * M);
-        ops->linear_forward(be, a->wide, b.activated, w->fc2.weight, w->fc2.bias, rows, M, E, vit->hidden);
+        ops->linear_forward(be, a->wide, b.activated, w->fc2.weight, w->fc2.bias, rows, M, E,
+                            vit->hidden);
         ops->residual_forward(be, b.out, b.mid, a->wide,
-                         drop_scales ? drop_scales + (2 * l + 1) * batch : NULL, batch, N, E);
+                              drop_scales ? drop_scales + (2 * l + 1) * batch : NULL, batch, N, E);
     }
-    ops->layernorm_forward(be, a->final_norm, final_mean, final_rstd, x_final, p->norm_weight, p->norm_bias,
-                      rows, E);
+    ops->layernorm_forward(be, a->final_norm, final_mean, final_rstd, x_final, p->norm_weight,
+                           p->norm_bias, rows, E);
     ops->pool_forward(be, a->pooled, a->final_norm, batch, N, E, vit->class_token_pooling);
-    ops->linear_forward(be, logits, a->pooled, p->head.weight, p->head.bias, batch, E, vit->classes, Es);
+    ops->linear_forward(be, logits, a->pooled, p->head.weight, p->head.bias, batch, E, vit->classes,
+                        Es);
 }
 
 /* Gradients from `first` (inside vit->grads) to the arena's end are final for this pass. The
@@ -430,12 +432,12 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
     const real *final_mean = a->stats + 4 * (size_t)vit->depth * a->rows,
                *final_rstd = final_mean + a->rows;
 
-    ops->linear_backward(be, a->d_pooled, g->head.weight, g->head.bias, dlogits, a->pooled, p->head.weight,
-                    batch, E, vit->classes, Es);
+    ops->linear_backward(be, a->d_pooled, g->head.weight, g->head.bias, dlogits, a->pooled,
+                         p->head.weight, batch, E, vit->classes, Es);
     ops->pool_backward(be, a->d_norm, a->d_pooled, batch, N, E, vit->class_token_pooling);
     ops->zero(be, a->d_stream, (size_t)rows * E * sizeof *a->d_stream);
-    ops->layernorm_backward_accumulate(be, a->d_stream, g->norm_weight, g->norm_bias, a->d_norm, x_final,
-                                  final_mean, final_rstd, p->norm_weight, rows, E);
+    ops->layernorm_backward_accumulate(be, a->d_stream, g->norm_weight, g->norm_bias, a->d_norm,
+                                       x_final, final_mean, final_rstd, p->norm_weight, rows, E);
     /* blocks the subnet does not reach keep the gradients they had: final already */
     grads_ready(vit, arch->depth < vit->depth ? g->blocks[arch->depth].attn_norm_weight
                                               : g->norm_weight);
@@ -447,34 +449,34 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
         const AttentionShape shape = attention_shape(vit, arch, l, batch);
         /* MLP branch: out = mid + DP(fc2(GELU(fc1(LN2(mid))))) */
         ops->residual_backward(be, a->d_norm, a->d_stream,
-                          drop_scales ? drop_scales + (2 * l + 1) * batch : NULL, batch, N, E);
+                               drop_scales ? drop_scales + (2 * l + 1) * batch : NULL, batch, N, E);
         ops->linear_backward(be, a->d_wide, gw->fc2.weight, gw->fc2.bias, a->d_norm, b.activated,
-                        w->fc2.weight, rows, M, E, vit->hidden);
+                             w->fc2.weight, rows, M, E, vit->hidden);
         ops->gelu_backward(be, a->d_wide, a->d_wide, b.hidden, (size_t)rows * M);
-        ops->linear_backward(be, a->d_norm, gw->fc1.weight, gw->fc1.bias, a->d_wide, b.norm2, w->fc1.weight,
-                        rows, E, M, Es);
+        ops->linear_backward(be, a->d_norm, gw->fc1.weight, gw->fc1.bias, a->d_wide, b.norm2,
+                             w->fc1.weight, rows, E, M, Es);
         ops->layernorm_backward_accumulate(be, a->d_stream, gw->ffn_norm_weight, gw->ffn_norm_bias,
-                                      a->d_norm, b.mid, b.mean2, b.rstd2, w->ffn_norm_weight, rows,
-                                      E);
+                                           a->d_norm, b.mid, b.mean2, b.rstd2, w->ffn_norm_weight,
+                                           rows, E);
         /* attention branch: mid = x + DP(proj(Attn(qkv(LN1(x))))) */
-        ops->residual_backward(be, a->d_norm, a->d_stream, drop_scales ? drop_scales + 2 * l * batch : NULL,
-                          batch, N, E);
+        ops->residual_backward(be, a->d_norm, a->d_stream,
+                               drop_scales ? drop_scales + 2 * l * batch : NULL, batch, N, E);
         ops->linear_backward(be, a->d_attn, gw->proj.weight, gw->proj.bias, a->d_norm, b.attn,
-                        w->proj.weight, rows, q, E, Es);
-        ops->attention_backward(be, a->d_q, a->d_k, a->d_v, gw->rel_key_v, gw->rel_key_h, gw->rel_value_v,
-                           gw->rel_value_h, a->d_attn, b.probs, b.q, b.k, b.v, w->rel_key_v,
-                           w->rel_key_h, w->rel_value_v, w->rel_value_h, a->attention_workspace,
-                           &shape);
+                             w->proj.weight, rows, q, E, Es);
+        ops->attention_backward(be, a->d_q, a->d_k, a->d_v, gw->rel_key_v, gw->rel_key_h,
+                                gw->rel_value_v, gw->rel_value_h, a->d_attn, b.probs, b.q, b.k, b.v,
+                                w->rel_key_v, w->rel_key_h, w->rel_value_v, w->rel_value_h,
+                                a->attention_workspace, &shape);
         ops->qkv_merge(be, a->d_wide, a->d_q, a->d_k, a->d_v, rows, q);
-        ops->linear_backward(be, a->d_norm, gw->qkv.weight, gw->qkv.bias, a->d_wide, b.norm1, w->qkv.weight,
-                        rows, E, 3 * q, Es);
-        ops->layernorm_backward_accumulate(be, a->d_stream, gw->attn_norm_weight, gw->attn_norm_bias,
-                                      a->d_norm, b.x, b.mean1, b.rstd1, w->attn_norm_weight, rows,
-                                      E);
+        ops->linear_backward(be, a->d_norm, gw->qkv.weight, gw->qkv.bias, a->d_wide, b.norm1,
+                             w->qkv.weight, rows, E, 3 * q, Es);
+        ops->layernorm_backward_accumulate(be, a->d_stream, gw->attn_norm_weight,
+                                           gw->attn_norm_bias, a->d_norm, b.x, b.mean1, b.rstd1,
+                                           w->attn_norm_weight, rows, E);
         grads_ready(vit, gw->attn_norm_weight); /* the block's first tensor */
     }
     ops->tokens_backward(be, a->d_wide, g->cls_token, g->pos_embed, a->d_stream, batch, N, E, Es);
-    ops->linear_backward(be, NULL, g->patch.weight, g->patch.bias, a->d_wide, a->patches, p->patch.weight,
-                    batch * vit->patches, patch_in, E, patch_in);
+    ops->linear_backward(be, NULL, g->patch.weight, g->patch.bias, a->d_wide, a->patches,
+                         p->patch.weight, batch * vit->patches, patch_in, E, patch_in);
     grads_ready(vit, vit->grads);
 }

@@ -17,8 +17,8 @@ enum { SUPERNET_SCHEMA_VERSION = 1 };
 /* Writes every tensor of `arena`: backend memory laid out like vit->params (the parameters,
  * gradients, AdamW moments), copied to the host on the way. */
 void weights_write(hid_t file, const char *group, const Vit *vit, const real *arena);
-/* Reads every tensor into `arena` (backend memory, like weights_write's); a missing tensor or a shape that differs from this
- * supernet's is an input error naming the tensor and the file. */
+/* Reads every tensor into `arena` (backend memory, like weights_write's); a missing tensor or a
+ * shape that differs from this supernet's is an input error naming the tensor and the file. */
 bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *arena);
 /* A prenas.supernet file holding vit->params, with the space's configuration in /meta. */
 bool weights_save_supernet(const char *path, const Vit *vit, const Space *space, int argc,

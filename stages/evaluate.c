@@ -46,9 +46,7 @@ static const char USAGE[] =
     "  --latency-batch N   the second latency's batch (default 64)\n"
     "  --latency-repeats R timed forwards per architecture and batch after 3 untimed ones;\n"
     "                      the median and the min..max are kept (default 10; 0: no latency)\n"
-    "  --no-plot           no PNG (no gnuplot needed)\n"
-    DEVICE_OPTIONS_HELP
-    "  --help, --version\n"
+    "  --no-plot           no PNG (no gnuplot needed)\n" DEVICE_OPTIONS_HELP "  --help, --version\n"
     "\n"
     "MPI: ranks take whole architectures (or share the images when there are fewer\n"
     "architectures than ranks); the table is the same for any rank count. Latency is timed\n"

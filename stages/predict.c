@@ -4,9 +4,9 @@
 #include "predict.h"
 #include "artefact.h"
 #include "cli.h"
-#include "device.h"
 #include "comm.h"
 #include "dataset.h"
+#include "device.h"
 #include "h5.h"
 #include "standalone.h"
 
@@ -43,8 +43,7 @@ static const char USAGE[] =
     "                     line naming it and why), skipped and counted.\n"
     "  --top-k K          classes per image (default 5; at most the model's class count)\n"
     "  --out FILE         the CSV file, written atomically (default: stdout)\n"
-    "  --batch B          images per forward pass (default 64; memory)\n"
-    DEVICE_OPTIONS_HELP
+    "  --batch B          images per forward pass (default 64; memory)\n" DEVICE_OPTIONS_HELP
     "  --help, --version\n"
     "\n"
     "The summary (model, images, accuracy) goes to stdout with --out, else to stderr so that\n"

@@ -3,8 +3,8 @@
 #include "arch.h"
 #include "artefact.h"
 #include "cli.h"
-#include "device.h"
 #include "comm.h"
+#include "device.h"
 #include "gradient_pass.h"
 #include "h5.h"
 #include "model.h"
@@ -38,8 +38,7 @@ static const char USAGE[] =
     "  --proxy NAME       the isomer proxy prenas-select uses by default (default\n"
     "                     snip-layernorm); every proxy is tabulated: %s\n"
     "  --drop-path P      drop-path rate of the last supernet block (default 0.1)\n"
-    "  --seed S           weights, images and drop path (default 0)\n"
-    DEVICE_OPTIONS_HELP
+    "  --seed S           weights, images and drop path (default 0)\n" DEVICE_OPTIONS_HELP
     "  --help, --version\n"
     "\n"
     "MPI: ranks share the images (the result does not depend on the rank count beyond float\n"

@@ -170,7 +170,8 @@ static void round_trip(const Standalone *s) {
     real *images = xmalloc(sizeof(real) * pixels);
     for (size_t i = 0; i < pixels; i++) images[i] = (real)rng_normal(&rng);
     const Loss loss = {.kind = LOSS_LOGIT_SUM};
-    Model *extracted = standalone_model(backend_cpu(), s, BATCH), *read = standalone_model(backend_cpu(), &back, BATCH);
+    Model *extracted = standalone_model(backend_cpu(), s, BATCH),
+          *read = standalone_model(backend_cpu(), &back, BATCH);
     model_forward(extracted, &s->arch, images, BATCH, &loss, NULL);
     model_forward(read, &back.arch, images, BATCH, &loss, NULL);
     CHECK(memcmp(extracted->logits, read->logits,

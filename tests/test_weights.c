@@ -34,7 +34,8 @@ int main(void) {
     snprintf(converted, sizeof converted, "%s/converted.h5", dir);
 
     Space *micro = load("micro");
-    Vit *original = vit_create(backend_cpu(), micro, 1), *loaded = vit_create(backend_cpu(), micro, 1);
+    Vit *original = vit_create(backend_cpu(), micro, 1),
+        *loaded = vit_create(backend_cpu(), micro, 1);
     vit_init(original, 3);
     char *argv[] = {"test_weights"};
     Error err = {0};
