@@ -8,7 +8,9 @@
  *
  * Every image has the pixel function it was written from and the function its 8x8 packed
  * form must match, within a tolerance that is 0 for PNG and a few levels for JPEG. PNG files
- * with a gAMA chunk must come back as stored, as PIL returns them. */
+ * with a gAMA chunk must come back as stored, as PIL returns them; images in sub-folders of a
+ * class folder belong to the class, in torchvision ImageFolder's order (by folder path, then
+ * by name). */
 #include "check.h"
 
 #include "dataset.h"
@@ -120,6 +122,10 @@ static const FixtureImage IMAGES[] = {
     {"train", "train/dog/f_alpha.PNG", 1, PNG_RGBA, 8, 8, translucent, translucent, 0, 0},
     {"train", "train/dog/g_gray_alpha.png", 1, PNG_GRAY_ALPHA, 8, 8, translucent, translucent, 0,
      GAMMA_1_8},
+    /* Sub-folders: "thumbs" < "thumbs-2" < "thumbs/deep" as paths, as Python sorts them. */
+    {"train", "train/dog/thumbs/x.png", 1, PNG_GRAY, 8, 8, gray_77, gray_77, 0, 0},
+    {"train", "train/dog/thumbs-2/y.png", 1, PNG_RGB, 8, 8, violet, violet, 0, 0},
+    {"train", "train/dog/thumbs/deep/z.png", 1, PNG_GRAY, 8, 8, gray_99, gray_99, 0, 0},
     {"train", "train/zebra/g_deep.png", 2, PNG_RGB16, 8, 8, block, block, 0, 0},
     {"train", "train/zebra/g_deep_linear.png", 2, PNG_RGB16, 8, 8, block, block, 0, GAMMA_1_0},
     {"train", "train/zebra/g_palette_gamma.png", 2, PNG_PALETTE, 8, 8, four_colours, four_colours,
@@ -134,7 +140,7 @@ static const FixtureImage IMAGES[] = {
 enum { N_IMAGES = sizeof IMAGES / sizeof *IMAGES };
 /* Entries that are not images, all to be skipped and counted. */
 static const char *const NOT_IMAGES[] = {"README.md", "train/LICENSE", "train/cat/notes.txt",
-                                         "train/dog/thumbs/x.png"};
+                                         "train/dog/thumbs/deep/Thumbs.db"};
 static const char *const CLASSES[] = {"cat", "dog", "zebra"};
 
 /* The fixture image written at `path` (under DIR/splits). */
