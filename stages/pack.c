@@ -20,7 +20,8 @@ static const char USAGE[] =
     "Packs an image dataset into dataset.h5: uint8 images [N, H, W, C] and int32 labels per\n"
     "split (train, val, test), class names, per-channel mean / std, and the SHA-256 of every\n"
     "source file in /meta/inputs. The file appears only when complete (written to .tmp, then\n"
-    "renamed); on an error an older file at the same path is left as it was.\n"
+    "renamed); on an error, SIGTERM or SIGINT the .tmp is removed and an older file at the\n"
+    "same path is left as it was. A second run writing the same output meanwhile is refused.\n"
     "\n"
     "  --from FORMAT      the layout of the directory SRC:\n"
     "     idx             MNIST / Fashion-MNIST: train-images-idx3-ubyte and\n"
@@ -182,6 +183,9 @@ static bool plan_val(Source *source, const PackArgs *args, Holdout *holdout, Err
 
 int main(int argc, char **argv) {
     const double start = monotonic_seconds();
+    /* before OpenMP starts threads; static: the signal thread may outlive main's frame */
+    static ArtefactGuard guard;
+    artefact_guard_start(&guard);
     PackArgs args = parse_args(argc, argv);
     h5_silence();
 
@@ -189,6 +193,7 @@ int main(int argc, char **argv) {
     Error err = {0};
     ArtefactWriter writer;
     if (!artefact_begin(&writer, args.out_path, &err)) die(&err);
+    artefact_guard_watch(&guard, &writer);
     Source source;
     Holdout holdout;
     if (!source_open(&source, &args.source, &err) || !plan_val(&source, &args, &holdout, &err))
