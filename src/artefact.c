@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,6 +188,25 @@ bool artefact_check_output(const char *path, Error *err) {
     return true;
 }
 
+/* H5Fcreate truncates the file before it takes HDF5's lock (flock) on it: a second stage with
+ * the same output would empty the first one's PATH.tmp under it and only then fail. So the
+ * lock is tried first on a descriptor that truncates nothing, and the cause is named. It is
+ * released again before H5Fcreate, whose own lock conflicts with any other descriptor's. */
+static bool tmp_file_free(const char *tmp_path, Error *err) {
+    int fd = open(tmp_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return input_error(err, "cannot create the output file: %m, %s", tmp_path);
+    bool ok = true;
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        ok = errno == EWOULDBLOCK
+                 ? input_error(err,
+                               "another process is writing the temporary file (a second run "
+                               "with the same output?), %s",
+                               tmp_path)
+                 : input_error(err, "cannot lock the output file: %m, %s", tmp_path);
+    close(fd); /* releases the lock; nothing was written */
+    return ok;
+}
+
 bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
     memset(w, 0, sizeof *w);
     w->file = -1;
@@ -194,13 +214,30 @@ bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
         return input_error(err, "output path too long, %s", path);
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp", path);
-    if (!artefact_check_output(path, err)) return false;
+    if (!artefact_check_output(path, err) || !tmp_file_free(w->tmp_path, err)) return false;
+    errno = 0;
     w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (w->file < 0) return input_error(err, "cannot create the output file, %s", w->tmp_path);
+    if (w->file < 0)
+        return input_error(err, "cannot create the output file: %s, %s",
+                           errno ? strerror(errno) : "HDF5 refused it", w->tmp_path);
     return true;
 }
 
+/* A commit or abort holds the guard's lock to its end, so that a signal never removes a file
+ * being renamed and, once either is over, finds nothing to remove. */
+static void guard_lock(ArtefactWriter *w) {
+    if (w->guard) pthread_mutex_lock(&w->guard->lock);
+}
+
+static void guard_unlock(ArtefactWriter *w) {
+    if (!w->guard) return;
+    w->guard->tmp_path[0] = '\0';
+    pthread_mutex_unlock(&w->guard->lock);
+    w->guard = NULL;
+}
+
 void artefact_commit(ArtefactWriter *w, const ArtefactMeta *meta) {
+    guard_lock(w);
     write_meta(w->file, meta);
     CHECK_H5(H5Fflush(w->file, H5F_SCOPE_GLOBAL));
     CHECK_H5(H5Fclose(w->file));
@@ -208,15 +245,62 @@ void artefact_commit(ArtefactWriter *w, const ArtefactMeta *meta) {
     fsync_path(w->tmp_path, O_RDONLY);
     if (rename(w->tmp_path, w->path) != 0)
         fatal_at(__FILE__, __LINE__, "rename %s -> %s: %m", w->tmp_path, w->path);
+    guard_unlock(w);
     char dir[ARTEFACT_PATH_MAX];
     directory_of(w->path, dir, sizeof dir);
     fsync_path(dir, O_RDONLY | O_DIRECTORY);
 }
 
 void artefact_abort(ArtefactWriter *w) {
+    guard_lock(w);
     if (w->file >= 0) H5Fclose(w->file);
     w->file = -1;
     if (w->tmp_path[0]) unlink(w->tmp_path);
+    guard_unlock(w);
+}
+
+static void *guard_wait(void *arg) {
+    ArtefactGuard *guard = arg;
+    int number;
+    if (sigwait(&guard->signals, &number) != 0) return NULL; /* only for a bad set */
+    /* Held until the process ends: a commit or abort waiting for it never runs. */
+    pthread_mutex_lock(&guard->lock);
+    if (guard->tmp_path[0]) unlink(guard->tmp_path);
+    /* The signal again, with its default action and unblocked in this thread only, so that
+     * the process ends as the signal would have ended it: the status a shell or Slurm sees. */
+    sigset_t one;
+    sigemptyset(&one);
+    sigaddset(&one, number);
+    signal(number, SIG_DFL);
+    pthread_sigmask(SIG_UNBLOCK, &one, NULL); /* a valid set: it cannot fail */
+    raise(number);
+    return NULL;
+}
+
+void artefact_guard_start(ArtefactGuard *guard) {
+    guard->tmp_path[0] = '\0';
+    pthread_mutex_init(&guard->lock, NULL); /* default attributes: it cannot fail */
+    sigemptyset(&guard->signals);
+    /* A signal ignored at start stays ignored (a shell ignores SIGINT in background jobs):
+     * blocked, it would be kept for sigwait instead of discarded. */
+    static const int numbers[] = {SIGTERM, SIGINT};
+    for (size_t i = 0; i < sizeof numbers / sizeof *numbers; i++) {
+        struct sigaction action;
+        CHECK_SYS(sigaction(numbers[i], NULL, &action));
+        if (action.sa_handler != SIG_IGN) sigaddset(&guard->signals, numbers[i]);
+    }
+    pthread_sigmask(SIG_BLOCK, &guard->signals, NULL);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, guard_wait, guard) != 0)
+        fatal_at(__FILE__, __LINE__, "cannot start the signal thread");
+    pthread_detach(thread);
+}
+
+void artefact_guard_watch(ArtefactGuard *guard, ArtefactWriter *writer) {
+    pthread_mutex_lock(&guard->lock);
+    snprintf(guard->tmp_path, sizeof guard->tmp_path, "%s", writer->tmp_path);
+    pthread_mutex_unlock(&guard->lock);
+    writer->guard = guard;
 }
 
 bool atomic_write_text(const char *path, const char *text, Error *err) {

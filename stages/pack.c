@@ -20,7 +20,8 @@ static const char USAGE[] =
     "Packs an image dataset into dataset.h5: uint8 images [N, H, W, C] and int32 labels per\n"
     "split (train, val, test), class names, per-channel mean / std, and the SHA-256 of every\n"
     "source file in /meta/inputs. The file appears only when complete (written to .tmp, then\n"
-    "renamed); on an error an older file at the same path is left as it was.\n"
+    "renamed); on an error, SIGTERM or SIGINT the .tmp is removed and an older file at the\n"
+    "same path is left as it was. A second run writing the same output meanwhile is refused.\n"
     "\n"
     "  --from FORMAT      the layout of the directory SRC:\n"
     "     idx             MNIST / Fashion-MNIST: train-images-idx3-ubyte and\n"
@@ -35,8 +36,10 @@ static const char USAGE[] =
     "     folder          SRC/CLASS/IMAGE (all train), or SRC/train/CLASS/IMAGE with optional\n"
     "                     SRC/val/ and SRC/test/ alike (their classes must be classes of\n"
     "                     train). Classes are train's sub-folders sorted by name (bytewise);\n"
-    "                     images are .jpg, .jpeg and .png files directly in a class folder,\n"
-    "                     in any case; other entries are skipped and counted.\n"
+    "                     images are .jpg, .jpeg and .png files, in any case, in a class\n"
+    "                     folder or its sub-folders at any depth (as torchvision's\n"
+    "                     ImageFolder); links to folders are followed, except to a folder\n"
+    "                     already entered. Other entries are skipped and counted.\n"
     "  --out FILE         the dataset to write (its directory must exist)\n"
     "  --size S           images become S x S: the central square whose side is the shorter\n"
     "                     side is cut out and scaled to S x S, each pixel the average of the\n"
@@ -44,8 +47,9 @@ static const char USAGE[] =
     "                     enlarging. Default: the source's size; folders need --size unless\n"
     "                     all their images have one square size.\n"
     "  --channels 1|3     1: luminance 0.299 R + 0.587 G + 0.114 B; 3: RGB (gray copied).\n"
-    "                     Default: the source's (IDX 1, CIFAR 3, folders 3). PNG alpha is\n"
-    "                     ignored, as PIL's convert(\"RGB\") does; CMYK JPEGs are refused.\n"
+    "                     Default: the source's (IDX 1, CIFAR 3, folders 3). PNG samples\n"
+    "                     are taken as stored, whatever gamma the file declares, and alpha\n"
+    "                     is ignored, as PIL's convert(\"RGB\") does; CMYK JPEGs are refused.\n"
     "  --val-fraction F   without a val split in SRC, holds out round(F x n) of the n train\n"
     "                     images of each class as val, chosen at random with --seed; both\n"
     "                     parts keep the source order (default 0.1; 0: no val split). Not\n"
@@ -56,7 +60,8 @@ static const char USAGE[] =
     "  --help, --version\n"
     "\n"
     "/<split>/source_index gives each image's position in the source split it came from\n"
-    "(records of the IDX or CIFAR files in order; a folder's files in sorted order).\n"
+    "(records of the IDX or CIFAR files in order; a folder source's files class by class,\n"
+    "by folder path, then by name: ImageFolder's order).\n"
     "Progress goes to stderr every 5 s on long runs; a summary to stdout at the end.\n"
     "Exit status: 0 success, 2 bad usage or bad input (one line naming the file), 1 a\n"
     "failure of the machine.\n";
@@ -178,6 +183,9 @@ static bool plan_val(Source *source, const PackArgs *args, Holdout *holdout, Err
 
 int main(int argc, char **argv) {
     const double start = monotonic_seconds();
+    /* before OpenMP starts threads; static: the signal thread may outlive main's frame */
+    static ArtefactGuard guard;
+    artefact_guard_start(&guard);
     PackArgs args = parse_args(argc, argv);
     h5_silence();
 
@@ -185,6 +193,7 @@ int main(int argc, char **argv) {
     Error err = {0};
     ArtefactWriter writer;
     if (!artefact_begin(&writer, args.out_path, &err)) die(&err);
+    artefact_guard_watch(&guard, &writer);
     Source source;
     Holdout holdout;
     if (!source_open(&source, &args.source, &err) || !plan_val(&source, &args, &holdout, &err))

@@ -154,6 +154,9 @@ static void print_summary(const ScoreTables *tables, const Proxy *proxy, const S
 
 int main(int argc, char **argv) {
     const Options o = parse(argc, argv);
+    /* before MPI starts threads; static: the signal thread may outlive main's frame */
+    static ArtefactGuard guard;
+    artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
     Error err = {0};
@@ -164,7 +167,8 @@ int main(int argc, char **argv) {
     if (o.data && !gradient_pass_open_data(&pass, o.data, &err)) die(&err);
     /* the output directory must be writable before an hour of work; only rank 0 writes */
     ArtefactWriter writer = {.file = -1};
-    if (comm.rank == 0) artefact_begin(&writer, o.out, &err);
+    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err))
+        artefact_guard_watch(&guard, &writer);
     comm_check(&comm, &err);
 
     Backend backend;

@@ -136,36 +136,71 @@ static bool read_jpeg(FILE *file, const char *path, Image *image, bool header_on
     return ok;
 }
 
-/* ---- PNG (libpng's simplified API expands palettes, gray bit depths and tRNS) ---- */
+/* ---- PNG ---- */
+
+/* libpng's lower-level API, not its simplified one (png_image): that one converts the samples
+ * to the sRGB curve its 8-bit output assumes whenever a file declares another gamma (gAMA,
+ * cHRM, iCCP), so a file with gAMA 1/1.8 read brighter than its stored values. PIL, and so the
+ * reference's loader, returns the stored samples; here libpng transforms only what is asked
+ * below, and gamma is never asked. libpng reports errors by longjmp, as libjpeg does. */
+typedef struct {
+    jmp_buf back;
+    char message[256];
+} PngErrors;
+
+static void png_fail(png_structp png, png_const_charp message) {
+    PngErrors *errors = png_get_error_ptr(png);
+    snprintf(errors->message, sizeof errors->message, "%s", message);
+    longjmp(errors->back, 1);
+}
+
+/* Warnings (an sRGB profile libpng knows to be wrong, a damaged ancillary chunk) leave the
+ * samples intact; printing them would break the one-line error contract. */
+static void png_ignore_warning(png_structp png, png_const_charp message) {
+    (void)png, (void)message;
+}
 
 static bool read_png(FILE *file, const char *path, Image *image, bool header_only, Error *err) {
-    png_image png;
-    memset(&png, 0, sizeof png);
-    png.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_stdio(&png, file))
-        return input_error(err, "corrupt PNG (%s), %s", png.message, path);
-    bool ok = check_dimensions(png.width, png.height, path, err);
-    *image = (Image){.width = (int)png.width, .height = (int)png.height};
-    if (!ok || header_only) {
-        png_image_free(&png);
-        return ok;
-    }
-    /* 16-bit files without colour-space chunks come from tools that store sRGB values;
-     * libpng would otherwise take them as linear and brighten them. */
-    png.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
-    /* Alpha is read (so that colours are not composited) and then ignored, like PIL. */
-    png.format = (png.format & PNG_FORMAT_FLAG_COLOR ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY) |
-                 (png.format & PNG_FORMAT_FLAG_ALPHA);
-    uint8_t *pixels = xmalloc(PNG_IMAGE_SIZE(png));
-    if (!png_image_finish_read(&png, NULL, pixels, 0, NULL)) {
-        ok = input_error(err, "corrupt PNG (%s), %s", png.message, path);
+    PngErrors errors;
+    png_structp png =
+        png_create_read_struct(PNG_LIBPNG_VER_STRING, &errors, png_fail, png_ignore_warning);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) fatal_at(__FILE__, __LINE__, "libpng: out of memory");
+    uint8_t *volatile pixels = NULL;
+    png_bytep *volatile rows = NULL;
+    if (setjmp(errors.back)) {
+        png_destroy_read_struct(&png, &info, NULL);
         free(pixels);
-        pixels = NULL;
+        free(rows);
+        image->pixels = NULL;
+        return input_error(err, "corrupt PNG (%s), %s", errors.message, path);
     }
-    image->pixels = pixels;
-    image->pixel_stride = (int)PNG_IMAGE_PIXEL_CHANNELS(png.format);
-    image->channels = png.format & PNG_FORMAT_FLAG_COLOR ? 3 : 1;
-    png_image_free(&png);
+    png_init_io(png, file);
+    png_read_info(png, info);
+    const png_uint_32 width = png_get_image_width(png, info);
+    const png_uint_32 height = png_get_image_height(png, info);
+    bool ok = check_dimensions(width, height, path, err);
+    *image = (Image){.width = (int)width, .height = (int)height};
+    if (ok && !header_only) {
+        /* Palettes to RGB, gray below 8 bits to 8, tRNS to an alpha channel (kept, and
+         * ignored like PIL's convert("RGB") drops it); 16 bits to 8 as round(v * 255 / 65535),
+         * the stored value rescaled. */
+        png_set_expand(png);
+        png_set_scale_16(png);
+        png_set_interlace_handling(png);
+        png_read_update_info(png, info);
+        const size_t stride = png_get_rowbytes(png, info);
+        pixels = xmalloc(stride * height);
+        rows = xmalloc(height * sizeof *rows);
+        for (png_uint_32 y = 0; y < height; y++) rows[y] = pixels + y * stride;
+        png_read_image(png, rows);
+        png_read_end(png, NULL);
+        image->pixels = pixels;
+        image->pixel_stride = png_get_channels(png, info);
+        image->channels = png_get_color_type(png, info) & PNG_COLOR_MASK_COLOR ? 3 : 1;
+    }
+    png_destroy_read_struct(&png, &info, NULL);
+    free(rows);
     return ok;
 }
 

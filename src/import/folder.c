@@ -1,7 +1,9 @@
 /* Image folders, the torchvision ImageFolder layout: SRC/<class>/<image> (all of it the train
  * split), or SRC/train/<class>/<image> with optional SRC/val/ and SRC/test/ alike. Classes
  * are train's sub-folders in byte order of their names, so a label never depends on the
- * locale or on the order the file system lists entries in; images are ordered the same way. */
+ * locale or on the order the file system lists entries in. A class's images are those in its
+ * folder and in sub-folders at any depth, ordered as ImageFolder orders them: by the path of
+ * their folder, then by name, both bytewise. */
 #include "image.h"
 #include "import.h"
 
@@ -9,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     int64_t count, capacity;
@@ -57,21 +60,90 @@ static void add_image(FolderReader *r, const char *path, int32_t label) {
     r->labels[r->count++] = label;
 }
 
-/* The images directly inside one class folder; anything else there is skipped. */
-static bool list_class(Source *source, const char *class_dir, int32_t label, FolderReader *r,
-                       Error *err) {
+/* torchvision's order: sorted(os.walk(class_dir)) orders the folders by their whole path, so
+ * "a/b" comes before "a/b-2" and that before "a/b/c"; then each folder's files by name. */
+static int by_folder_then_name(const void *a, const void *b) {
+    const char *p = *(char *const *)a, *q = *(char *const *)b;
+    const size_t p_dir = (size_t)(strrchr(p, '/') - p), q_dir = (size_t)(strrchr(q, '/') - q);
+    const int c = memcmp(p, q, p_dir < q_dir ? p_dir : q_dir);
+    if (c != 0) return c;
+    if (p_dir != q_dir) return p_dir < q_dir ? -1 : 1;
+    return strcmp(p + p_dir + 1, q + q_dir + 1);
+}
+
+/* The walk of one class folder: folders still to list, and those entered, by device and
+ * inode. Symbolic links to folders are followed, as ImageFolder follows them, but never into a
+ * folder entered already: a link back up would otherwise loop for ever. */
+typedef struct {
+    char **pending;
+    int n_pending, pending_capacity;
+    struct stat *entered;
+    int n_entered, entered_capacity;
+} ClassWalk;
+
+/* False when the folder was entered already. */
+static bool walk_enter(ClassWalk *walk, const char *dir, const struct stat *st) {
+    for (int i = 0; i < walk->n_entered; i++)
+        if (walk->entered[i].st_dev == st->st_dev && walk->entered[i].st_ino == st->st_ino)
+            return false;
+    if (walk->n_entered == walk->entered_capacity) {
+        walk->entered_capacity = walk->entered_capacity ? 2 * walk->entered_capacity : 16;
+        walk->entered =
+            xrealloc(walk->entered, (size_t)walk->entered_capacity * sizeof *walk->entered);
+    }
+    walk->entered[walk->n_entered++] = *st;
+    if (walk->n_pending == walk->pending_capacity) {
+        walk->pending_capacity = walk->pending_capacity ? 2 * walk->pending_capacity : 16;
+        walk->pending =
+            xrealloc(walk->pending, (size_t)walk->pending_capacity * sizeof *walk->pending);
+    }
+    walk->pending[walk->n_pending++] = xstrdup(dir);
+    return true;
+}
+
+/* One folder of a class: images are kept, sub-folders queued, anything else (other files,
+ * links that lead nowhere or to a folder entered already) skipped and counted. */
+static bool list_class_folder(Source *source, ClassWalk *walk, const char *dir, int32_t label,
+                              FolderReader *r, Error *err) {
     Listing listing;
-    if (!list_directory(class_dir, &listing, err)) return false;
+    if (!list_directory(dir, &listing, err)) return false;
     bool ok = true;
     for (int i = 0; ok && i < listing.n; i++) {
         char path[ARTEFACT_PATH_MAX];
-        ok = source_join(path, class_dir, listing.entries[i]->d_name, err);
-        if (ok && image_file_name(listing.entries[i]->d_name) && source_is_file(path))
+        struct stat st;
+        ok = source_join(path, dir, listing.entries[i]->d_name, err);
+        if (!ok) break;
+        const bool exists = stat(path, &st) == 0;
+        if (exists && S_ISDIR(st.st_mode)) {
+            if (!walk_enter(walk, path, &st)) note_skipped(source, path);
+        } else if (exists && S_ISREG(st.st_mode) && image_file_name(listing.entries[i]->d_name)) {
             add_image(r, path, label);
-        else if (ok)
+        } else {
             note_skipped(source, path);
+        }
     }
     listing_free(&listing);
+    return ok;
+}
+
+/* The images of one class folder and its sub-folders, in torchvision's order. */
+static bool list_class(Source *source, const char *class_dir, int32_t label, FolderReader *r,
+                       Error *err) {
+    const int64_t first = r->count;
+    ClassWalk walk = {0};
+    struct stat st;
+    if (stat(class_dir, &st) != 0)
+        return input_error(err, "cannot list the folder: %m, %s", class_dir);
+    walk_enter(&walk, class_dir, &st);
+    bool ok = true;
+    while (walk.n_pending > 0) {
+        char *dir = walk.pending[--walk.n_pending];
+        ok = ok && list_class_folder(source, &walk, dir, label, r, err);
+        free(dir);
+    }
+    free(walk.pending);
+    free(walk.entered);
+    qsort(r->paths + first, (size_t)(r->count - first), sizeof *r->paths, by_folder_then_name);
     return ok;
 }
 

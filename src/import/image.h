@@ -20,8 +20,9 @@ typedef struct {
 bool image_file_name(const char *name);
 /* The file's dimensions, from its header only. */
 bool image_probe(const char *path, int *width, int *height, Error *err);
-/* The whole image, 8 bits per channel, gray or RGB as stored (an alpha channel is kept but
- * ignored by image_fit, as PIL's convert("RGB") drops it); free with image_free. */
+/* The whole image, 8 bits per channel, gray or RGB as stored (a PNG's samples whatever gamma
+ * it declares; an alpha channel is kept but ignored by image_fit, as PIL's convert("RGB")
+ * drops it); free with image_free. */
 bool image_decode(const char *path, Image *image, Error *err);
 void image_free(Image *image);
 

@@ -1,7 +1,7 @@
 #!/bin/bash
 # prenas-score and prenas-select as a user meets them, on the micro space: the preferred set,
 # its JSON and refined space, the same result with 1 and 2 MPI ranks, data mode, mBR and
-# Kendall's tau from prenas-analyze, and one-line errors that leave nothing behind.
+# Kendall's tau from prenas-analyze, and one-line errors (and SIGTERM) that leave nothing behind.
 source "$(dirname "$0")/lib.sh"
 bin=$PRENAS_BINARY_DIR
 spaces=$PRENAS_SOURCE_DIR/configs/spaces
@@ -162,6 +162,21 @@ run "$bin/prenas-score" --config "$spaces/micro.cfg" --proxy synflow --out "$wor
 expect_status 2 "unknown proxy"
 expect_error_line "--proxy 'synflow': unknown" "unknown proxy"
 [ ! -e "$work/bad.h5" ] && [ ! -e "$work/bad.h5.tmp" ] && pass || fail "an output was left behind"
+
+# SIGTERM during the gradient pass (scores.h5.tmp is begun before it): the stage ends by the
+# signal and removes the .tmp (the artefact guard, src/artefact.h).
+"$bin/prenas-score" --config "$spaces/micro.cfg" --out "$work/killed.h5" --batch 2048 >/dev/null 2>&1 &
+pid=$!
+for _ in $(seq 200); do
+    [ -e "$work/killed.h5.tmp" ] && break
+    sleep 0.05
+done
+[ -e "$work/killed.h5.tmp" ] && pass || fail "no killed.h5.tmp after 10 s"
+kill -TERM "$pid"
+wait "$pid"
+status=$?
+expect_status 143 "score ended by SIGTERM"
+[ ! -e "$work/killed.h5" ] && [ ! -e "$work/killed.h5.tmp" ] && pass || fail "SIGTERM left an output behind"
 
 # The world-size check (mpi/comm.c): a task of a 2-task srun step that MPI sees alone is one of
 # N singletons; a process of a --ntasks=2 job outside any step (the batch script) is not.

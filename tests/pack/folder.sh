@@ -1,7 +1,9 @@
 #!/bin/bash
 # Image folders written by libpng and libjpeg (pack_fixture.c): class mapping, counts per
-# split, exact PNG pixels after cropping and resizing, JPEG pixels within a few levels, gray
-# output, skipped entries, and the flat layout whose common size needs no --size.
+# split, exact PNG pixels after cropping and resizing (as stored, whatever gamma a file
+# declares), JPEG pixels within a few levels, gray output, images in sub-folders of a class
+# folder (in torchvision ImageFolder's order; a symbolic link loop), skipped entries, and the
+# flat layout whose common size needs no --size.
 source "$(dirname "$0")/lib.sh"
 scratch folder
 expect_ok "make the fixture" "$fixture" make "$work"
@@ -9,11 +11,21 @@ expect_ok "make the fixture" "$fixture" make "$work"
 run "$pack" --from folder "$work/splits" --out "$work/rgb.h5" --size 8
 expect_status 0 "RGB"
 expect_out_has "images 8x8x3, 3 classes: cat, dog, zebra" "RGB summary"
-expect_out_has "train        9 images" "train count"
+expect_out_has "train       17 images" "train count"
 expect_out_has "val          2 images" "val count"
 expect_out_has "test         2 images" "test count"
 expect_out_has "skipped 4 entries that are not images" "skipped entries"
 expect_ok "RGB pixels" "$fixture" check "$work/rgb.h5" 3
+
+# A link back up the tree: followed, its folder is entered already, so it is skipped and
+# counted, and the images are those above.
+ln -s .. "$work/splits/train/dog/thumbs/deep/up"
+run "$pack" --from folder "$work/splits" --out "$work/loop.h5" --size 8
+expect_status 0 "a link back up"
+expect_out_has "train       17 images" "train count with a link back up"
+expect_out_has "skipped 5 entries that are not images" "the link back up skipped"
+expect_ok "pixels with a link back up" "$fixture" check "$work/loop.h5" 3
+rm "$work/splits/train/dog/thumbs/deep/up"
 
 run "$pack" --from folder "$work/splits" --out "$work/gray.h5" --size 8 --channels 1
 expect_status 0 "gray"

@@ -7,7 +7,10 @@
  *   pack_fixture check-flat FILE.h5  DIR/flat packed without --size
  *
  * Every image has the pixel function it was written from and the function its 8x8 packed
- * form must match, within a tolerance that is 0 for PNG and a few levels for JPEG. */
+ * form must match, within a tolerance that is 0 for PNG and a few levels for JPEG. PNG files
+ * with a gAMA chunk must come back as stored, as PIL returns them; images in sub-folders of a
+ * class folder belong to the class, in torchvision ImageFolder's order (by folder path, then
+ * by name). */
 #include "check.h"
 
 #include "dataset.h"
@@ -24,7 +27,19 @@
 
 enum { SIZE = 8 }; /* the --size the tests pack with */
 
-typedef enum { PNG_GRAY, PNG_RGB, PNG_RGBA, PNG_RGB16, PNG_PALETTE, JPEG_RGB, JPEG_GRAY } Kind;
+typedef enum {
+    PNG_GRAY,
+    PNG_GRAY_ALPHA,
+    PNG_RGB,
+    PNG_RGBA,
+    PNG_RGB16,
+    PNG_PALETTE,
+    JPEG_RGB,
+    JPEG_GRAY
+} Kind;
+
+/* gAMA chunks in libpng's fixed point (gamma x 100000); 0 writes none. */
+enum { GAMMA_1_8 = 55556, GAMMA_1_0 = 100000 };
 
 typedef int (*PixelFunction)(int x, int y, int c); /* c = 3: alpha */
 
@@ -36,6 +51,7 @@ typedef struct {
     PixelFunction source;   /* what is written */
     PixelFunction expected; /* the SIZE x SIZE RGB result */
     int tolerance;
+    int gamma; /* of the gAMA chunk of a PNG file */
 } FixtureImage;
 
 static int orange(int x, int y, int c) {
@@ -95,26 +111,45 @@ static int smooth_shrunk(int x, int y, int c) {
 }
 
 static const FixtureImage IMAGES[] = {
-    {"train", "train/cat/a_wide.png", 0, PNG_RGB, 20, 12, orange, orange, 0},
-    {"train", "train/cat/b_blocks.png", 0, PNG_RGB, 16, 16, blocks_2x2, block, 0},
-    {"train", "train/cat/c_tall.png", 0, PNG_RGB, 16, 24, tall_blocks, block, 0},
-    {"train", "train/dog/d_gray.png", 1, PNG_GRAY, 8, 8, gradient, gradient, 0},
+    {"train", "train/cat/a_wide.png", 0, PNG_RGB, 20, 12, orange, orange, 0, 0},
+    {"train", "train/cat/b_blocks.png", 0, PNG_RGB, 16, 16, blocks_2x2, block, 0, 0},
+    {"train", "train/cat/c_tall.png", 0, PNG_RGB, 16, 24, tall_blocks, block, 0, 0},
+    {"train", "train/cat/d_gamma.png", 0, PNG_GRAY, 8, 8, gradient, gradient, 0, GAMMA_1_8},
+    {"train", "train/cat/e_linear.png", 0, PNG_RGB, 8, 8, block, block, 0, GAMMA_1_0},
+    {"train", "train/dog/d_gray.png", 1, PNG_GRAY, 8, 8, gradient, gradient, 0, 0},
     {"train", "train/dog/e_palette.png", 1, PNG_PALETTE, 16, 16, four_colours, four_colours_shrunk,
-     0},
-    {"train", "train/dog/f_alpha.PNG", 1, PNG_RGBA, 8, 8, translucent, translucent, 0},
-    {"train", "train/zebra/g_deep.png", 2, PNG_RGB16, 8, 8, block, block, 0},
-    {"train", "train/zebra/h_photo.jpg", 2, JPEG_RGB, 24, 24, smooth, smooth_shrunk, 6},
-    {"train", "train/zebra/i_small.jpeg", 2, JPEG_GRAY, 4, 4, gray_77, gray_77, 2},
-    {"val", "val/cat/j_val.png", 0, PNG_RGB, 8, 8, teal, teal, 0},
-    {"val", "val/dog/k_val.JPG", 1, JPEG_RGB, 16, 16, violet, violet, 4},
-    {"test", "test/cat/m_test.png", 0, PNG_RGBA, 16, 16, blocks_2x2, block, 0},
-    {"test", "test/zebra/l_test.png", 2, PNG_GRAY, 32, 32, gray_99, gray_99, 0},
+     0, 0},
+    {"train", "train/dog/f_alpha.PNG", 1, PNG_RGBA, 8, 8, translucent, translucent, 0, 0},
+    {"train", "train/dog/g_gray_alpha.png", 1, PNG_GRAY_ALPHA, 8, 8, translucent, translucent, 0,
+     GAMMA_1_8},
+    /* Sub-folders: "thumbs" < "thumbs-2" < "thumbs/deep" as paths, as Python sorts them. */
+    {"train", "train/dog/thumbs/x.png", 1, PNG_GRAY, 8, 8, gray_77, gray_77, 0, 0},
+    {"train", "train/dog/thumbs-2/y.png", 1, PNG_RGB, 8, 8, violet, violet, 0, 0},
+    {"train", "train/dog/thumbs/deep/z.png", 1, PNG_GRAY, 8, 8, gray_99, gray_99, 0, 0},
+    {"train", "train/zebra/g_deep.png", 2, PNG_RGB16, 8, 8, block, block, 0, 0},
+    {"train", "train/zebra/g_deep_linear.png", 2, PNG_RGB16, 8, 8, block, block, 0, GAMMA_1_0},
+    {"train", "train/zebra/g_palette_gamma.png", 2, PNG_PALETTE, 8, 8, four_colours, four_colours,
+     0, GAMMA_1_8},
+    {"train", "train/zebra/h_photo.jpg", 2, JPEG_RGB, 24, 24, smooth, smooth_shrunk, 6, 0},
+    {"train", "train/zebra/i_small.jpeg", 2, JPEG_GRAY, 4, 4, gray_77, gray_77, 2, 0},
+    {"val", "val/cat/j_val.png", 0, PNG_RGB, 8, 8, teal, teal, 0, 0},
+    {"val", "val/dog/k_val.JPG", 1, JPEG_RGB, 16, 16, violet, violet, 4, 0},
+    {"test", "test/cat/m_test.png", 0, PNG_RGBA, 16, 16, blocks_2x2, block, 0, 0},
+    {"test", "test/zebra/l_test.png", 2, PNG_GRAY, 32, 32, gray_99, gray_99, 0, 0},
 };
 enum { N_IMAGES = sizeof IMAGES / sizeof *IMAGES };
 /* Entries that are not images, all to be skipped and counted. */
 static const char *const NOT_IMAGES[] = {"README.md", "train/LICENSE", "train/cat/notes.txt",
-                                         "train/dog/thumbs/x.png"};
+                                         "train/dog/thumbs/deep/Thumbs.db"};
 static const char *const CLASSES[] = {"cat", "dog", "zebra"};
+
+/* The fixture image written at `path` (under DIR/splits). */
+static const FixtureImage *image_at(const char *path) {
+    for (int i = 0; i < N_IMAGES; i++)
+        if (strcmp(IMAGES[i].path, path) == 0) return &IMAGES[i];
+    fprintf(stderr, "pack_fixture: no image %s\n", path);
+    exit(1);
+}
 
 /* ---- writing ---- */
 
@@ -153,11 +188,17 @@ static int kind_channels(Kind kind) {
     case PNG_GRAY:
     case JPEG_GRAY:
         return 1;
+    case PNG_GRAY_ALPHA:
+        return 2;
     case PNG_RGBA:
         return 4;
     default:
         return 3;
     }
+}
+
+static bool kind_gray(Kind kind) {
+    return kind_channels(kind) <= 2;
 }
 
 static void write_png(const char *path, const FixtureImage *im) {
@@ -175,11 +216,10 @@ static void write_png(const char *path, const FixtureImage *im) {
     png_init_io(png, f);
     const int channels = im->kind == PNG_PALETTE ? 1 : kind_channels(im->kind);
     const int depth = im->kind == PNG_RGB16 ? 16 : 8;
-    static const int color_types[] = {[PNG_GRAY] = PNG_COLOR_TYPE_GRAY,
-                                      [PNG_RGB] = PNG_COLOR_TYPE_RGB,
-                                      [PNG_RGBA] = PNG_COLOR_TYPE_RGB_ALPHA,
-                                      [PNG_RGB16] = PNG_COLOR_TYPE_RGB,
-                                      [PNG_PALETTE] = PNG_COLOR_TYPE_PALETTE};
+    static const int color_types[] = {
+        [PNG_GRAY] = PNG_COLOR_TYPE_GRAY, [PNG_GRAY_ALPHA] = PNG_COLOR_TYPE_GRAY_ALPHA,
+        [PNG_RGB] = PNG_COLOR_TYPE_RGB,   [PNG_RGBA] = PNG_COLOR_TYPE_RGB_ALPHA,
+        [PNG_RGB16] = PNG_COLOR_TYPE_RGB, [PNG_PALETTE] = PNG_COLOR_TYPE_PALETTE};
     png_set_IHDR(png, info, (png_uint_32)im->width, (png_uint_32)im->height, depth,
                  color_types[im->kind], PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
@@ -201,7 +241,8 @@ static void write_png(const char *path, const FixtureImage *im) {
                 p[0] = (uint8_t)k;
             } else {
                 for (int c = 0; c < channels; c++) {
-                    int v = im->source(x, y, c);
+                    /* alpha is the pixel function's channel 3 */
+                    int v = im->source(x, y, channels == 2 && c == 1 ? 3 : c);
                     if (depth == 16) {
                         p[2 * c] = p[2 * c + 1] = (uint8_t)v; /* v * 257, big-endian */
                     } else {
@@ -211,6 +252,7 @@ static void write_png(const char *path, const FixtureImage *im) {
             }
         }
     if (im->kind == PNG_PALETTE) png_set_PLTE(png, info, palette, n_colours);
+    if (im->gamma) png_set_gAMA_fixed(png, info, im->gamma);
     png_write_info(png, info);
     for (int y = 0; y < im->height; y++) png_write_row(png, pixels + (size_t)y * row_bytes);
     png_write_end(png, NULL);
@@ -266,9 +308,9 @@ static void make(const char *dir) {
     }
     /* The flat layout, one common square size: classes "one" and "two". */
     snprintf(path, sizeof path, "%s/flat/one/gradient.png", dir);
-    write_image(path, &IMAGES[3]);
+    write_image(path, image_at("train/dog/d_gray.png"));
     snprintf(path, sizeof path, "%s/flat/two/teal.png", dir);
-    write_image(path, &IMAGES[9]);
+    write_image(path, image_at("val/cat/j_val.png"));
     snprintf(path, sizeof path, "%s/flat/two/violet.jpg", dir);
     write_image(path, &(FixtureImage){.kind = JPEG_RGB, .width = 8, .height = 8, .source = violet});
 }
@@ -276,7 +318,7 @@ static void make(const char *dir) {
 /* ---- checking ---- */
 
 static int expected_value(const FixtureImage *im, int x, int y, int c, int channels) {
-    int gray = kind_channels(im->kind) == 1;
+    const bool gray = kind_gray(im->kind);
     if (channels == 3) return im->expected(x, y, gray ? 0 : c);
     if (gray) return im->expected(x, y, 0);
     return (int)(0.299 * im->expected(x, y, 0) + 0.587 * im->expected(x, y, 1) +
@@ -316,7 +358,7 @@ static void check_split(DatasetFile *ds, const char *split, int channels) {
         if (strcmp(im->split, split) != 0) continue;
         CHECK_EQ_I64(labels[row], im->label);
         /* Gray output of colour images: float rounding may move a .5 by one. */
-        int tolerance = im->tolerance + (channels == 1 && kind_channels(im->kind) > 1);
+        int tolerance = im->tolerance + (channels == 1 && !kind_gray(im->kind));
         int error =
             image_error(im, images + (size_t)row * SIZE * SIZE * (size_t)channels, channels);
         if (!CHECK(error <= tolerance))
@@ -366,9 +408,9 @@ static void check_flat(const char *path) {
     int32_t labels[3];
     if (CHECK(dataset_read(&ds, "train", 0, 3, images, labels, &err))) {
         CHECK(labels[0] == 0 && labels[1] == 1 && labels[2] == 1);
-        CHECK_EQ_I64(image_error(&IMAGES[3], images, 3), 0);
-        CHECK_EQ_I64(image_error(&IMAGES[9], images + 8 * 8 * 3, 3), 0);
-        CHECK(image_error(&IMAGES[10], images + 2 * 8 * 8 * 3, 3) <= 4);
+        CHECK_EQ_I64(image_error(image_at("train/dog/d_gray.png"), images, 3), 0);
+        CHECK_EQ_I64(image_error(image_at("val/cat/j_val.png"), images + 8 * 8 * 3, 3), 0);
+        CHECK(image_error(image_at("val/dog/k_val.JPG"), images + 2 * 8 * 8 * 3, 3) <= 4);
     }
     dataset_close(&ds);
 }

@@ -1,0 +1,78 @@
+#!/bin/bash
+# prenas-pack ended by SIGTERM or SIGINT removes dataset.h5.tmp and leaves an older dataset
+# as it was; a second pack writing the same output meanwhile is refused with the cause and
+# leaves the first one's file alone. Each pack waits on a FIFO given as --class-names, read
+# after the output was begun, so the signals land while dataset.h5.tmp is open.
+source "$(dirname "$0")/lib.sh"
+scratch interrupt
+d=$work
+expect_ok "make the IDX fixtures" "$python" "$here/damaged_fixture.py" "$d"
+run "$pack" --from idx "$d/good" --out "$d/older.h5" --val-fraction 0
+expect_status 0 "the older dataset"
+target=$d/dataset.h5
+cp "$d/older.h5" "$target"
+
+# start_waiting DFL|IGN: a pack in the background ($pid) that has begun $target.tmp and waits
+# for its class names, started with SIGINT's action default or ignored (whatever this
+# script's own: a background job of a script inherits SIGINT ignored).
+start_waiting() {
+    rm -f "$d/names"
+    mkfifo "$d/names"
+    "$python" -c 'import os, signal, sys
+signal.signal(signal.SIGINT, getattr(signal, "SIG_" + sys.argv[1]))
+os.execv(sys.argv[2], sys.argv[2:])' "$1" \
+        "$pack" --from idx "$d/good" --class-names "$d/names" --val-fraction 0 --out "$target" \
+        >"$d/first.out" 2>"$d/first.err" &
+    pid=$!
+    for _ in $(seq 200); do
+        [ -e "$target.tmp" ] && return
+        sleep 0.05
+    done
+    fail "no $target.tmp after 10 s"
+}
+# finish_waiting: gives the waiting pack its class names, twice (read, then checksummed for
+# /meta/inputs); $status is its exit status.
+finish_waiting() {
+    seq 0 9 >"$d/names"
+    seq 0 9 >"$d/names"
+    wait "$pid"
+    status=$?
+}
+# expect_removed WHAT: the pack ended by the signal left no .tmp and the older file intact.
+expect_removed() {
+    [ ! -e "$target.tmp" ] && pass || fail "$target.tmp left behind ($1)"
+    cmp -s "$d/older.h5" "$target" && pass || fail "the older dataset changed ($1)"
+}
+
+start_waiting DFL
+kill -TERM "$pid"
+wait "$pid"
+status=$?
+expect_status 143 "SIGTERM: the process ends by the signal"
+expect_removed SIGTERM
+
+start_waiting DFL
+kill -INT "$pid"
+wait "$pid"
+status=$?
+expect_status 130 "SIGINT: the process ends by the signal"
+expect_removed SIGINT
+
+# SIGINT ignored at start (nohup-like launchers, background jobs of scripts) stays ignored.
+start_waiting IGN
+kill -INT "$pid"
+sleep 0.2
+finish_waiting
+expect_status 0 "SIGINT ignored at start stays ignored"
+cp "$d/older.h5" "$target"
+
+start_waiting DFL
+run "$pack" --from idx "$d/good" --val-fraction 0 --out "$target"
+expect_status 2 "a second pack with the same output"
+expect_error_line "another process is writing the temporary file (a second run with the same output?), $target.tmp" \
+    "a second pack with the same output"
+finish_waiting
+expect_status 0 "the first pack, after the second was refused"
+grep -qF "train       20 images" "$d/first.out" && pass || fail "the first pack's summary: $(cat "$d/first.out" "$d/first.err")"
+[ ! -e "$target.tmp" ] && ! cmp -s "$d/older.h5" "$target" && pass || fail "the first pack's output"
+finish
