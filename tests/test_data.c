@@ -141,9 +141,9 @@ static void shipped_recipes(void) {
     CHECK_EQ_I64(quick->batch, 64);
     CHECK_NEAR(recipe_peak_lr(quick), recipe_peak_lr(full), 0);
     /* The quick recipe is a copy of the long one (its header says so): apart from name, file,
-     * text, epoch budget, batch (and lr_batch: the same peak rate), warm-up, lag and precision,
-     * every setting byte for byte the same. Both were calloc'ed and filled by the same parser,
-     * so padding and pointers agree as well. */
+     * text, epoch budget, batch (and lr_batch: the same peak rate), warm-up, lag, precision and
+     * val checks, every setting byte for byte the same. Both were calloc'ed and filled by the
+     * same parser, so padding and pointers agree as well. */
     Recipe same;
     memcpy(&same, quick, sizeof same);
     memcpy(same.name, full->name, sizeof same.name);
@@ -151,6 +151,7 @@ static void shipped_recipes(void) {
     same.text = full->text;
     same.epochs = full->epochs, same.warmup_epochs = full->warmup_epochs;
     same.batch = full->batch, same.lr_batch = full->lr_batch;
+    same.eval_every_epochs = full->eval_every_epochs;
     same.lr_epoch_lag = full->lr_epoch_lag;
     same.precision = full->precision;
     CHECK(strcmp(quick->precision, "bf16") == 0 && strcmp(full->precision, "fp32") == 0);
