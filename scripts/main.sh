@@ -7,7 +7,7 @@
 # stage times, the table of the specialised models (budget, params, MACs, val and test top-1,
 # latency, file, architecture) and the Pareto plots of the evaluated subnets.
 # The training follows configs/recipes/micro-fmnist-quick.cfg, the recipe sized for the whole
-# job in 15 minutes on 2 cores (14 min 31 s after the build on a 2-core AMD EPYC, 87.55 % test
+# job in 15 minutes on 2 cores (14 min 25 s after the build on a 2-core AMD EPYC, 90.01 % test
 # top-1 for the 0.5M model: docs/benchmarks.md).
 #   PRENAS_RECIPE=FILE  another recipe, e.g. configs/recipes/micro-fmnist.cfg (100 epochs)
 #   PRENAS_EPOCHS=N     N epochs instead of the recipe's; under 20, 1 warm-up epoch (0 for N = 1)
