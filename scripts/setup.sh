@@ -8,7 +8,8 @@
 # and nothing switches it off, so that the main job after the test command reuses the test
 # build instead of recompiling the tree with other flags.
 # Environment: BUILD_DIR (default build), ENABLE_CUDA (ON or OFF; default: the build folder's
-# setting, ON in a new one: the CUDA backend is built when nvcc exists).
+# setting, ON in a new one: the CUDA backend is built when nvcc exists), SANITIZE (for
+# -DPRENAS_SANITIZE, e.g. address,undefined, with ENABLE_CUDA=OFF: scripts/test.sh's second build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -54,6 +55,7 @@ build=${BUILD_DIR:-build}
 options=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 if $tests; then options+=(-DPRENAS_WERROR=ON); fi
 if [ -n "${ENABLE_CUDA:-}" ]; then options+=(-DENABLE_CUDA="$ENABLE_CUDA"); fi
+if [ -n "${SANITIZE:-}" ]; then options+=(-DPRENAS_SANITIZE="$SANITIZE"); fi
 cmake -S . -B "$build" "${options[@]}" >"$build.configure.log" 2>&1 \
     || { cat "$build.configure.log" >&2; exit 1; }
 grep 'prenas:' "$build.configure.log" || true

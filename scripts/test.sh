@@ -1,7 +1,11 @@
 #!/bin/bash
 # The test command (README, .ci/run): installs what the suite needs, builds with -Werror, and
-# runs every ctest suite. Extra arguments go to ctest (e.g. -R pack, -L unit).
+# runs every ctest suite; then the same suites again in a second build, build-asan (no CUDA),
+# under AddressSanitizer and UndefinedBehaviorSanitizer, where any report fails the run
+# (docs/architecture.md, Testing). Extra arguments go to both ctest runs (e.g. -R pack, -L unit).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
 ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@"
+BUILD_DIR=build-asan ENABLE_CUDA=OFF SANITIZE=address,undefined scripts/setup.sh --tests
+ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "$@"
