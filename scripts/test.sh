@@ -3,9 +3,11 @@
 # runs every ctest suite; then the same suites again in a second build, build-asan (no CUDA),
 # under AddressSanitizer and UndefinedBehaviorSanitizer, where any report fails the run
 # (docs/architecture.md, Testing). Extra arguments go to both ctest runs (e.g. -R pack, -L unit).
+# A test without a timeout of its own gets 900 s, so that a hang fails the run with its name
+# instead of outlasting CI's limit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
-ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure -j"$(nproc)" "$@"
+ctest --test-dir "${BUILD_DIR:-build}" --output-on-failure --timeout 900 -j"$(nproc)" "$@"
 BUILD_DIR=build-asan ENABLE_CUDA=OFF SANITIZE=address,undefined scripts/setup.sh --tests
-ctest --test-dir build-asan --output-on-failure -j"$(nproc)" "$@"
+ctest --test-dir build-asan --output-on-failure --timeout 900 -j"$(nproc)" "$@"

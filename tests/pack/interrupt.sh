@@ -13,12 +13,14 @@ target=$d/dataset.h5
 cp "$d/older.h5" "$target"
 
 # start_waiting DFL|IGN: a pack in the background ($pid) that has begun $target.tmp and waits
-# for its class names, started with SIGINT's action default or ignored (whatever this
-# script's own: a background job of a script inherits SIGINT ignored).
+# for its class names, started with SIGTERM's action default and SIGINT's default or ignored
+# (whatever this script inherited: a background job of a script inherits SIGINT ignored, and a
+# test harness may start the suite with either ignored).
 start_waiting() {
     rm -f "$d/names"
     mkfifo "$d/names"
     "$python" -c 'import os, signal, sys
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
 signal.signal(signal.SIGINT, getattr(signal, "SIG_" + sys.argv[1]))
 os.execv(sys.argv[2], sys.argv[2:])' "$1" \
         "$pack" --from idx "$d/good" --class-names "$d/names" --val-fraction 0 --out "$target" \
@@ -28,15 +30,46 @@ os.execv(sys.argv[2], sys.argv[2:])' "$1" \
         [ -e "$target.tmp" ] && return
         sleep 0.05
     done
-    fail "no $target.tmp after 10 s"
+    fail "no $target.tmp after 10 s: $(cat "$d/first.err")"
+}
+# holds_names: whether the waiting pack has the FIFO open.
+holds_names() {
+    local fd
+    for fd in /proc/"$pid"/fd/*; do
+        [ "$(readlink "$fd" 2>/dev/null)" = "$d/names" ] && return 0
+    done
+    return 1
+}
+# feed_names: one reading of the class names by the waiting pack. A second writer that opened
+# the FIFO before the pack closed it would add its names to this reading and leave the next
+# open waiting forever, so this returns only once the pack has let go of it.
+feed_names() {
+    timeout 30 bash -c 'seq 0 9 >"$1"' feed "$d/names" || fail "the pack did not read its class names"
+    for _ in $(seq 600); do
+        holds_names || return 0
+        sleep 0.05
+    done
+    fail "the pack kept its class names open for 30 s"
+}
+# wait_waiting: $status of the waiting pack, which has 30 s to end (then killed: a failure).
+wait_waiting() {
+    for _ in $(seq 600); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        fail "the pack still runs 30 s on: $(cat "$d/first.err")"
+        kill -KILL "$pid"
+    fi
+    wait "$pid"
+    status=$?
 }
 # finish_waiting: gives the waiting pack its class names, twice (read, then checksummed for
 # /meta/inputs); $status is its exit status.
 finish_waiting() {
-    seq 0 9 >"$d/names"
-    seq 0 9 >"$d/names"
-    wait "$pid"
-    status=$?
+    feed_names
+    feed_names
+    wait_waiting
 }
 # expect_removed WHAT: the pack ended by the signal left no .tmp and the older file intact.
 expect_removed() {
@@ -46,15 +79,13 @@ expect_removed() {
 
 start_waiting DFL
 kill -TERM "$pid"
-wait "$pid"
-status=$?
+wait_waiting
 expect_status 143 "SIGTERM: the process ends by the signal"
 expect_removed SIGTERM
 
 start_waiting DFL
 kill -INT "$pid"
-wait "$pid"
-status=$?
+wait_waiting
 expect_status 130 "SIGINT: the process ends by the signal"
 expect_removed SIGINT
 
