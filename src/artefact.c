@@ -161,12 +161,13 @@ static bool read_meta(hid_t file, const char *path, ArtefactMeta *meta, Error *e
 
 /* ---- atomic writing ---- */
 
-static void fsync_path(const char *path, int flags) {
+static bool fsync_path(const char *path, int flags, Error *err) {
     int fd = open(path, flags);
-    if (fd < 0) fatal_at(__FILE__, __LINE__, "cannot open %s to flush it: %m", path);
-    if (fsync(fd) != 0 && errno != EINVAL) /* EINVAL: a file system without fsync on dirs */
-        fatal_at(__FILE__, __LINE__, "fsync %s: %m", path);
+    if (fd < 0) return input_error(err, "cannot open to flush it: %m, %s", path);
+    /* EINVAL: a file system without fsync on dirs */
+    bool ok = fsync(fd) == 0 || errno == EINVAL || input_error(err, "cannot flush: %m, %s", path);
     close(fd);
+    return ok;
 }
 
 static void directory_of(const char *path, char *dir, size_t size) {
@@ -182,39 +183,49 @@ bool artefact_check_output(const char *path, Error *err) {
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
         return input_error(err, "the output directory does not exist, %s", dir);
     if (access(dir, W_OK) != 0)
-        return input_error(err, "the output directory is not writable, %s", dir);
+        return input_error(err, "the output directory is not writable: %m, %s", dir);
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return input_error(err, "the output path is a directory, %s", path);
     return true;
 }
 
-/* H5Fcreate truncates the file before it takes HDF5's lock (flock) on it: a second stage with
- * the same output would empty the first one's PATH.tmp under it and only then fail. So the
- * lock is tried first on a descriptor that truncates nothing, and the cause is named. It is
- * released again before H5Fcreate, whose own lock conflicts with any other descriptor's. */
-static bool tmp_file_free(const char *tmp_path, Error *err) {
+/* PATH.tmp opened without truncating it and locked (flock), or -1 after an input error that
+ * names the cause: another process writing it (a second stage with the same output), or the
+ * file system's refusal. */
+static int lock_tmp_file(const char *tmp_path, Error *err) {
     int fd = open(tmp_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0) return input_error(err, "cannot create the output file: %m, %s", tmp_path);
-    bool ok = true;
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
-        ok = errno == EWOULDBLOCK
-                 ? input_error(err,
-                               "another process is writing the temporary file (a second run "
-                               "with the same output?), %s",
-                               tmp_path)
-                 : input_error(err, "cannot lock the output file: %m, %s", tmp_path);
-    close(fd); /* releases the lock; nothing was written */
-    return ok;
+    if (fd < 0) return input_error(err, "cannot create the output file: %m, %s", tmp_path), -1;
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    if (errno == EWOULDBLOCK)
+        input_error(err,
+                    "another process is writing the temporary file (a second run with the same "
+                    "output?), %s",
+                    tmp_path);
+    else
+        input_error(err, "cannot lock the output file: %m, %s", tmp_path);
+    close(fd);
+    return -1;
 }
 
-bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
+static bool begin_paths(ArtefactWriter *w, const char *path, Error *err) {
     memset(w, 0, sizeof *w);
     w->file = -1;
     if (strlen(path) + 1 > sizeof w->path)
         return input_error(err, "output path too long, %s", path);
     snprintf(w->path, sizeof w->path, "%s", path);
     snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp", path);
-    if (!artefact_check_output(path, err) || !tmp_file_free(w->tmp_path, err)) return false;
+    return true;
+}
+
+bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
+    if (!begin_paths(w, path, err) || !artefact_check_output(path, err)) return false;
+    /* H5Fcreate truncates the file before it takes HDF5's lock (flock) on it: a second stage
+     * with the same output would empty the first one's PATH.tmp under it and only then fail.
+     * So the lock is tried first on a descriptor that truncates nothing. It is released again
+     * before H5Fcreate, whose own lock conflicts with any other descriptor's. */
+    const int fd = lock_tmp_file(w->tmp_path, err);
+    if (fd < 0) return false;
+    close(fd); /* releases the lock; nothing was written */
     errno = 0;
     w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (w->file < 0)
@@ -236,19 +247,67 @@ static void guard_unlock(ArtefactWriter *w) {
     w->guard = NULL;
 }
 
-void artefact_commit(ArtefactWriter *w, const ArtefactMeta *meta) {
-    guard_lock(w);
-    write_meta(w->file, meta);
+bool artefact_begin_in_memory(ArtefactWriter *w, const char *path, Error *err) {
+    if (!begin_paths(w, path, err)) return false;
+    hid_t access = H5Pcreate(H5P_FILE_ACCESS);
+    CHECK_H5(access);
+    CHECK_H5(H5Pset_fapl_core(access, 1 << 20, false)); /* grows by 1 MiB; no file behind it */
+    w->file = H5Fcreate(w->tmp_path, H5F_ACC_TRUNC, H5P_DEFAULT, access);
+    CHECK_H5(w->file);
+    CHECK_H5(H5Pclose(access));
+    w->in_memory = true;
+    return true;
+}
+
+/* The in-memory file written to PATH.tmp, flushed to the disk, every call checked. */
+static bool write_image(ArtefactWriter *w, Error *err) {
     CHECK_H5(H5Fflush(w->file, H5F_SCOPE_GLOBAL));
+    const ssize_t size = H5Fget_file_image(w->file, NULL, 0);
+    CHECK_H5(size);
+    char *image = xmalloc((size_t)size);
+    CHECK_H5(H5Fget_file_image(w->file, image, (size_t)size));
     CHECK_H5(H5Fclose(w->file));
     w->file = -1;
-    fsync_path(w->tmp_path, O_RDONLY);
-    if (rename(w->tmp_path, w->path) != 0)
-        fatal_at(__FILE__, __LINE__, "rename %s -> %s: %m", w->tmp_path, w->path);
+    const int fd = lock_tmp_file(w->tmp_path, err);
+    bool ok = fd >= 0;
+    if (ok && ftruncate(fd, 0) != 0) ok = input_error(err, "cannot write: %m, %s", w->tmp_path);
+    for (ssize_t done = 0; ok && done < size;) {
+        const ssize_t n = write(fd, image + done, (size_t)(size - done));
+        if (n >= 0)
+            done += n;
+        else if (errno != EINTR)
+            ok = input_error(err, "cannot write: %m, %s", w->tmp_path);
+    }
+    if (ok && fsync(fd) != 0) ok = input_error(err, "cannot write: %m, %s", w->tmp_path);
+    if (fd >= 0 && close(fd) != 0 && ok) ok = input_error(err, "cannot write: %m, %s", w->tmp_path);
+    free(image);
+    return ok;
+}
+
+bool artefact_save(ArtefactWriter *w, const ArtefactMeta *meta, Error *err) {
+    guard_lock(w);
+    write_meta(w->file, meta);
+    bool ok;
+    if (w->in_memory) {
+        ok = write_image(w, err);
+    } else {
+        CHECK_H5(H5Fflush(w->file, H5F_SCOPE_GLOBAL));
+        CHECK_H5(H5Fclose(w->file));
+        w->file = -1;
+        ok = fsync_path(w->tmp_path, O_RDONLY, err);
+    }
+    if (ok && rename(w->tmp_path, w->path) != 0)
+        ok = input_error(err, "cannot rename %s to %s: %m", w->tmp_path, w->path);
+    if (!ok) unlink(w->tmp_path);
     guard_unlock(w);
     char dir[ARTEFACT_PATH_MAX];
     directory_of(w->path, dir, sizeof dir);
-    fsync_path(dir, O_RDONLY | O_DIRECTORY);
+    return ok && fsync_path(dir, O_RDONLY | O_DIRECTORY, err);
+}
+
+void artefact_commit(ArtefactWriter *w, const ArtefactMeta *meta) {
+    Error err = {0};
+    if (!artefact_save(w, meta, &err)) fatal_at(__FILE__, __LINE__, "%s", err.message);
 }
 
 void artefact_abort(ArtefactWriter *w) {
@@ -320,8 +379,7 @@ bool atomic_write_text(const char *path, const char *text, Error *err) {
         return input_error(err, "cannot rename %s to %s: %m", tmp, path);
     }
     directory_of(path, dir, sizeof dir);
-    fsync_path(dir, O_RDONLY | O_DIRECTORY);
-    return true;
+    return fsync_path(dir, O_RDONLY | O_DIRECTORY, err);
 }
 
 /* ---- reading ---- */

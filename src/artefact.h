@@ -67,13 +67,23 @@ typedef struct {
     hid_t file; /* write datasets here between begin and commit */
     char path[ARTEFACT_PATH_MAX], tmp_path[ARTEFACT_PATH_MAX + 8];
     ArtefactGuard *guard; /* set by artefact_guard_watch */
+    bool in_memory;       /* begun by artefact_begin_in_memory */
 } ArtefactWriter;
 
 /* Creates PATH.tmp; an input error if PATH's directory is missing or not writable, or if
  * another process is writing PATH.tmp (a second stage with the same output), which is then
  * left as it is. */
 bool artefact_begin(ArtefactWriter *writer, const char *path, Error *err);
-/* Writes /meta, flushes, fsyncs, and renames PATH.tmp to PATH. */
+/* artefact_begin for a file that fits in memory twice over (a training checkpoint): it is built
+ * in memory, and the file system is first touched in artefact_save, where each of its failures
+ * (a full or read-only one, a missing directory, an I/O error) is an input error naming the
+ * file. Written through HDF5, such failures surface in whichever HDF5 call meets them, which
+ * can only end the process (CHECK_H5), leaving PATH.tmp behind. */
+bool artefact_begin_in_memory(ArtefactWriter *writer, const char *path, Error *err);
+/* Writes /meta, flushes, fsyncs, and renames PATH.tmp to PATH. On a failure PATH.tmp is removed
+ * and PATH (an older version, if any) left as it was. */
+bool artefact_save(ArtefactWriter *writer, const ArtefactMeta *meta, Error *err);
+/* artefact_save for stages that cannot continue without their output: a failure exits 1. */
 void artefact_commit(ArtefactWriter *writer, const ArtefactMeta *meta);
 /* Closes and removes PATH.tmp; PATH (an older version, if any) is untouched. */
 void artefact_abort(ArtefactWriter *writer);

@@ -42,8 +42,7 @@ static int by_step(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* Removes all but the newest `keep` checkpoint-<step>.h5 files of the run directory. */
-static void rotate(const char *rundir, int keep) {
+void checkpoint_rotate(const char *rundir, int keep) {
     DIR *dir = opendir(rundir);
     if (!dir) return;
     long long steps[4096];
@@ -66,7 +65,7 @@ bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *
     snprintf(latest, sizeof latest, "%s/supernet.h5", rundir);
     snprintf(link_tmp, sizeof link_tmp, "%s/supernet.h5.tmp", rundir);
     ArtefactWriter w;
-    if (!artefact_begin(&w, path, err)) return false;
+    if (!artefact_begin_in_memory(&w, path, err)) return false;
     ArtefactMeta meta;
     artefact_meta_init(&meta, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, c->argc, c->argv);
     artefact_meta_set_config(&meta, c->recipe_text);
@@ -78,8 +77,9 @@ bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *
     training_set_write(w.file, c->set);
     weights_write(w.file, "params", vit, vit->params);
     write_state(w.file, opt, state, vit);
-    artefact_commit(&w, &meta);
+    const bool saved = artefact_save(&w, &meta, err);
     artefact_meta_free(&meta);
+    if (!saved) return false;
     /* supernet.h5 becomes the new checkpoint in one rename */
     unlink(link_tmp);
     if (link(path, link_tmp) != 0 || rename(link_tmp, latest) != 0)
@@ -89,7 +89,7 @@ bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *
         fsync(dir);
         close(dir);
     }
-    rotate(rundir, keep);
+    checkpoint_rotate(rundir, keep);
     return true;
 }
 
@@ -98,49 +98,46 @@ void checkpoint_latest(const char *rundir, char *path, size_t size) {
     if (access(path, F_OK) != 0) path[0] = '\0';
 }
 
-char *checkpoint_space(const char *path, Error *err) {
-    Artefact a;
-    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return NULL;
-    H5Source src = {a.file, path, err};
-    char *text = h5_exists(a.file, "space")
-                     ? h5_read_text(&src, "space")
-                     : (input_error(err, "no /space: not a training checkpoint, %s", path), NULL);
-    artefact_close(&a);
-    return text;
+/* The space a checkpoint's supernet was built from (/space). */
+static Space *read_space(const H5Source *src) {
+    if (!h5_exists(src->file, "space"))
+        return input_error(src->err, "no /space: not a training checkpoint, %s", src->path), NULL;
+    char *text = h5_read_text(src, "space");
+    Space *space = text ? space_load_text(text, src->path, src->err) : NULL;
+    free(text);
+    return space;
 }
 
-bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Error *err) {
-    Artefact a;
-    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
-    H5Source src = {a.file, path, err};
+/* Weights, AdamW moments and the run's state: all a run continues from. */
+static bool read_state(const H5Source *src, Vit *vit, AdamW *opt, TrainState *s) {
     memset(s, 0, sizeof *s);
-    bool ok = h5_exists(a.file, "state") && h5_exists(a.file, "optim");
-    if (!ok) input_error(err, "no training state (/state, /optim): weights only, %s", path);
-    ok = ok && weights_read(&src, "params", vit, vit->params) &&
-         weights_read(&src, "optim/m", vit, opt->m) && weights_read(&src, "optim/v", vit, opt->v);
+    bool ok = h5_exists(src->file, "state") && h5_exists(src->file, "optim");
+    if (!ok)
+        input_error(src->err, "no training state (/state, /optim): weights only, %s", src->path);
+    ok = ok && weights_read(src, "params", vit, vit->params) &&
+         weights_read(src, "optim/m", vit, opt->m) && weights_read(src, "optim/v", vit, opt->v);
     if (ok) {
-        hid_t optim = H5Gopen2(a.file, "optim", H5P_DEFAULT);
+        hid_t optim = H5Gopen2(src->file, "optim", H5P_DEFAULT);
         CHECK_H5(optim);
-        hid_t state = H5Gopen2(a.file, "state", H5P_DEFAULT);
+        hid_t state = H5Gopen2(src->file, "state", H5P_DEFAULT);
         CHECK_H5(state);
         int64_t seed = 0, world = 0, batch = 0;
-        ok = h5_read_attr_int(&src, optim, "step", &opt->step) &&
-             h5_read_attr_int(&src, state, "step", &s->step) &&
-             h5_read_attr_int(&src, state, "skipped", &s->skipped) &&
-             h5_read_attr_int(&src, state, "nonfinite_run", &s->nonfinite_run) &&
-             h5_read_attr_int(&src, state, "samples", &s->samples) &&
-             h5_read_attr_int(&src, state, "seed", &seed) &&
-             h5_read_attr_int(&src, state, "world_size", &world) &&
-             h5_read_attr_int(&src, state, "batch", &batch) &&
-             h5_read_attr_string(&src, state, "sampling", s->sampling, sizeof s->sampling) &&
-             h5_read_attr_doubles(&src, state, "seconds", &s->seconds, 1) &&
+        ok = h5_read_attr_int(src, optim, "step", &opt->step) &&
+             h5_read_attr_int(src, state, "step", &s->step) &&
+             h5_read_attr_int(src, state, "skipped", &s->skipped) &&
+             h5_read_attr_int(src, state, "nonfinite_run", &s->nonfinite_run) &&
+             h5_read_attr_int(src, state, "samples", &s->samples) &&
+             h5_read_attr_int(src, state, "seed", &seed) &&
+             h5_read_attr_int(src, state, "world_size", &world) &&
+             h5_read_attr_int(src, state, "batch", &batch) &&
+             h5_read_attr_string(src, state, "sampling", s->sampling, sizeof s->sampling) &&
+             h5_read_attr_doubles(src, state, "seconds", &s->seconds, 1) &&
              (H5Aexists(state, "dataset") <= 0 ||
-              h5_read_attr_string(&src, state, "dataset", s->dataset, sizeof s->dataset));
+              h5_read_attr_string(src, state, "dataset", s->dataset, sizeof s->dataset));
         s->seed = (uint64_t)seed, s->world_size = (int)world, s->batch = (int)batch;
         CHECK_H5(H5Gclose(optim));
         CHECK_H5(H5Gclose(state));
     }
-    artefact_close(&a);
     return ok;
 }
 
@@ -174,12 +171,12 @@ static bool same_archs(const H5Source *src, const TrainingSet *set, const char *
     return ok;
 }
 
-bool checkpoint_resume(const char *path, const CheckpointContext *run, const Recipe *recipe,
-                       TrainState *state, Vit *vit, AdamW *opt, Error *err) {
-    char *space_text = checkpoint_space(path, err);
-    if (!space_text) return false;
-    Space *stored = space_load_text(space_text, path, err);
-    free(space_text);
+/* checkpoint_resume on the open checkpoint. */
+static bool resume(const Artefact *a, const CheckpointContext *run, const Recipe *recipe,
+                   TrainState *state, Vit *vit, AdamW *opt, Error *err) {
+    const char *path = a->path;
+    const H5Source src = {a->file, path, err};
+    Space *stored = read_space(&src);
     const bool same = stored && space_same_search(stored, run->set->training);
     space_free(stored);
     if (!same) {
@@ -188,11 +185,8 @@ bool checkpoint_resume(const char *path, const CheckpointContext *run, const Rec
         return false;
     }
     const TrainState now = *state;
-    if (!checkpoint_load(path, vit, opt, state, err)) return false;
-    Artefact a;
-    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
-    H5Source src = {a.file, path, err};
-    Recipe *trained = recipe_parse(a.meta.config, path, NULL, 0, err);
+    if (!read_state(&src, vit, opt, state)) return false;
+    Recipe *trained = recipe_parse(a->meta.config, path, NULL, 0, err);
     char was[ARTEFACT_PATH_MAX + 128], here[ARTEFACT_PATH_MAX + 128], was_line[256], now_line[256];
     bool ok = trained != NULL;
     if (ok) {
@@ -211,7 +205,7 @@ bool checkpoint_resume(const char *path, const CheckpointContext *run, const Rec
         ok = same_setting(false, was, here, path, err);
     }
     if (ok && state->dataset[0]) { /* older checkpoints do not know their data's identity */
-        const ArtefactInput *data = artefact_meta_input(&a.meta, "dataset");
+        const ArtefactInput *data = artefact_meta_input(&a->meta, "dataset");
         const ArtefactInput *given = NULL;
         for (int i = 0; i < run->n_inputs; i++)
             if (strcmp(run->inputs[i].role, "dataset") == 0) given = &run->inputs[i];
@@ -225,6 +219,14 @@ bool checkpoint_resume(const char *path, const CheckpointContext *run, const Rec
         ok = same_archs(&src, run->set,
                         strcmp(now.sampling, "fixed") == 0 ? "--arch" : "--preferred");
     recipe_free(trained);
+    return ok;
+}
+
+bool checkpoint_resume(const char *path, const CheckpointContext *run, const Recipe *recipe,
+                       TrainState *state, Vit *vit, AdamW *opt, Error *err) {
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
+    const bool ok = resume(&a, run, recipe, state, vit, opt, err);
     artefact_close(&a);
     return ok;
 }
@@ -263,18 +265,14 @@ static bool read_archs(const H5Source *src, TrainedSupernet *t) {
 bool trained_supernet_open(TrainedSupernet *t, const Backend *be, const char *path, int max_batch,
                            Error *err) {
     memset(t, 0, sizeof *t);
-    char *text = checkpoint_space(path, err);
-    if (!text) return false;
-    t->space = space_load_text(text, path, err);
-    free(text);
-    if (!t->space) return false;
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
     H5Source src = {a.file, path, err};
     snprintf(t->sampling, sizeof t->sampling, "%s", a.meta.mode);
-    t->model = model_create(be, t->space, max_batch);
-    bool ok =
-        read_archs(&src, t) && weights_read(&src, "params", t->model->vit, t->model->vit->params);
+    bool ok = (t->space = read_space(&src)) != NULL;
+    if (ok) t->model = model_create(be, t->space, max_batch);
+    ok = ok && read_archs(&src, t) &&
+         weights_read(&src, "params", t->model->vit, t->model->vit->params);
     if (ok && h5_exists(a.file, "state")) {
         hid_t state = H5Gopen2(a.file, "state", H5P_DEFAULT);
         CHECK_H5(state);

@@ -42,13 +42,14 @@ typedef struct {
 
 bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *opt,
                      const TrainState *state, const CheckpointContext *context, Error *err);
+/* Removes all but the newest `keep` checkpoint-<step>.h5 files of RUNDIR. checkpoint_save does
+ * it after each checkpoint; a resumed run does it first, for a run killed after its last
+ * checkpoint's rename, which has nothing left to save. */
+void checkpoint_rotate(const char *rundir, int keep);
 /* RUNDIR/supernet.h5 when it is a training checkpoint; "" otherwise. */
 void checkpoint_latest(const char *rundir, char *path, size_t size);
-/* The space's text stored in a checkpoint (caller frees), to build the supernet before
- * loading it. */
-char *checkpoint_space(const char *path, Error *err);
-bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err);
-/* checkpoint_load for continuing a run. `run` and `recipe` are this command's, `state` holds
+/* The weights, AdamW state and run state of a checkpoint, for continuing a run, read from the
+ * one opening of the file that checks it. `run` and `recipe` are this command's, `state` holds
  * its seed, sampling and dataset identity on entry and the checkpoint's state on return. A
  * resumed run must train every step as the checkpoint's run would have: the same supernet
  * (space), architectures (/archs: --preferred's list or --arch), recipe settings

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const SPLIT_NAMES[DATASET_MAX_SPLITS] = {"train", "val", "test"};
 
@@ -263,7 +264,26 @@ bool split_images_open(DatasetFile *ds, const char *split, bool in_memory, Split
     snprintf(name, sizeof name, "%s/images", split);
     s->streamed = h5_open_dataset_cached(&(H5Source){ds->artefact.file, s->path, err}, name, 4,
                                          dims, STREAM_CACHE_BYTES);
-    return s->streamed >= 0;
+    if (s->streamed < 0) return false;
+    int *fd = NULL;
+    CHECK_H5(H5Fget_vfd_handle(ds->artefact.file, H5P_DEFAULT, (void **)&fd));
+    struct stat st;
+    CHECK_SYS(fstat(s->fd = *fd, &st));
+    s->opened_size = st.st_size, s->opened_mtime = st.st_mtim;
+    return true;
+}
+
+/* Whether the streamed split's file is as it was opened (see SplitImages). */
+static bool unchanged(const SplitImages *s, Error *err) {
+    struct stat st;
+    CHECK_SYS(fstat(s->fd, &st));
+    if (st.st_size == s->opened_size && st.st_mtim.tv_sec == s->opened_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == s->opened_mtime.tv_nsec)
+        return true;
+    return input_error(err,
+                       "the file was %s while being read (it must stay as it is until the run "
+                       "ends; deleting it or renaming another file to its name is safe), %s",
+                       st.st_size < s->opened_size ? "truncated" : "written over", s->path);
 }
 
 bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, uint8_t *images,
@@ -272,6 +292,7 @@ bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, u
     char name[64];
     snprintf(name, sizeof name, "%s/images", s->name);
     const H5Source src = {-1, s->path, err};
+    if (s->streamed >= 0 && !unchanged(s, err)) return false; /* before a read could fail on it */
     for (int64_t i = 0, run; i < n; i += run) {
         for (run = 1; i + run < n && rows[i + run] == rows[i] + run;) run++;
         if (rows[i] < 0 || rows[i] + run > s->count)
@@ -284,7 +305,7 @@ bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, u
                           out))
             return false;
     }
-    return true;
+    return s->streamed < 0 || unchanged(s, err);
 }
 
 bool split_images_subset(const SplitImages *from, const int64_t *rows, int64_t n, SplitImages *out,

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #define DATASET_SCHEMA "prenas.dataset"
 enum { DATASET_SCHEMA_VERSION = 1, DATASET_MAX_SPLITS = 3, DATASET_MAX_CHANNELS = 4 };
@@ -87,11 +88,20 @@ typedef struct {
     uint8_t *images;  /* [count, H, W, C]; NULL when streamed */
     hid_t streamed;   /* the split's images dataset when streamed, else -1 */
     const char *path; /* the file, for messages */
+    /* When streamed: the descriptor HDF5 reads through, and its size and modification time
+     * at the open. A file truncated or written over in place while a run reads it would feed
+     * it other bytes, and zeros past its end (which pass HDF5's Fletcher32 checksum): every
+     * gather checks that the file is still the one opened. */
+    int fd;
+    int64_t opened_size;
+    struct timespec opened_mtime;
 } SplitImages;
 
 bool split_images_open(DatasetFile *dataset, const char *split, bool in_memory, SplitImages *s,
                        Error *err);
-/* images[i] = image rows[i], [H, W, C] uint8; a run of consecutive rows is one read. */
+/* images[i] = image rows[i], [H, W, C] uint8; a run of consecutive rows is one read. An input
+ * error when the file of a streamed split has changed since it was opened (deleted or
+ * replaced by another file is no change: the open file is still read). */
 bool split_images_gather(const SplitImages *s, const int64_t *rows, int64_t n, uint8_t *images,
                          Error *err);
 /* Rows `rows[0..n)` of a split as a split of their own, held in memory (a sample to evaluate

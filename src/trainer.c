@@ -106,20 +106,24 @@ static void evaluate_monitored(Trainer *t, int64_t epoch) {
     if (t->log) fflush(t->log);
 }
 
+/* What a failed run leaves to continue from, for its error message. */
+static const char *last_good(const Trainer *t) {
+    return t->last_good[0] ? t->last_good : "none: no checkpoint was written";
+}
+
 static bool save(Trainer *t, Error *err) {
-    int ok = 1;
-    if (t->comm->rank == 0)
-        ok = checkpoint_save(t->rundir, t->recipe->checkpoint_keep, t->model->vit, t->opt, t->state,
-                             t->checkpoint, err);
+    bool ok = true;
+    if (t->comm->rank == 0 &&
+        !(ok = checkpoint_save(t->rundir, t->recipe->checkpoint_keep, t->model->vit, t->opt,
+                               t->state, t->checkpoint, err))) {
+        const size_t n = strlen(err->message);
+        snprintf(err->message + n, sizeof err->message - n, "; last complete checkpoint: %s",
+                 last_good(t));
+    }
     if (comm_failed(t->comm, err) || !ok) return false;
     snprintf(t->last_good, sizeof t->last_good, "%s/checkpoint-%08lld.h5", t->rundir,
              (long long)t->state->step);
     return true;
-}
-
-/* What a failed run leaves to continue from, for its error message. */
-static const char *last_good(const Trainer *t) {
-    return t->last_good[0] ? t->last_good : "none: no checkpoint was written";
 }
 
 TrainOutcome trainer_run(Trainer *t, Error *err) {
@@ -202,7 +206,10 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
         if (t->state->step % r->checkpoint_every == 0 && t->state->step < t->stop_step) {
             t->state->seconds += MPI_Wtime() - session_start;
             session_start = MPI_Wtime(), session_steps = 0;
-            if (!save(t, err)) break;
+            if (!save(t, err)) { /* on every rank: comm_failed agreed */
+                outcome = TRAIN_FAILED;
+                break;
+            }
             last_saved = t->state->step;
         }
     }

@@ -237,12 +237,15 @@ int main(int argc, char **argv) {
                   recipe->batch, (long long)train.count, o.data);
     const SplitInfo *train_info = dataset_split(&data, "train");
     struct stat st;
+    char latest[4200];
+    snprintf(latest, sizeof latest, "%s/supernet.h5", o.out);
     if (comm.rank == 0 && stat(o.out, &st) != 0 && mkdir(o.out, 0777) != 0)
         input_error(&err, "cannot create the run directory: %m, %s", o.out);
+    else if (comm.rank == 0) /* a read-only one, before any training is lost */
+        artefact_check_output(latest, &err);
     comm_check(&comm, &err);
 
     /* a fresh supernet, or the run in RUNDIR continued */
-    char latest[4200];
     checkpoint_latest(o.out, latest, sizeof latest);
     if (o.resume && !latest[0]) die_input("--resume: no checkpoint in %s", o.out);
     Backend backend;
@@ -268,11 +271,13 @@ int main(int argc, char **argv) {
                                        inputs.n_inputs, argc, argv};
     if (latest[0]) {
         if (!checkpoint_resume(latest, &context, recipe, &state, vit, &opt, &err)) die(&err);
-        if (comm.rank == 0)
+        if (comm.rank == 0) {
+            checkpoint_rotate(o.out, recipe->checkpoint_keep);
             printf("resuming %s at step %lld%s\n", latest, (long long)state.step,
                    state.world_size != comm.size
                        ? " (on another rank count: equal up to float rounding)"
                        : "");
+        }
         state.world_size = comm.size;
     } else {
         vit_init(vit, o.seed);

@@ -68,3 +68,25 @@ require_gpu() {
     fi
 }
 
+
+# micro_training TRAIN VAL TEST: fmnist_slice, then the micro space's scores and preferred
+# architectures; sets $micro, the options of prenas-train on them but --data and --out (batch
+# 32, no validation, a log line each step).
+micro_training() {
+    fmnist_slice "$@"
+    "$bin/prenas-score" --config "$src/configs/spaces/micro.cfg" --out "$work/scores.h5" >/dev/null
+    "$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" >/dev/null
+    micro=(--config "$src/configs/spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist.cfg"
+           --preferred "$work/preferred.h5" --set batch=32 --set eval.every_epochs=0 --set log.every_steps=1)
+}
+# only_checkpoints DIR WHAT: a run directory holds checkpoints, supernet.h5 and train.log only
+# (no temporary file left behind).
+only_checkpoints() {
+    local extra
+    extra=$(ls "$1" | grep -v -e '^checkpoint-[0-9]*\.h5$' -e '^supernet\.h5$' -e '^train\.log$')
+    [ -z "$extra" ] && pass || fail "$2: left behind: $extra"
+}
+# wait_for FILE: until it exists, for up to 30 s.
+wait_for() {
+    for _ in $(seq 1500); do [ -e "$1" ] && return; sleep 0.02; done
+}

@@ -59,26 +59,7 @@ expect_status 0 "resumed with a copy of the data, 2 ranks, other intervals, --im
 expect_out_has "resuming $ckpt at step 2" "resumed"
 
 # A corrupt chunk of the training images, read from the file by 2 ranks: one line, exit 2.
-"$py" - "$work/data.h5" "$work/corrupt.h5" <<'PY'
-import sys, h5py, numpy as np
-with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "w") as g:
-    for name in ("meta", "classes", "val", "test"):
-        f.copy(name, g)
-    for key, value in f.attrs.items():
-        g.attrs[key] = value
-    t = g.create_group("train")
-    for key, value in f["train"].attrs.items():
-        t.attrs[key] = value
-    t.create_dataset("images", data=f["train/images"][:], chunks=(16, 28, 28, 1), fletcher32=True)
-    for name in ("labels", "source_index"):
-        t[name] = f["train"][name][:]
-    offset = t["images"].id.get_chunk_info(5).byte_offset
-with open(sys.argv[2], "r+b") as f:
-    f.seek(offset + 100)
-    byte = f.read(1)
-    f.seek(offset + 100)
-    f.write(bytes([byte[0] ^ 0xFF]))
-PY
+"$py" "$(dirname "$0")/chunked_dataset.py" "$work/data.h5" "$work/corrupt.h5" 5
 run timeout 300 mpirun -np 2 --bind-to none "$bin/prenas-train" "${recipe[@]}" --data "$work/corrupt.h5" \
     --sampling space --out "$work/X" --steps 8 --images file
 expect_status 2 "a corrupt chunk read by 2 ranks"
