@@ -108,6 +108,12 @@ static void write_meta(hid_t file, const ArtefactMeta *meta) {
         CHECK_H5(H5Gclose(in));
     }
     CHECK_H5(H5Gclose(inputs));
+    if (meta->lineage.space[0] || meta->lineage.classes[0]) {
+        hid_t lineage = h5_create_group(g, "lineage");
+        h5_attr_string(lineage, "space", meta->lineage.space);
+        h5_attr_string(lineage, "classes", meta->lineage.classes);
+        CHECK_H5(H5Gclose(lineage));
+    }
     CHECK_H5(H5Gclose(g));
 }
 
@@ -154,6 +160,15 @@ static bool read_meta(hid_t file, const char *path, ArtefactMeta *meta, Error *e
         H5Gclose(in);
     }
     if (inputs >= 0) H5Gclose(inputs);
+    /* absent in files written before it was recorded: their lineage is unknown */
+    if (ok && h5_exists(g, "lineage")) {
+        hid_t lineage = H5Gopen2(g, "lineage", H5P_DEFAULT);
+        CHECK_H5(lineage);
+        Lineage *l = &meta->lineage;
+        ok = h5_read_attr_string(&src, lineage, "space", l->space, sizeof l->space) &&
+             h5_read_attr_string(&src, lineage, "classes", l->classes, sizeof l->classes);
+        H5Gclose(lineage);
+    }
     H5Gclose(g);
     if (!ok) artefact_meta_free(meta);
     return ok;
@@ -235,15 +250,21 @@ bool artefact_begin(ArtefactWriter *w, const char *path, Error *err) {
 }
 
 /* A commit or abort holds the guard's lock to its end, so that a signal never removes a file
- * being renamed and, once either is over, finds nothing to remove. */
+ * being renamed and, once either is over, finds nothing of this writer's to remove. */
 static void guard_lock(ArtefactWriter *w) {
     if (w->guard) pthread_mutex_lock(&w->guard->lock);
 }
 
 static void guard_unlock(ArtefactWriter *w) {
-    if (!w->guard) return;
-    w->guard->tmp_path[0] = '\0';
-    pthread_mutex_unlock(&w->guard->lock);
+    ArtefactGuard *g = w->guard;
+    if (!g) return;
+    for (int i = 0; i < g->n; i++) {
+        if (strcmp(g->tmp_paths[i], w->tmp_path) != 0) continue;
+        free(g->tmp_paths[i]);
+        g->tmp_paths[i] = g->tmp_paths[--g->n];
+        break;
+    }
+    pthread_mutex_unlock(&g->lock);
     w->guard = NULL;
 }
 
@@ -324,7 +345,7 @@ static void *guard_wait(void *arg) {
     if (sigwait(&guard->signals, &number) != 0) return NULL; /* only for a bad set */
     /* Held until the process ends: a commit or abort waiting for it never runs. */
     pthread_mutex_lock(&guard->lock);
-    if (guard->tmp_path[0]) unlink(guard->tmp_path);
+    for (int i = 0; i < guard->n; i++) unlink(guard->tmp_paths[i]);
     /* The signal again, with its default action and unblocked in this thread only, so that
      * the process ends as the signal would have ended it: the status a shell or Slurm sees. */
     sigset_t one;
@@ -337,7 +358,8 @@ static void *guard_wait(void *arg) {
 }
 
 void artefact_guard_start(ArtefactGuard *guard) {
-    guard->tmp_path[0] = '\0';
+    guard->n = 0;
+    guard->tmp_paths = NULL;
     pthread_mutex_init(&guard->lock, NULL); /* default attributes: it cannot fail */
     sigemptyset(&guard->signals);
     /* A signal ignored at start stays ignored (a shell ignores SIGINT in background jobs):
@@ -357,9 +379,21 @@ void artefact_guard_start(ArtefactGuard *guard) {
 
 void artefact_guard_watch(ArtefactGuard *guard, ArtefactWriter *writer) {
     pthread_mutex_lock(&guard->lock);
-    snprintf(guard->tmp_path, sizeof guard->tmp_path, "%s", writer->tmp_path);
+    guard->tmp_paths =
+        xrealloc(guard->tmp_paths, sizeof *guard->tmp_paths * (size_t)(guard->n + 1));
+    guard->tmp_paths[guard->n++] = xstrdup(writer->tmp_path);
     pthread_mutex_unlock(&guard->lock);
     writer->guard = guard;
+}
+
+/* The signal thread takes the lock before it removes anything and never gives it back: while
+ * it is held, a signal ends the process only once the outputs are whole or gone. */
+void artefact_guard_hold(ArtefactGuard *guard) {
+    pthread_mutex_lock(&guard->lock);
+}
+
+void artefact_guard_release(ArtefactGuard *guard) {
+    pthread_mutex_unlock(&guard->lock);
 }
 
 bool atomic_write_text(const char *path, const char *text, Error *err) {

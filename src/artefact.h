@@ -25,6 +25,14 @@ typedef struct {
     char sha256[SHA256_HEX_SIZE];
 } ArtefactInput;
 
+/* What run an artefact belongs to, so that a stage can refuse inputs of two different runs
+ * (src/lineage.h): digests, "" where unknown (a file written before they were recorded, a
+ * supernet from tools/torch2h5.py) or where there is none (data-free scores have no data). */
+typedef struct {
+    char space[SHA256_HEX_SIZE];   /* the search space scored, selected in, trained */
+    char classes[SHA256_HEX_SIZE]; /* the data's classes: their number and names */
+} Lineage;
+
 typedef struct {
     char schema[64]; /* "prenas.dataset" */
     int64_t schema_version;
@@ -39,6 +47,7 @@ typedef struct {
     char mode[64]; /* how the stage ran, when it has modes (prenas-train: the sampling); "" */
     int n_inputs;
     ArtefactInput inputs[ARTEFACT_MAX_INPUTS];
+    Lineage lineage; /* /meta/lineage, written when either digest is known */
 } ArtefactMeta;
 
 /* Fills the fields every producer shares (stage, versions, time, host, command line);
@@ -59,8 +68,9 @@ const ArtefactInput *artefact_meta_input(const ArtefactMeta *meta, const char *r
  * stage is anywhere in HDF5, which a handler interrupting HDF5 could not. Owned by main. */
 typedef struct {
     sigset_t signals;
-    pthread_mutex_t lock;                 /* between the signal and a commit or abort */
-    char tmp_path[ARTEFACT_PATH_MAX + 8]; /* the file a signal removes; "" when none */
+    pthread_mutex_t lock; /* between the signal and a commit, an abort or a text write */
+    int n;                /* the files a signal removes: every writer begun and not yet done */
+    char **tmp_paths;     /* (prenas-specialize begins one per budget) */
 } ArtefactGuard;
 
 typedef struct {
@@ -95,12 +105,17 @@ void artefact_abort(ArtefactWriter *writer);
 void artefact_guard_start(ArtefactGuard *guard);
 /* From now until `writer` (begun) commits or aborts, a signal removes its PATH.tmp first. */
 void artefact_guard_watch(ArtefactGuard *guard, ArtefactWriter *writer);
+/* Between these a signal waits: text outputs (atomic_write_text, the plot's files) written
+ * between them are never left as PATH.tmp. No commit or abort may come between them. */
+void artefact_guard_hold(ArtefactGuard *guard);
+void artefact_guard_release(ArtefactGuard *guard);
 
 /* Whether PATH can be written: its directory exists and is writable, and PATH is not a
  * directory. artefact_begin checks this; a stage that writes text at its end calls it first,
  * so that a mistyped output is reported before the work. */
 bool artefact_check_output(const char *path, Error *err);
-/* A text file (JSON, a configuration) written the same way: PATH.tmp, fsync, rename. */
+/* A text file (JSON, a configuration) written the same way: PATH.tmp, fsync, rename. Under a
+ * guard, write it between artefact_guard_hold and artefact_guard_release. */
 bool atomic_write_text(const char *path, const char *text, Error *err);
 
 typedef struct {

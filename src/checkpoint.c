@@ -73,6 +73,7 @@ bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *
     meta.world_size = state->world_size;
     snprintf(meta.mode, sizeof meta.mode, "%s", state->sampling);
     for (int i = 0; i < c->n_inputs; i++) meta.inputs[meta.n_inputs++] = c->inputs[i];
+    meta.lineage = *c->lineage;
     h5_write_text(w.file, "space", c->space_text);
     training_set_write(w.file, c->set);
     weights_write(w.file, "params", vit, vit->params);

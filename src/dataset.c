@@ -366,7 +366,8 @@ bool dataset_fits_space(const DatasetFile *d, const Space *space, Error *err) {
         return true;
     return input_error(err,
                        "the dataset has %dx%dx%d images in %d classes, the space expects "
-                       "%dx%dx%d in %d, %s",
+                       "%dx%dx%d in %d, %s and %s",
                        s.height, s.width, s.channels, s.num_classes, space->image_size,
-                       space->image_size, space->in_channels, space->num_classes, d->artefact.path);
+                       space->image_size, space->in_channels, space->num_classes, d->artefact.path,
+                       space->source);
 }

@@ -119,7 +119,7 @@ static inline size_t image_bytes(ImageShape shape) {
 void images_to_tensor(real *out, const uint8_t *images, int64_t n, ImageShape shape,
                       const double *mean, const double *std);
 /* Whether the dataset's images and classes are what the space's supernet takes (an input
- * error naming both shapes and the dataset's path otherwise). */
+ * error naming both shapes, the dataset and where the space came from otherwise). */
 bool dataset_fits_space(const DatasetFile *dataset, const Space *space, Error *err);
 
 /* A few lines for people: shape, classes, and each split's size, statistics and origin. */

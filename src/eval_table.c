@@ -1,6 +1,7 @@
 #include "eval_table.h"
 
 #include "h5.h"
+#include "text.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -70,7 +71,9 @@ void eval_table_print(FILE *out, const EvalTable *t) {
         if (timed) fprintf(out, " %9s %9s", a, b);
         fprintf(out, "  %s%s", text, r->preferred ? "" : "  (extra)");
         if (r->result.nonfinite)
-            fprintf(out, "  [%lld images with non-finite logits]", (long long)r->result.nonfinite);
+            fprintf(out, "  [%lld %s]", (long long)r->result.nonfinite,
+                    plural(r->result.nonfinite, "image with non-finite logits",
+                           "images with non-finite logits"));
         fputc('\n', out);
     }
     free(order);

@@ -46,8 +46,9 @@ bool predict_check_dataset(const Standalone *s, const DatasetFile *data, Error *
     if (!dataset_fits_space(data, s->space, err)) return false;
     for (int c = 0; c < s->n_classes; c++)
         if (strcmp(data->class_names[c], s->class_names[c]) != 0)
-            return input_error(err, "the dataset's class %d is '%s', the model's is '%s', %s", c,
-                               data->class_names[c], s->class_names[c], data->artefact.path);
+            return input_error(
+                err, "the dataset's class %d is '%s', the model's is '%s', %s and %s", c,
+                data->class_names[c], s->class_names[c], data->artefact.path, s->space->source);
     return true;
 }
 

@@ -128,3 +128,7 @@ void format_milli(int milli, char *buf, size_t size) {
     else
         snprintf(buf, size, "%d.%03d", whole, fraction);
 }
+
+const char *plural(int64_t n, const char *one, const char *more) {
+    return n == 1 ? one : more;
+}

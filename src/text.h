@@ -33,4 +33,8 @@ bool milli_from_double(double value, int *out);
 /* Shortest decimal form: 4000 -> "4", 3500 -> "3.5", 3250 -> "3.25". */
 void format_milli(int milli, char *buf, size_t size);
 
+/* The word for a count of n in messages: plural(1, "entry", "entries") is "entry", any other
+ * count's "entries". */
+const char *plural(int64_t n, const char *one, const char *more);
+
 #endif

@@ -4,9 +4,11 @@
 #include "artefact.h"
 #include "cli.h"
 #include "h5.h"
+#include "lineage.h"
 #include "proxy_analysis.h"
 #include "scores.h"
 #include "space.h"
+#include "text.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -37,8 +39,9 @@ static void print_groups(const Proxy *proxy, const Measurements *m, const ProxyA
         if (a->best_rank[g] < 0) continue;
         char text[ARCH_TEXT_MAX];
         arch_format(&m->items[m->group_start[g]].arch, text, sizeof text);
-        printf("  %-14s group of %s: %d members, best rank %.3f, tau %.3f\n", proxy->name, text,
-               m->group_start[g + 1] - m->group_start[g], a->best_rank[g], a->taus[g]);
+        const int members = m->group_start[g + 1] - m->group_start[g];
+        printf("  %-14s group of %s: %d %s, best rank %.3f, tau %.3f\n", proxy->name, text, members,
+               plural(members, "member", "members"), a->best_rank[g], a->taus[g]);
     }
 }
 
@@ -85,6 +88,7 @@ int main(int argc, char **argv) {
     H5Source src = {scores.file, in, &err};
     if (!scores_read(&src, space, &tables)) die(&err);
     Measurements m;
+    if (eval && !lineage_same_run(eval, in, &err)) die(&err);
     if (!(eval ? measurements_read_eval(eval, space, &m, &err)
                : measurements_read_csv(csv, space, &m, &err)))
         die(&err);

@@ -13,7 +13,9 @@
 #include "eval_table.h"
 #include "h5.h"
 #include "latency.h"
+#include "lineage.h"
 #include "plot.h"
+#include "text.h"
 
 #include <getopt.h>
 #include <omp.h>
@@ -194,12 +196,13 @@ static void sibling(const char *out, const char *ext, char *path, size_t size) {
 }
 
 static bool write_outputs(const Options *o, const EvalTable *t, const TrainedSupernet *s,
-                          ArtefactWriter *writer, int comm_size, int argc, char **argv,
-                          Error *err) {
+                          const Lineage *lineage, ArtefactWriter *writer, ArtefactGuard *guard,
+                          int comm_size, int argc, char **argv, Error *err) {
     ArtefactMeta meta;
     artefact_meta_init(&meta, EVAL_SCHEMA, EVAL_SCHEMA_VERSION, argc, argv);
     artefact_meta_set_config(&meta, s->space->text);
     meta.world_size = comm_size;
+    meta.lineage = *lineage;
     bool ok = artefact_meta_add_input(&meta, "supernet", o->supernet, err) &&
               artefact_meta_add_input(&meta, "dataset", o->data, err) &&
               (!o->archs || artefact_meta_add_input(&meta, "archs", o->archs, err));
@@ -210,8 +213,10 @@ static bool write_outputs(const Options *o, const EvalTable *t, const TrainedSup
     char title[256];
     snprintf(title, sizeof title, "prenas-evaluate: %s, %s split (%lld images)", s->space->name,
              t->split, t->n ? (long long)t->rows[0].result.images : 0LL);
+    artefact_guard_hold(guard);
     ok = ok && eval_table_write_csv(csv, t, err) && eval_table_write_markdown(md, t, err) &&
          (!o->plot || plot_pareto(png, t, title, err));
+    artefact_guard_release(guard);
     if (ok) {
         eval_table_write(writer->file, t);
         artefact_commit(writer, &meta);
@@ -224,6 +229,9 @@ static bool write_outputs(const Options *o, const EvalTable *t, const TrainedSup
 
 int main(int argc, char **argv) {
     const Options o = parse(argc, argv);
+    /* before MPI starts threads; static: the signal thread may outlive main's frame */
+    static ArtefactGuard guard;
+    artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
     Error err = {0};
@@ -235,24 +243,28 @@ int main(int argc, char **argv) {
         die(&err);
     DatasetFile data;
     SplitImages split;
+    Lineage lineage;
     if (!dataset_open(&data, o.data, &err) || !dataset_fits_space(&data, supernet.space, &err) ||
+        !lineage_of_supernet_on(o.supernet, &data, &lineage, &err) ||
         !split_images_open(&data, o.split, true, &split, &err))
         die(&err);
     if (split.count == 0) die_input("the dataset has no %s images, %s", o.split, o.data);
     EvalTable table;
     if (!plan_table(&o, &supernet, &table, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
-    if (comm.rank == 0) artefact_begin(&writer, o.out, &err);
+    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err))
+        artefact_guard_watch(&guard, &writer);
     comm_check(&comm, &err);
 
     const SplitInfo *train = dataset_split(&data, "train");
     const EvalImages images = {&split, o.images && o.images < split.count ? o.images : split.count,
                                train->mean, train->std};
     if (comm.rank == 0)
-        printf("prenas-evaluate: %d architectures of %s (step %lld), %s split (%lld images), %d "
+        printf("prenas-evaluate: %d %s of %s (step %lld), %s split (%lld images), %d "
                "rank(s) x %d thread(s)\n",
-               table.n, o.supernet, (long long)supernet.step, o.split, (long long)images.count,
-               comm.size, omp_get_max_threads());
+               table.n, plural(table.n, "architecture", "architectures"), o.supernet,
+               (long long)supernet.step, o.split, (long long)images.count, comm.size,
+               omp_get_max_threads());
     const double start = monotonic_seconds();
     evaluate_table(supernet.model, &table, &images, o.batch, &comm, true);
     const double seconds = monotonic_seconds() - start;
@@ -262,7 +274,8 @@ int main(int argc, char **argv) {
     measure_latency(supernet.model, &table, &o, &comm);
     if (comm.rank == 0) {
         eval_table_print(stdout, &table);
-        if (!write_outputs(&o, &table, &supernet, &writer, comm.size, argc, argv, &err))
+        if (!write_outputs(&o, &table, &supernet, &lineage, &writer, &guard, comm.size, argc, argv,
+                           &err))
             artefact_abort(&writer);
     }
     comm_check(&comm, &err);

@@ -6,6 +6,7 @@
 #include "dataset.h"
 #include "h5.h"
 #include "import/import.h"
+#include "text.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -148,7 +149,8 @@ static void print_summary(const char *path, const Source *source, const PackTota
     dataset_print_summary(&dataset, stdout);
     dataset_close(&dataset);
     if (source->skipped)
-        printf("skipped %lld entries that are not images, e.g. %s\n", (long long)source->skipped,
+        printf("skipped %lld %s, e.g. %s\n", (long long)source->skipped,
+               plural(source->skipped, "entry that is not an image", "entries that are not images"),
                source->first_skipped);
     printf("packed %lld images, %.1f MB of pixels, in %.2f s: %.1f MB/s\n",
            (long long)totals->images, (double)totals->pixel_bytes / 1e6, seconds,

@@ -9,6 +9,7 @@
 #include "device.h"
 #include "h5.h"
 #include "standalone.h"
+#include "text.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -117,8 +118,8 @@ static void print_summary(FILE *out, const Options *o, const Standalone *s, cons
                           const PredictCounts *c) {
     char arch[ARCH_TEXT_MAX];
     arch_format(&s->arch, arch, sizeof arch);
-    fprintf(out, "prenas-predict: %s (%s, %lld params): %lld images", o->model, arch,
-            (long long)s->cost.params, (long long)c->images);
+    fprintf(out, "prenas-predict: %s (%s, %lld params): %lld %s", o->model, arch,
+            (long long)s->cost.params, (long long)c->images, plural(c->images, "image", "images"));
     if (o->data) fprintf(out, " of the %s split of %s", o->split, o->data);
     fprintf(out, " on %s -> %s\n", be->name, o->out ? o->out : "stdout");
     if (c->labelled > 0)
@@ -127,12 +128,15 @@ static void print_summary(FILE *out, const Options *o, const Standalone *s, cons
                 100.0 * (double)c->top5 / (double)c->labelled, (long long)c->top5,
                 (long long)c->labelled);
     if (c->nonfinite > 0)
-        fprintf(out, "%lld images with a non-finite logit (NaN probabilities; never correct)\n",
-                (long long)c->nonfinite);
+        fprintf(out, "%lld %s with a non-finite logit (NaN probabilities; never correct)\n",
+                (long long)c->nonfinite, plural(c->nonfinite, "image", "images"));
 }
 
 int main(int argc, char **argv) {
     const Options o = parse(argc, argv);
+    /* before MPI starts threads; static: the signal thread may outlive main's frame */
+    static ArtefactGuard guard;
+    artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
     Error err = {0};
@@ -161,14 +165,18 @@ int main(int argc, char **argv) {
     const PredictCounts *counts = &result.counts;
     if (comm.rank == 0) {
         fputs(result.failures, stderr);
-        if (o.out)
+        if (o.out) {
+            artefact_guard_hold(&guard);
             atomic_write_text(o.out, result.csv, &err);
-        else
+            artefact_guard_release(&guard);
+        } else {
             fputs(result.csv, stdout);
+        }
         if (!err.code) print_summary(o.out ? stdout : stderr, &o, &model, &backend, counts);
         if (!err.code && counts->failed > 0)
-            input_error(&err, "%lld of %d files could not be read as images and were skipped",
-                        (long long)counts->failed, o.n_images);
+            input_error(&err, "%lld of %d %s could not be read as images and %s skipped",
+                        (long long)counts->failed, o.n_images, plural(o.n_images, "file", "files"),
+                        plural(counts->failed, "was", "were"));
     }
     comm_check(&comm, &err);
 

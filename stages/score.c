@@ -7,6 +7,7 @@
 #include "device.h"
 #include "gradient_pass.h"
 #include "h5.h"
+#include "lineage.h"
 #include "model.h"
 #include "proxy.h"
 #include "scores.h"
@@ -196,6 +197,7 @@ int main(int argc, char **argv) {
         artefact_meta_set_config(&meta, space->text);
         meta.seed = o.seed;
         meta.world_size = comm.size;
+        lineage_of_scores(space, o.data ? &pass.dataset : NULL, &meta.lineage);
         if (o.data && !artefact_meta_add_input(&meta, "dataset", o.data, &err)) {
             artefact_abort(&writer);
             die(&err);

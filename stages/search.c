@@ -10,6 +10,7 @@
 #include "evaluate.h"
 #include "evolution.h"
 #include "h5.h"
+#include "lineage.h"
 #include "model.h"
 #include "rng.h"
 #include "space.h"
@@ -202,6 +203,7 @@ static Options parse(int argc, char **argv) {
 typedef struct {
     DatasetFile data;
     SplitImages split, sample;
+    Lineage lineage; /* the supernet's space, the data's classes */
     EvalImages images;
     int64_t split_count;
     Model *model;
@@ -215,6 +217,7 @@ typedef struct {
 /* The evaluation images: the split, or a seeded sample of it held in memory. */
 static bool open_images(Run *r, const Options *o, const Space *space, Error *err) {
     if (!dataset_open(&r->data, o->data, err) || !dataset_fits_space(&r->data, space, err) ||
+        !lineage_of_supernet_on(o->supernet, &r->data, &r->lineage, err) ||
         !split_images_open(&r->data, o->split, false, &r->split, err))
         return false;
     r->split_count = r->split.count;
@@ -269,10 +272,11 @@ static void report(const Evolution *e, void *ctx) {
 }
 
 /* /meta of search.h5: the space searched, and the supernet and dataset as inputs. */
-static bool describe(ArtefactMeta *meta, const Options *o, const Space *space, const Comm *comm,
-                     int argc, char **argv, Error *err) {
+static bool describe(ArtefactMeta *meta, const Options *o, const Space *space, const Run *r,
+                     const Comm *comm, int argc, char **argv, Error *err) {
     artefact_meta_init(meta, SEARCH_SCHEMA, SEARCH_SCHEMA_VERSION, argc, argv);
     artefact_meta_set_config(meta, space->text);
+    meta->lineage = r->lineage;
     meta->seed = o->evolution.seed;
     meta->world_size = comm->size;
     return artefact_meta_add_input(meta, "supernet", o->supernet, err) &&
@@ -330,6 +334,9 @@ static Space *search_space(const char *trained_text, const Options *o, Error *er
 
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
+    /* before MPI starts threads; static: the signal thread may outlive main's frame */
+    static ArtefactGuard guard;
+    artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
     Error err = {0};
@@ -345,9 +352,10 @@ int main(int argc, char **argv) {
     if (!weights_load_supernet(o.supernet, run.model->vit, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
     ArtefactMeta meta = {0};
-    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err) &&
-        !describe(&meta, &o, space, &comm, argc, argv, &err))
-        artefact_abort(&writer);
+    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err)) {
+        artefact_guard_watch(&guard, &writer);
+        if (!describe(&meta, &o, space, &run, &comm, argc, argv, &err)) artefact_abort(&writer);
+    }
     comm_check(&comm, &err);
 
     if (comm.rank == 0) {

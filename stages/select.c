@@ -6,10 +6,12 @@
 #include "h5.h"
 #include "interval.h"
 #include "isomer.h"
+#include "lineage.h"
 #include "preferred.h"
 #include "proxy.h"
 #include "scores.h"
 #include "space.h"
+#include "text.h"
 
 #include <getopt.h>
 #include <mpi.h>
@@ -173,6 +175,9 @@ static char *preferred_text(void (*print)(FILE *, const Preferred *, const Selec
 
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
+    /* before MPI starts threads; static: the signal thread may outlive main's frame */
+    static ArtefactGuard guard;
+    artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
     Error err = {0};
@@ -203,7 +208,8 @@ int main(int argc, char **argv) {
     IsomerGroups groups;
     if (!isomer_groups(space, o.all_count_vectors, &groups, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
-    if (comm.rank == 0) artefact_begin(&writer, o.out, &err);
+    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err))
+        artefact_guard_watch(&guard, &writer);
     comm_check(&comm, &err);
 
     const double start = MPI_Wtime();
@@ -226,14 +232,21 @@ int main(int argc, char **argv) {
         artefact_meta_set_config(&meta, space->text);
         meta.seed = scores.meta.seed;
         meta.world_size = comm.size;
+        /* the scores' run; its space's digest also for scores that predate the lineage */
+        meta.lineage = scores.meta.lineage;
+        lineage_space_digest(space, meta.lineage.space);
         if (!artefact_meta_add_input(&meta, "scores", o.in, &err)) {
             artefact_abort(&writer);
             die(&err);
         }
         preferred_write(writer.file, &p, &s, refined ? refined->text : "");
         char *json = o.json ? preferred_text(preferred_write_json, &p, &s) : NULL;
-        if ((json && !atomic_write_text(o.json, json, &err)) ||
-            (o.refined && refined && !atomic_write_text(o.refined, refined->text, &err))) {
+        artefact_guard_hold(&guard);
+        const bool written =
+            (!json || atomic_write_text(o.json, json, &err)) &&
+            (!o.refined || !refined || atomic_write_text(o.refined, refined->text, &err));
+        artefact_guard_release(&guard);
+        if (!written) {
             artefact_abort(&writer);
             die(&err);
         }
@@ -245,9 +258,11 @@ int main(int argc, char **argv) {
         preferred_print_table(stdout, &p, &s);
         int empty = 0;
         for (int k = 0; k < p.n_intervals; k++) empty += p.kept[k] == 0;
-        printf("%d preferred architectures in %d intervals (%d empty), %lld groups outside the "
-               "intervals; %.2f s on %d rank(s) -> %s\n",
-               p.n_chosen, p.n_intervals, empty, (long long)p.outside, seconds, comm.size, o.out);
+        printf("%d preferred %s in %d %s (%d empty), %lld groups outside the intervals; %.2f s "
+               "on %d rank(s) -> %s\n",
+               p.n_chosen, plural(p.n_chosen, "architecture", "architectures"), p.n_intervals,
+               plural(p.n_intervals, "interval", "intervals"), empty, (long long)p.outside, seconds,
+               comm.size, o.out);
         free(json);
         free(chosen);
         space_free(refined);

@@ -9,6 +9,7 @@
 #include "device.h"
 #include "eval_table.h"
 #include "h5.h"
+#include "lineage.h"
 #include "standalone.h"
 #include "weights.h"
 
@@ -189,7 +190,8 @@ static _Noreturn void abandon(ArtefactWriter *writers, int n, const Error *err) 
 
 /* Every output begun before any is written: a path that cannot be written stops the run before
  * a single model appears. */
-static ArtefactWriter *begin_outputs(const Options *o, char *const *paths, Error *err) {
+static ArtefactWriter *begin_outputs(const Options *o, char *const *paths, ArtefactGuard *guard,
+                                     Error *err) {
     struct stat st;
     if (o->out_dir && stat(o->out_dir, &st) != 0 && mkdir(o->out_dir, 0777) != 0) {
         input_error(err, "cannot create the output directory: %m, %s", o->out_dir);
@@ -197,7 +199,10 @@ static ArtefactWriter *begin_outputs(const Options *o, char *const *paths, Error
     }
     ArtefactWriter *writers = xcalloc((size_t)o->n_targets, sizeof *writers);
     for (int i = 0; i < o->n_targets; i++)
-        if (!artefact_begin(&writers[i], paths[i], err)) abandon(writers, i, err);
+        if (artefact_begin(&writers[i], paths[i], err))
+            artefact_guard_watch(guard, &writers[i]);
+        else
+            abandon(writers, i, err);
     return writers;
 }
 
@@ -215,14 +220,21 @@ static void write_model(ArtefactWriter *writer, ArtefactMeta *meta, const Traine
 }
 
 /* DIR/models.txt: the summary table kept beside the models, for whoever reads them later. */
-static bool write_summary(const char *out_dir, const char *summary, Error *err) {
+static bool write_summary(const char *out_dir, const char *summary, ArtefactGuard *guard,
+                          Error *err) {
     char path[ARTEFACT_PATH_MAX];
     snprintf(path, sizeof path, "%s/models.txt", out_dir);
-    return atomic_write_text(path, summary, err);
+    artefact_guard_hold(guard);
+    const bool ok = atomic_write_text(path, summary, err);
+    artefact_guard_release(guard);
+    return ok;
 }
 
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
+    /* before OpenMP starts threads; static: the signal thread may outlive main's frame */
+    static ArtefactGuard guard;
+    artefact_guard_start(&guard);
     h5_silence();
     Error err = {0};
     TrainedSupernet sup;
@@ -256,6 +268,7 @@ int main(int argc, char **argv) {
             die(&err);
     DatasetFile data;
     if (!specialize_dataset(o.data, &recorded, sup.space, &data, &err) ||
+        !lineage_of_supernet_on(o.supernet, &data, &meta.lineage, &err) ||
         !artefact_meta_add_input(&meta, "dataset", data.artefact.path, &err))
         die(&err);
 
@@ -264,7 +277,7 @@ int main(int argc, char **argv) {
            o.supernet, sup.space->name, sup.sampling[0] ? sup.sampling : "unknown",
            (long long)sup.step, data.artefact.path);
     char **paths = output_paths(&o);
-    ArtefactWriter *writers = begin_outputs(&o, paths, &err);
+    ArtefactWriter *writers = begin_outputs(&o, paths, &guard, &err);
     for (int i = 0; i < o.n_targets; i++) {
         specialize_explain(stdout, &c, &o.targets[i].limits, &choices[i]);
         write_model(&writers[i], &meta, &sup, &c, &o.targets[i].limits, &choices[i], &data);
@@ -273,7 +286,7 @@ int main(int argc, char **argv) {
     char *summary = specialize_summary(&c, o.test ? &test : NULL, o.targets, choices,
                                        (const char *const *)paths, o.n_targets);
     fputs(summary, stdout);
-    if (o.out_dir && !write_summary(o.out_dir, summary, &err)) die(&err);
+    if (o.out_dir && !write_summary(o.out_dir, summary, &guard, &err)) die(&err);
 
     for (int i = 0; i < o.n_targets; i++) free(paths[i]);
     free(paths), free(writers), free(choices), free(o.targets);

@@ -11,6 +11,7 @@
 #include "evaluate.h"
 #include "h5.h"
 #include "host_memory.h"
+#include "lineage.h"
 #include "loader.h"
 #include "optim.h"
 #include "recipe.h"
@@ -225,7 +226,10 @@ int main(int argc, char **argv) {
     const Space *training = set.training;
     DatasetFile data;
     if (!dataset_open(&data, o.data, &err)) die(&err);
-    if (!dataset_fits_space(&data, training, &err)) die(&err);
+    Lineage lineage;
+    if (!dataset_fits_space(&data, training, &err) ||
+        !lineage_of_training(set.search, o.preferred, &data, &lineage, &err))
+        die(&err);
     const bool in_memory = images_in_memory(o.images, &data, &comm);
     SplitImages train, val, test;
     if (!split_images_open(&data, "train", in_memory, &train, &err) ||
@@ -268,7 +272,7 @@ int main(int argc, char **argv) {
     }
     comm_check(&comm, &err);
     const CheckpointContext context = {training->text,  &set, recipe->text, inputs.inputs,
-                                       inputs.n_inputs, argc, argv};
+                                       inputs.n_inputs, argc, argv,         &lineage};
     if (latest[0]) {
         if (!checkpoint_resume(latest, &context, recipe, &state, vit, &opt, &err)) die(&err);
         if (comm.rank == 0) {

@@ -3,7 +3,9 @@
  * are train's sub-folders in byte order of their names, so a label never depends on the
  * locale or on the order the file system lists entries in. A class's images are those in its
  * folder and in sub-folders at any depth, ordered as ImageFolder orders them: by the path of
- * their folder, then by name, both bytewise. */
+ * their folder, then by name, both bytewise. Hidden entries (names starting with '.') are left
+ * out everywhere, where ImageFolder would make `.ipynb_checkpoints` a class, label 0, and shift
+ * every other label by one. */
 #include "image.h"
 #include "import.h"
 
@@ -25,8 +27,9 @@ static int by_name(const struct dirent **a, const struct dirent **b) {
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-static int not_dot(const struct dirent *entry) {
-    return strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0;
+/* ".", ".." and hidden entries (.DS_Store, .ipynb_checkpoints, .git) */
+static int not_hidden(const struct dirent *entry) {
+    return entry->d_name[0] != '.';
 }
 
 typedef struct {
@@ -35,7 +38,7 @@ typedef struct {
 } Listing;
 
 static bool list_directory(const char *dir, Listing *listing, Error *err) {
-    listing->n = scandir(dir, &listing->entries, not_dot, by_name);
+    listing->n = scandir(dir, &listing->entries, not_hidden, by_name);
     if (listing->n < 0) return input_error(err, "cannot list the folder: %m, %s", dir);
     return true;
 }

@@ -107,8 +107,14 @@ bad() { # bad MESSAGE WHAT ARGS...
 }
 "$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" --refined "$work/refined.cfg" >/dev/null
 "$bin/prenas-score" --config "$work/refined.cfg" --out "$work/refined-scores.h5" >/dev/null
-bad "(the scores' space), $work/val.h5" "isomers of micro against the scores of its refined space" \
+bad "$work/val.h5 evaluated a supernet trained in another search space than $work/refined-scores.h5 was scored in (space " \
+    "isomers of micro against the scores of its refined space" \
     --in "$work/refined-scores.h5" --eval "$work/val.h5"
+# an eval.h5 written before /meta/lineage: its architectures are checked against the space
+cp "$work/val.h5" "$work/old-val.h5"
+"$py" -c "import h5py,sys; del h5py.File(sys.argv[1], 'r+')['meta/lineage']" "$work/old-val.h5"
+bad "(the scores' space), $work/old-val.h5" "an eval.h5 without lineage against the refined scores" \
+    --in "$work/refined-scores.h5" --eval "$work/old-val.h5"
 bad "$work/missing.h5" "a missing eval.h5" --in "$work/scores.h5" --eval "$work/missing.h5"
 bad "expected 'prenas.eval'" "scores.h5 as eval.h5" --in "$work/scores.h5" --eval "$work/scores.h5"
 bad "one of --eval eval.h5 or --accuracy FILE.csv" "both --eval and --accuracy" \

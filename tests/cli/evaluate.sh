@@ -96,4 +96,11 @@ bad "beyond the supernet" "architecture outside the supernet" --supernet "$sn" -
 bad "outside.txt:2" "the line is named" --supernet "$sn" --data "$work/data.h5" --archs "$work/outside.txt"
 run "$bin/prenas-evaluate" --supernet "$sn" --data "$work/data.h5" --out "$work/x.h5" --no-preferred
 expect_status 2 "--no-preferred without --archs"
+
+# SIGTERM while eval.h5.tmp is written (begun before the evaluation; endless latency repeats keep
+# the stage at work): the stage ends by the signal and removes the .tmp (src/artefact.h).
+term_when_begun "$work/killed.h5.tmp" "$bin/prenas-evaluate" --supernet "$sn" --data "$work/data.h5" \
+    --out "$work/killed.h5" --latency-repeats 100000
+expect_status 143 "evaluate ended by SIGTERM"
+[ -z "$(ls "$work" | grep '^killed\.')" ] && pass || fail "SIGTERM left $(ls "$work" | grep '^killed\.')"
 finish

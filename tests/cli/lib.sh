@@ -48,6 +48,31 @@ fmnist_slice() {
     "$py" "$(dirname "${BASH_SOURCE[0]}")/small_dataset.py" "$work/full.h5" "$work/data.h5" "${sizes[@]}"
 }
 
+# term_when_begun TMP CMD...: runs CMD in the background and sends it SIGTERM once TMP exists
+# (10 s at most); $status is then its exit status (30 s at most, then it is killed: a failure).
+term_when_begun() {
+    local tmp=$1 pid
+    shift
+    "$@" >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 200); do
+        [ -e "$tmp" ] && break
+        sleep 0.05
+    done
+    [ -e "$tmp" ] && pass || fail "no $tmp after 10 s"
+    kill -TERM "$pid"
+    for _ in $(seq 600); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        fail "$1: the stage still runs 30 s after SIGTERM"
+        kill -KILL "$pid"
+    fi
+    wait "$pid"
+    status=$?
+}
+
 # state_step FILE: the training step a checkpoint holds. same_state A B: two checkpoints'
 # parameters, optimiser state and step, bit for bit.
 state_step() { "$py" -c "import h5py,sys; print(h5py.File(sys.argv[1])['state'].attrs['step'])" "$1"; }

@@ -165,16 +165,8 @@ expect_error_line "--proxy 'synflow': unknown" "unknown proxy"
 
 # SIGTERM during the gradient pass (scores.h5.tmp is begun before it): the stage ends by the
 # signal and removes the .tmp (the artefact guard, src/artefact.h).
-"$bin/prenas-score" --config "$spaces/micro.cfg" --out "$work/killed.h5" --batch 2048 >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 200); do
-    [ -e "$work/killed.h5.tmp" ] && break
-    sleep 0.05
-done
-[ -e "$work/killed.h5.tmp" ] && pass || fail "no killed.h5.tmp after 10 s"
-kill -TERM "$pid"
-wait "$pid"
-status=$?
+term_when_begun "$work/killed.h5.tmp" "$bin/prenas-score" --config "$spaces/micro.cfg" \
+    --out "$work/killed.h5" --batch 2048
 expect_status 143 "score ended by SIGTERM"
 [ ! -e "$work/killed.h5" ] && [ ! -e "$work/killed.h5.tmp" ] && pass || fail "SIGTERM left an output behind"
 

@@ -106,4 +106,11 @@ expect_status 2 "2 ranks, limit below the smallest"
 [ "$(grep -c '^prenas-search: error: no architecture .* has 102410' <<<"$err")" -eq 1 ] && pass ||
     fail "2 ranks: not one error line: $err"
 [ ! -e "$work/new.h5" ] && pass || fail "2 ranks: a search.h5 was written"
+
+# SIGTERM while search.h5.tmp is written (begun before generation 0 of a search too long to
+# end first): the stage ends by the signal and removes the .tmp (src/artefact.h).
+term_when_begun "$work/killed.h5.tmp" "$bin/prenas-search" --supernet "$work/run/supernet.h5" \
+    --data "$work/data.h5" --generations 100000 --out "$work/killed.h5"
+expect_status 143 "search ended by SIGTERM"
+[ ! -e "$work/killed.h5" ] && [ ! -e "$work/killed.h5.tmp" ] && pass || fail "SIGTERM left an output behind"
 finish

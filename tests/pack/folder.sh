@@ -27,6 +27,25 @@ expect_out_has "skipped 5 entries that are not images" "the link back up skipped
 expect_ok "pixels with a link back up" "$fixture" check "$work/loop.h5" 3
 rm "$work/splits/train/dog/thumbs/deep/up"
 
+# Hidden entries are left out without a word, even a hidden folder of images beside the classes
+# (torchvision would make it class 0), and a single skipped entry is one entry.
+mkdir "$work/splits/train/.ipynb_checkpoints" "$work/splits/train/cat/.thumbs"
+cp "$work/splits/train/cat/"*.png "$work/splits/train/.ipynb_checkpoints/"
+cp "$work/splits/train/cat/"*.png "$work/splits/train/cat/.thumbs/"
+touch "$work/splits/train/.DS_Store" "$work/splits/.hidden.png"
+run "$pack" --from folder "$work/splits" --out "$work/hidden.h5" --size 8
+expect_status 0 "hidden entries"
+expect_out_has "images 8x8x3, 3 classes: cat, dog, zebra" "no hidden class"
+expect_out_has "train       17 images" "no hidden images"
+expect_out_has "skipped 4 entries that are not images" "hidden entries not counted"
+expect_ok "pixels with hidden entries" "$fixture" check "$work/hidden.h5" 3
+rm -r "$work/splits/train/.ipynb_checkpoints" "$work/splits/train/cat/.thumbs" \
+    "$work/splits/train/.DS_Store" "$work/splits/.hidden.png"
+touch "$work/flat/notes.txt"
+run "$pack" --from folder "$work/flat" --out "$work/one-skipped.h5" --val-fraction 0
+expect_out_has "skipped 1 entry that is not an image, e.g. $work/flat/notes.txt" "one skipped entry"
+rm "$work/flat/notes.txt"
+
 run "$pack" --from folder "$work/splits" --out "$work/gray.h5" --size 8 --channels 1
 expect_status 0 "gray"
 expect_out_has "images 8x8x1" "gray summary"
