@@ -226,18 +226,23 @@ char *cfg_text(const config_t *cfg) {
     return text;
 }
 
+/* An optional member that the file leaves out, or whose group it leaves out. */
+static bool absent(const config_setting_t *group, const char *key) {
+    return !group || !config_setting_get_member(group, key);
+}
+
 bool cfg_int_or(CfgReader *r, const config_setting_t *group, const char *key, int min, int max,
                 int *out) {
-    return !config_setting_get_member(group, key) || cfg_int(r, group, key, min, max, out);
+    return absent(group, key) || cfg_int(r, group, key, min, max, out);
 }
 
 bool cfg_real_or(CfgReader *r, const config_setting_t *group, const char *key, double min,
                  double max, double *out) {
-    return !config_setting_get_member(group, key) || cfg_real(r, group, key, min, max, out);
+    return absent(group, key) || cfg_real(r, group, key, min, max, out);
 }
 
 bool cfg_bool_or(CfgReader *r, const config_setting_t *group, const char *key, bool *out) {
-    if (!config_setting_get_member(group, key)) return true;
+    if (absent(group, key)) return true;
     const config_setting_t *s = cfg_member(r, group, key, CONFIG_TYPE_BOOL, "true or false");
     if (s) *out = config_setting_get_bool(s);
     return s != NULL;
@@ -245,7 +250,7 @@ bool cfg_bool_or(CfgReader *r, const config_setting_t *group, const char *key, b
 
 bool cfg_choice_or(CfgReader *r, const config_setting_t *group, const char *key,
                    const char *const *choices, int *out) {
-    if (!config_setting_get_member(group, key)) return true;
+    if (absent(group, key)) return true;
     const config_setting_t *s = cfg_member(r, group, key, CONFIG_TYPE_STRING, "a string");
     if (!s) return false;
     const char *value = config_setting_get_string(s);
@@ -259,6 +264,14 @@ bool cfg_choice_or(CfgReader *r, const config_setting_t *group, const char *key,
                  choices[i]);
     }
     return cfg_fail(r, s, "\"%s\" is not one of %s", value, list);
+}
+
+bool cfg_text_or(CfgReader *r, const config_setting_t *group, const char *key, char *out,
+                 size_t size) {
+    if (absent(group, key)) return true;
+    const config_setting_t *s = cfg_member(r, group, key, CONFIG_TYPE_STRING, "a string");
+    if (s) snprintf(out, size, "%s", config_setting_get_string(s));
+    return s != NULL;
 }
 
 const config_setting_t *cfg_group_or(CfgReader *r, const config_setting_t *group, const char *key) {

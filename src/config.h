@@ -36,7 +36,7 @@ bool cfg_int(CfgReader *r, const config_setting_t *group, const char *key, int m
 bool cfg_real(CfgReader *r, const config_setting_t *group, const char *key, double min, double max,
               double *out);
 
-/* Optional members: absent leaves *out as it is (the default). */
+/* Optional members: absent, or in an absent group (NULL), leaves *out as it is (the default). */
 bool cfg_int_or(CfgReader *r, const config_setting_t *group, const char *key, int min, int max,
                 int *out);
 bool cfg_real_or(CfgReader *r, const config_setting_t *group, const char *key, double min,
@@ -45,6 +45,9 @@ bool cfg_bool_or(CfgReader *r, const config_setting_t *group, const char *key, b
 /* One of `choices` (NULL-terminated); *out is its index. */
 bool cfg_choice_or(CfgReader *r, const config_setting_t *group, const char *key,
                    const char *const *choices, int *out);
+/* A string, cut to size bytes. */
+bool cfg_text_or(CfgReader *r, const config_setting_t *group, const char *key, char *out,
+                 size_t size);
 /* An optional group; NULL when absent (err set when present but not a group). */
 const config_setting_t *cfg_group_or(CfgReader *r, const config_setting_t *group, const char *key);
 

@@ -8,7 +8,7 @@
 #include "error.h"
 
 #include <stdbool.h>
-#include <stdint.h>
+#include <stddef.h>
 
 typedef enum { CROP_NONE, CROP_PAD, CROP_RANDOM_RESIZED } CropKind;
 typedef enum { MIX_ELEM, MIX_BATCH } MixMode;
@@ -46,11 +46,38 @@ typedef struct {
     int repeated_augmentation; /* each image this many times per epoch (the reference: 3) */
     int checkpoint_every, checkpoint_keep;
     int eval_every_epochs, eval_batch;
-    int64_t eval_max_images; /* 0: the whole split */
+    int eval_max_images; /* 0: the whole split */
     int log_every;
     int max_nonfinite;              /* consecutive skipped steps before giving up */
     const char *device, *precision; /* backend.h's names; --device, --precision override */
 } Recipe;
+
+/* One key of a recipe, and all the parser knows about it: reading with its range and default,
+ * the unknown-key check of each group, and the resume comparison all walk recipe_keys, so a new
+ * key is one entry. */
+typedef enum {
+    RECIPE_INT,  /* an int field */
+    RECIPE_REAL, /* a double field */
+    RECIPE_BOOL,
+    RECIPE_ENUM, /* one of `names`, stored as its index in an enum field */
+    RECIPE_WORD, /* one of `names`, stored as that name (const char *) */
+    RECIPE_TEXT  /* any string, into a char array of `max` bytes */
+} RecipeKeyKind;
+
+typedef struct {
+    const char *path; /* dotted: "augment.randaugment.ops" */
+    RecipeKeyKind kind;
+    size_t offset;             /* of the field in Recipe */
+    double min, max, fallback; /* range; the default (an index for ENUM and WORD) */
+    const char *const *names;  /* ENUM and WORD: NULL-terminated */
+    bool required;             /* no default: the recipe must give it */
+    bool resumable;            /* a resumed run may change it (recipe_trains_alike) */
+} RecipeKey;
+
+/* Terminated by an entry with a NULL path. */
+extern const RecipeKey recipe_keys[];
+/* A key's value in `recipe` as text, as recipe_trains_alike shows it: reals to the last bit. */
+void recipe_key_value(const RecipeKey *key, const Recipe *recipe, char *text, size_t size);
 
 Recipe *recipe_load(const char *path, const char *const *sets, int n_sets, Error *err);
 /* The same from a recipe's text (a checkpoint's /meta/config); `origin` names it in errors. */
@@ -60,9 +87,9 @@ void recipe_free(Recipe *recipe);
 double recipe_peak_lr(const Recipe *recipe);
 /* Whether mixup or cutmix is on (an alpha > 0): then samples are mixed in pairs (src/mix.h). */
 bool recipe_mixes(const Recipe *recipe);
-/* Whether a run with `now` trains every step as one with `was` would: all settings but those
- * that only decide where it runs and what is saved or reported (recipe.c lists them). When
- * not, the first differing setting as "key = value" of each. */
+/* Whether a run with `now` trains every step as one with `was` would: all settings but the
+ * resumable ones, which only decide where it runs and what is saved or reported. When not, the
+ * first differing setting as "key = value" of each (reals to the last bit). */
 bool recipe_trains_alike(const Recipe *was, const Recipe *now, char *was_line, char *now_line,
                          size_t size);
 

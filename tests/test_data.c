@@ -10,6 +10,8 @@
 #include "mix.h"
 #include "recipe.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +160,85 @@ static void shipped_recipes(void) {
     CHECK(memcmp(&same, full, sizeof same) == 0);
     recipe_free(full);
     recipe_free(quick);
+}
+
+/* What docs/cli.md says a resumed run may change: name, device, precision, max_nonfinite and
+ * every checkpoint.*, eval.* and log.* key. */
+static bool documented_resumable(const char *path) {
+    static const char *const listed[] = {"name",        "device", "precision", "max_nonfinite",
+                                         "checkpoint.", "eval.",  "log.",      NULL};
+    for (const char *const *l = listed; *l; l++) {
+        const size_t n = strlen(*l);
+        if (strncmp(path, *l, n) == 0 && (path[n] == '\0' || (*l)[n - 1] == '.')) return true;
+    }
+    return false;
+}
+
+/* "path=value" with another valid value of the key than r's: the least step its kind allows
+ * (one, the next double, the other truth value, another name), so that the check must see
+ * every bit. */
+static void another_value(const RecipeKey *k, const Recipe *r, char *set, size_t size) {
+    char now[128];
+    recipe_key_value(k, r, now, sizeof now);
+    const double v = strtod(now, NULL);
+    const char *const *other = k->names;
+    switch (k->kind) {
+    case RECIPE_INT:
+        snprintf(set, size, "%s=%.0f", k->path, v < k->max ? v + 1 : v - 1);
+        break;
+    case RECIPE_REAL: /* the next double above 0 is subnormal, which strtod refuses */
+        snprintf(set, size, "%s=%.17g", k->path,
+                 v == 0 ? DBL_MIN : nextafter(v, v < k->max ? k->max : k->min));
+        break;
+    case RECIPE_BOOL:
+        snprintf(set, size, "%s=%s", k->path, strcmp(now, "true") == 0 ? "false" : "true");
+        break;
+    case RECIPE_ENUM:
+    case RECIPE_WORD:
+        while (strcmp(*other, now) == 0) other++;
+        snprintf(set, size, "%s=%s", k->path, *other);
+        break;
+    case RECIPE_TEXT:
+        snprintf(set, size, "%s=%s-2", k->path, now);
+        break;
+    }
+}
+
+/* The resume rule covers every recipe key: one that trains, changed alone and by the least
+ * step, is refused naming it; one that may change is accepted. The keys marked resumable are
+ * those docs/cli.md lists, so a training key cannot be marked so by mistake either. */
+static void resume_keys(void) {
+    Error err = {0};
+    Recipe *base = load(RECIPE, NULL, 0, &err);
+    if (!CHECK(base != NULL)) return;
+    for (const RecipeKey *k = recipe_keys; k->path; k++) {
+        char set[256], was[256], now[256], prefix[128];
+        another_value(k, base, set, sizeof set);
+        Recipe *changed = load(RECIPE, (const char *[]){set}, 1, &err);
+        if (!CHECK(changed != NULL)) {
+            fprintf(stderr, "     %s: %s\n", set, err.message);
+            err = (Error){0};
+            continue;
+        }
+        if (!CHECK(k->resumable == documented_resumable(k->path)))
+            fprintf(stderr, "     %s: marked %sresumable, unlike docs/cli.md\n", k->path,
+                    k->resumable ? "" : "not ");
+        const bool alike = recipe_trains_alike(base, changed, was, now, sizeof was);
+        const size_t n = (size_t)snprintf(prefix, sizeof prefix, "%s = ", k->path);
+        const bool named = !alike && strncmp(was, prefix, n) == 0 && strncmp(now, prefix, n) == 0 &&
+                           strcmp(was, now) != 0;
+        if (!CHECK(k->resumable ? alike : named))
+            fprintf(stderr, "     --set %s: %s%s%s\n", set, alike ? "accepted" : was,
+                    alike ? "" : " vs ", alike ? "" : now);
+        /* the --set took effect (a field differs: both were calloc'ed and filled by the same
+         * parser, so padding agrees), so that accepting it means something */
+        Recipe same;
+        memcpy(&same, changed, sizeof same);
+        same.text = base->text;
+        CHECK(memcmp(&same, base, sizeof same) != 0);
+        recipe_free(changed);
+    }
+    recipe_free(base);
 }
 
 /* A 6x6 single-channel image with distinct pixels. */
@@ -606,6 +687,7 @@ int main(void) {
     if (!mkdtemp(dir)) return 1;
     recipes();
     shipped_recipes();
+    resume_keys();
     augmentation();
     mixing();
     mixing_pairs();
