@@ -119,12 +119,10 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Erro
     ok = ok && weights_read(&src, "params", vit, vit->params) &&
          weights_read(&src, "optim/m", vit, opt->m) && weights_read(&src, "optim/v", vit, opt->v);
     if (ok) {
-        hid_t optim = H5Gopen2(a.file, "optim", H5P_DEFAULT);
-        CHECK_H5(optim);
-        hid_t state = H5Gopen2(a.file, "state", H5P_DEFAULT);
-        CHECK_H5(state);
+        hid_t optim = h5_open_group(&src, a.file, "optim");
+        hid_t state = optim < 0 ? -1 : h5_open_group(&src, a.file, "state");
         int64_t seed = 0, world = 0, batch = 0;
-        ok = h5_read_attr_int(&src, optim, "step", &opt->step) &&
+        ok = state >= 0 && h5_read_attr_int(&src, optim, "step", &opt->step) &&
              h5_read_attr_int(&src, state, "step", &s->step) &&
              h5_read_attr_int(&src, state, "skipped", &s->skipped) &&
              h5_read_attr_int(&src, state, "nonfinite_run", &s->nonfinite_run) &&
@@ -137,8 +135,8 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *s, Erro
              (H5Aexists(state, "dataset") <= 0 ||
               h5_read_attr_string(&src, state, "dataset", s->dataset, sizeof s->dataset));
         s->seed = (uint64_t)seed, s->world_size = (int)world, s->batch = (int)batch;
-        CHECK_H5(H5Gclose(optim));
-        CHECK_H5(H5Gclose(state));
+        if (optim >= 0) H5Gclose(optim);
+        if (state >= 0) H5Gclose(state);
     }
     artefact_close(&a);
     return ok;
@@ -276,10 +274,9 @@ bool trained_supernet_open(TrainedSupernet *t, const Backend *be, const char *pa
     bool ok =
         read_archs(&src, t) && weights_read(&src, "params", t->model->vit, t->model->vit->params);
     if (ok && h5_exists(a.file, "state")) {
-        hid_t state = H5Gopen2(a.file, "state", H5P_DEFAULT);
-        CHECK_H5(state);
-        ok = h5_read_attr_int(&src, state, "step", &t->step);
-        CHECK_H5(H5Gclose(state));
+        hid_t state = h5_open_group(&src, a.file, "state");
+        ok = state >= 0 && h5_read_attr_int(&src, state, "step", &t->step);
+        if (state >= 0) H5Gclose(state);
     }
     artefact_close(&a);
     return ok;

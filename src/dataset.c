@@ -107,8 +107,8 @@ static bool read_shape(const H5Source *src, ImageShape *shape) {
 
 static bool read_split_info(const H5Source *src, const ImageShape *shape, const char *name,
                             SplitInfo *info) {
-    hid_t g = H5Gopen2(src->file, name, H5P_DEFAULT);
-    CHECK_H5(g);
+    hid_t g = h5_open_group(src, src->file, name);
+    if (g < 0) return false;
     snprintf(info->name, sizeof info->name, "%s", name);
     bool ok = h5_read_attr_int(src, g, "count", &info->count) &&
               h5_read_attr_string(src, g, "source", info->source, sizeof info->source) &&

@@ -152,6 +152,18 @@ bool h5_exists(hid_t loc, const char *name) {
     return H5Lexists(loc, name, H5P_DEFAULT) > 0;
 }
 
+hid_t h5_open_group(const H5Source *src, hid_t loc, const char *name) {
+    H5O_info_t info;
+    hid_t g = -1;
+    /* a damaged or hostile file can hold a dataset, or nothing readable, where a group was */
+    if (h5_exists(loc, name) &&
+        H5Oget_info_by_name2(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+        info.type == H5O_TYPE_GROUP)
+        g = H5Gopen2(loc, name, H5P_DEFAULT);
+    if (g < 0) input_error(src->err, "group '%s' is missing or damaged, %s", name, src->path);
+    return g;
+}
+
 static hid_t open_attr(const H5Source *src, hid_t obj, const char *name) {
     hid_t a = H5Aexists(obj, name) > 0 ? H5Aopen(obj, name, H5P_DEFAULT) : -1;
     if (a < 0) input_error(src->err, "attribute '%s' is missing, %s", name, src->path);

@@ -44,6 +44,8 @@ bool h5_exists(hid_t loc, const char *name);
 bool h5_read_attr_string(const H5Source *src, hid_t obj, const char *name, char *out, size_t size);
 bool h5_read_attr_int(const H5Source *src, hid_t obj, const char *name, int64_t *out);
 bool h5_read_attr_doubles(const H5Source *src, hid_t obj, const char *name, double *out, int n);
+/* Opens a group of the file; <0 (and an input error) when it is missing or not a group. */
+hid_t h5_open_group(const H5Source *src, hid_t loc, const char *name);
 /* Opens a dataset of the expected rank and returns its dimensions; <0 on error. */
 hid_t h5_open_dataset(const H5Source *src, const char *name, int rank, hsize_t *dims);
 /* The same with a chunk cache of `cache_bytes` (HDF5's default: 1 MiB), for many small reads. */
