@@ -155,7 +155,8 @@ static bool same_setting(bool same, const char *was, const char *now, const char
 /* The checkpoint's /archs (none after whole-space training) against this run's set. */
 static bool same_archs(const H5Source *src, const TrainingSet *set, const char *option) {
     int n = 0;
-    char **stored = h5_exists(src->file, "archs") ? h5_read_strings(src, "archs/arch", &n) : NULL;
+    char **stored =
+        h5_exists(src->file, "archs") ? h5_read_strings(src, "archs/arch", H5_LIST_MAX, &n) : NULL;
     if (h5_exists(src->file, "archs") && !stored) return false;
     bool ok = true;
     for (int i = 0; ok && i < (n > set->n ? n : set->n); i++) {
@@ -231,15 +232,14 @@ bool checkpoint_resume(const char *path, const CheckpointContext *run, const Rec
 static bool read_archs(const H5Source *src, TrainedSupernet *t) {
     if (!h5_exists(src->file, "archs")) return true;
     int n = 0;
-    char **texts = h5_read_strings(src, "archs/arch", &n);
+    char **texts = h5_read_strings(src, "archs/arch", H5_LIST_MAX, &n);
     bool ok = texts != NULL;
     t->n = n;
     t->archs = xcalloc((size_t)n + 1, sizeof *t->archs);
     t->interval = xcalloc((size_t)n + 1, sizeof *t->interval);
     t->score = xcalloc((size_t)n + 1, sizeof *t->score);
     for (int i = 0; ok && i < n; i++)
-        ok = arch_parse(texts[i], &t->archs[i], src->err) &&
-             arch_check(&t->archs[i], t->space, src->err);
+        ok = arch_read_stored(texts[i], t->space, src->path, &t->archs[i], src->err);
     for (int i = 0; texts && i < n; i++) free(texts[i]);
     free(texts);
     const char *names[2] = {"archs/interval", "archs/score"};

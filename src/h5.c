@@ -173,8 +173,11 @@ static hid_t open_attr(const H5Source *src, hid_t obj, const char *name) {
 bool h5_read_attr_string(const H5Source *src, hid_t obj, const char *name, char *out, size_t size) {
     hid_t a = open_attr(src, obj, name);
     if (a < 0) return false;
-    hid_t type = H5Aget_type(a);
-    bool ok = type >= 0 && H5Tget_class(type) == H5T_STRING;
+    hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+    /* one string: H5Aread writes every element the file's attribute has */
+    bool ok = type >= 0 && H5Tget_class(type) == H5T_STRING && space >= 0 &&
+              H5Sget_simple_extent_npoints(space) == 1;
+    if (space >= 0) H5Sclose(space);
     if (ok && H5Tis_variable_str(type) > 0) {
         hid_t mem = string_type();
         char *value = NULL;
@@ -296,10 +299,17 @@ char *h5_read_text(const H5Source *src, const char *name) {
     return copy;
 }
 
-char **h5_read_strings(const H5Source *src, const char *name, int *n) {
+char **h5_read_strings(const H5Source *src, const char *name, int max, int *n) {
     hsize_t dims[1];
     hid_t d = h5_open_dataset(src, name, 1, dims);
     if (d < 0) return NULL;
+    /* the length is the file's word: an unwritten dataset of 2^34 strings is a few bytes */
+    if (dims[0] > (hsize_t)max) {
+        H5Dclose(d);
+        input_error(src->err, "dataset '%s' has %llu strings, at most %d expected, %s", name,
+                    (unsigned long long)dims[0], max, src->path);
+        return NULL;
+    }
     hid_t type = string_type();
     char **raw = xcalloc(dims[0], sizeof *raw), **copy = NULL;
     if (H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) >= 0) {

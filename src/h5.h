@@ -56,7 +56,9 @@ bool h5_read(const H5Source *src, hid_t dataset, const char *name, hid_t mem_typ
              hsize_t count, void *out);
 /* A scalar string dataset; the caller frees the result. */
 char *h5_read_text(const H5Source *src, const char *name);
-/* A 1-D string dataset; the caller frees each string and the array. */
-char **h5_read_strings(const H5Source *src, const char *name, int *n);
+/* A 1-D string dataset of at most `max` strings (what the schema allows, else H5_LIST_MAX),
+ * refused before anything is allocated for it; the caller frees each string and the array. */
+enum { H5_LIST_MAX = 1 << 20 }; /* a list whose schema bounds it by nothing (architectures) */
+char **h5_read_strings(const H5Source *src, const char *name, int max, int *n);
 
 #endif

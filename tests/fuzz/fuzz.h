@@ -28,6 +28,13 @@ char *fuzz_text(const uint8_t *data, size_t size);
 
 /* The input as an HDF5 artefact, SCRATCH/in.h5 (HDF5's messages silenced, as in the stages). */
 char *fuzz_h5_file(const uint8_t *data, size_t size);
+/* The HDF5 harnesses' input (fuzz_h5_edit.c): an edit program applied to one of the seed
+ * artefacts in $PRENAS_FUZZ_H5_SEEDS, or with $PRENAS_FUZZ_H5_RAW set the input's bytes as the
+ * file; SCRATCH/in.h5, the path owned by the caller. */
+char *fuzz_h5_input(const uint8_t *data, size_t size);
+/* fuzz_expect, and the reader, whether it failed or not and once its results are freed, has
+ * closed every HDF5 identifier it opened. */
+void fuzz_h5_expect(bool ok, const Error *err, const char *path);
 
 /* An input that holds several files: the parts between FUZZ_SEPARATOR lines. */
 #define FUZZ_SEPARATOR "\n--8<--\n"

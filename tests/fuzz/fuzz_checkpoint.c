@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *path = fuzz_h5_file(data, size);
+    char *path = fuzz_h5_input(data, size);
     Error err = {0};
     char *text = checkpoint_space(path, &err);
     Space *space = text ? space_load_text(text, path, &err) : NULL;
@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     space_free(space);
     free(text);
-    fuzz_expect(ok, &err, path);
+    fuzz_h5_expect(ok, &err, path);
     free(path);
     return 0;
 }

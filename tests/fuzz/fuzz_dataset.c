@@ -15,17 +15,17 @@ static bool read_split(DatasetFile *dataset, const SplitInfo *split, Error *err)
     bool ok = dataset_read(dataset, split->name, 0, n, images, labels, err);
     for (int in_memory = 0; ok && in_memory <= (split->count <= IN_MEMORY_MAX); in_memory++) {
         SplitImages store;
-        ok = split_images_open(dataset, split->name, in_memory, &store, err);
+        const bool opened = split_images_open(dataset, split->name, in_memory, &store, err);
         const int64_t rows[ROWS] = {n - 1, 0, 0, n - 1}; /* backwards, then a run */
-        if (ok && n > 0) ok = split_images_gather(&store, rows, n, images, err);
-        if (ok) split_images_close(&store);
+        ok = opened && (n == 0 || split_images_gather(&store, rows, n, images, err));
+        if (opened) split_images_close(&store);
     }
     free(images);
     return ok;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *path = fuzz_h5_file(data, size);
+    char *path = fuzz_h5_input(data, size);
     Error err = {0};
     DatasetFile dataset;
     const bool opened = dataset_open(&dataset, path, &err);
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int s = 0; ok && s < dataset.n_splits; s++)
         ok = read_split(&dataset, &dataset.splits[s], &err);
     if (opened) dataset_close(&dataset);
-    fuzz_expect(ok, &err, path);
+    fuzz_h5_expect(ok, &err, path);
     free(path);
     return 0;
 }

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *path = fuzz_h5_file(data, size);
+    char *path = fuzz_h5_input(data, size);
     Error err = {0};
     EvalTable table;
     Artefact artefact;
@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         eval_table_free(&table);
         artefact_close(&artefact);
     }
-    fuzz_expect(ok, &err, path);
+    fuzz_h5_expect(ok, &err, path);
     free(path);
     return 0;
 }

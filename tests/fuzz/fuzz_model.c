@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *path = fuzz_h5_file(data, size);
+    char *path = fuzz_h5_input(data, size);
     Error err = {0};
     Standalone standalone;
     Artefact artefact;
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         standalone_free(&standalone);
         artefact_close(&artefact);
     }
-    fuzz_expect(ok, &err, path);
+    fuzz_h5_expect(ok, &err, path);
     free(path);
     return 0;
 }

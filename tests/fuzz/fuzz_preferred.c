@@ -6,12 +6,12 @@
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *path = fuzz_h5_file(data, size);
+    char *path = fuzz_h5_input(data, size);
     Error err = {0};
     PreferredFile preferred;
     bool ok = preferred_open(&preferred, path, &err);
     if (ok) preferred_close(&preferred);
-    fuzz_expect(ok, &err, path);
+    fuzz_h5_expect(ok, &err, path);
     free(path);
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    char *path = fuzz_h5_file(data, size);
+    char *path = fuzz_h5_input(data, size);
     Error err = {0};
     Artefact scores;
     bool ok = artefact_open(&scores, path, SCORES_SCHEMA, SCORES_SCHEMA_VERSION, &err);
@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         space_free(space);
         artefact_close(&scores);
     }
-    fuzz_expect(ok, &err, path);
+    fuzz_h5_expect(ok, &err, path);
     free(path);
     return 0;
 }
