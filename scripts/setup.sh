@@ -9,7 +9,8 @@
 # build instead of recompiling the tree with other flags.
 # Environment: BUILD_DIR (default build), ENABLE_CUDA (ON or OFF; default: the build folder's
 # setting, ON in a new one: the CUDA backend is built when nvcc exists), SANITIZE (for
-# -DPRENAS_SANITIZE, e.g. address,undefined, with ENABLE_CUDA=OFF: scripts/test.sh's second build).
+# -DPRENAS_SANITIZE, e.g. address,undefined, with ENABLE_CUDA=OFF: scripts/test.sh's second build),
+# FUZZ=ON (-DPRENAS_FUZZ=ON with clang and ENABLE_CUDA=OFF: the libFuzzer harnesses, the third).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,7 +31,9 @@ if $tests; then
     # python3-torch: the independent gradient oracle (tests/oracle); python3-pil writes the
     # PNG/JPEG files of the predict tests; slurm-wlm and munge: the one-node cluster the slurm
     # tests start themselves (scripts/slurm-local.sh)
-    packages+=(python3-h5py python3-numpy python3-torch python3-pil slurm-wlm munge)
+    # clang and libclang-rt-14-dev: libFuzzer and its sanitizers (the fuzz build, docs/fuzzing.md)
+    packages+=(python3-h5py python3-numpy python3-torch python3-pil slurm-wlm munge
+               clang libclang-rt-14-dev)
 fi
 
 missing=()
@@ -56,6 +59,8 @@ options=(-DCMAKE_BUILD_TYPE=RelWithDebInfo)
 if $tests; then options+=(-DPRENAS_WERROR=ON); fi
 if [ -n "${ENABLE_CUDA:-}" ]; then options+=(-DENABLE_CUDA="$ENABLE_CUDA"); fi
 if [ -n "${SANITIZE:-}" ]; then options+=(-DPRENAS_SANITIZE="$SANITIZE"); fi
+# CC is read when a build folder is first configured only: a later run keeps its compiler
+if [ "${FUZZ:-}" = ON ]; then options+=(-DPRENAS_FUZZ=ON) && export CC=clang; fi
 cmake -S . -B "$build" "${options[@]}" >"$build.configure.log" 2>&1 \
     || { cat "$build.configure.log" >&2; exit 1; }
 grep 'prenas:' "$build.configure.log" || true

@@ -133,6 +133,13 @@ bool arch_in_space(const Arch *arch, const Space *space) {
     return true;
 }
 
+bool arch_read_stored(const char *text, const Space *space, const char *path, Arch *arch,
+                      Error *err) {
+    Error cause = {0};
+    if (arch_parse(text, arch, &cause) && (!space || arch_check(arch, space, &cause))) return true;
+    return input_error(err, "%s, in %s", cause.message, path);
+}
+
 bool arch_equal(const Arch *a, const Arch *b) {
     if (a->embed_dim != b->embed_dim || a->depth != b->depth) return false;
     for (int l = 0; l < a->depth; l++)

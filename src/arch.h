@@ -32,6 +32,10 @@ typedef struct Arch {
 bool arch_parse(const char *text, Arch *arch, Error *err);
 void arch_format(const Arch *arch, char *buf, size_t size);
 bool arch_check(const Arch *arch, const Space *space, Error *err);
+/* An architecture an artefact stores: parsed and, when `space` is given, checked against it;
+ * the error names the file `path`, as every error about a file's contents does. */
+bool arch_read_stored(const char *text, const Space *space, const char *path, Arch *arch,
+                      Error *err);
 bool arch_equal(const Arch *a, const Arch *b);
 
 /* The MLP width of a layer E wide at ratio r (thousandths), as the reference computes it:

@@ -121,9 +121,9 @@ static bool read_meta(hid_t file, const char *path, ArtefactMeta *meta, Error *e
     memset(meta, 0, sizeof *meta);
     if (!h5_exists(file, "meta"))
         return input_error(err, "not a prenas artefact (no /meta group), %s", path);
-    hid_t g = H5Gopen2(file, "meta", H5P_DEFAULT);
-    CHECK_H5(g);
     H5Source src = {file, path, err};
+    hid_t g = h5_open_group(&src, file, "meta");
+    if (g < 0) return false;
     int64_t seed = 0;
     bool ok = h5_read_attr_string(&src, g, "schema", meta->schema, sizeof meta->schema) &&
               h5_read_attr_int(&src, g, "schema_version", &meta->schema_version) &&
@@ -144,14 +144,17 @@ static bool read_meta(hid_t file, const char *path, ArtefactMeta *meta, Error *e
         meta->command_line = line;
     }
     if (ok) ok = (meta->config = h5_read_text(&src, "meta/config")) != NULL;
-    hid_t inputs = ok && h5_exists(g, "inputs") ? H5Gopen2(g, "inputs", H5P_DEFAULT) : -1;
-    if (ok && inputs < 0) ok = input_error(err, "/meta/inputs is missing, %s", path);
+    hid_t inputs = ok ? h5_open_group(&src, g, "inputs") : -1;
+    if (inputs < 0) ok = false;
     for (int i = 0; ok && i < ARTEFACT_MAX_INPUTS; i++) {
         char name[16];
         snprintf(name, sizeof name, "%d", i);
         if (!h5_exists(inputs, name)) break;
-        hid_t in = H5Gopen2(inputs, name, H5P_DEFAULT);
-        CHECK_H5(in);
+        hid_t in = h5_open_group(&src, inputs, name);
+        if (in < 0) {
+            ok = false;
+            break;
+        }
         ArtefactInput *a = &meta->inputs[i];
         ok = h5_read_attr_string(&src, in, "role", a->role, sizeof a->role) &&
              h5_read_attr_string(&src, in, "path", a->path, sizeof a->path) &&

@@ -118,12 +118,10 @@ static bool read_state(const H5Source *src, Vit *vit, AdamW *opt, TrainState *s)
     ok = ok && weights_read(src, "params", vit, vit->params) &&
          weights_read(src, "optim/m", vit, opt->m) && weights_read(src, "optim/v", vit, opt->v);
     if (ok) {
-        hid_t optim = H5Gopen2(src->file, "optim", H5P_DEFAULT);
-        CHECK_H5(optim);
-        hid_t state = H5Gopen2(src->file, "state", H5P_DEFAULT);
-        CHECK_H5(state);
+        hid_t optim = h5_open_group(src, src->file, "optim");
+        hid_t state = optim < 0 ? -1 : h5_open_group(src, src->file, "state");
         int64_t seed = 0, world = 0, batch = 0;
-        ok = h5_read_attr_int(src, optim, "step", &opt->step) &&
+        ok = state >= 0 && h5_read_attr_int(src, optim, "step", &opt->step) &&
              h5_read_attr_int(src, state, "step", &s->step) &&
              h5_read_attr_int(src, state, "skipped", &s->skipped) &&
              h5_read_attr_int(src, state, "nonfinite_run", &s->nonfinite_run) &&
@@ -136,8 +134,8 @@ static bool read_state(const H5Source *src, Vit *vit, AdamW *opt, TrainState *s)
              (H5Aexists(state, "dataset") <= 0 ||
               h5_read_attr_string(src, state, "dataset", s->dataset, sizeof s->dataset));
         s->seed = (uint64_t)seed, s->world_size = (int)world, s->batch = (int)batch;
-        CHECK_H5(H5Gclose(optim));
-        CHECK_H5(H5Gclose(state));
+        if (optim >= 0) H5Gclose(optim);
+        if (state >= 0) H5Gclose(state);
     }
     return ok;
 }
@@ -155,7 +153,8 @@ static bool same_setting(bool same, const char *was, const char *now, const char
 /* The checkpoint's /archs (none after whole-space training) against this run's set. */
 static bool same_archs(const H5Source *src, const TrainingSet *set, const char *option) {
     int n = 0;
-    char **stored = h5_exists(src->file, "archs") ? h5_read_strings(src, "archs/arch", &n) : NULL;
+    char **stored =
+        h5_exists(src->file, "archs") ? h5_read_strings(src, "archs/arch", H5_LIST_MAX, &n) : NULL;
     if (h5_exists(src->file, "archs") && !stored) return false;
     bool ok = true;
     for (int i = 0; ok && i < (n > set->n ? n : set->n); i++) {
@@ -223,6 +222,25 @@ static bool resume(const Artefact *a, const CheckpointContext *run, const Recipe
     return ok;
 }
 
+char *checkpoint_space(const char *path, Error *err) {
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return NULL;
+    const H5Source src = {a.file, path, err};
+    char *text = h5_exists(a.file, "space")
+                     ? h5_read_text(&src, "space")
+                     : (input_error(err, "no /space: not a training checkpoint, %s", path), NULL);
+    artefact_close(&a);
+    return text;
+}
+
+bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err) {
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
+    const bool ok = read_state(&(H5Source){a.file, path, err}, vit, opt, state);
+    artefact_close(&a);
+    return ok;
+}
+
 bool checkpoint_resume(const char *path, const CheckpointContext *run, const Recipe *recipe,
                        TrainState *state, Vit *vit, AdamW *opt, Error *err) {
     Artefact a;
@@ -236,15 +254,14 @@ bool checkpoint_resume(const char *path, const CheckpointContext *run, const Rec
 static bool read_archs(const H5Source *src, TrainedSupernet *t) {
     if (!h5_exists(src->file, "archs")) return true;
     int n = 0;
-    char **texts = h5_read_strings(src, "archs/arch", &n);
+    char **texts = h5_read_strings(src, "archs/arch", H5_LIST_MAX, &n);
     bool ok = texts != NULL;
     t->n = n;
     t->archs = xcalloc((size_t)n + 1, sizeof *t->archs);
     t->interval = xcalloc((size_t)n + 1, sizeof *t->interval);
     t->score = xcalloc((size_t)n + 1, sizeof *t->score);
     for (int i = 0; ok && i < n; i++)
-        ok = arch_parse(texts[i], &t->archs[i], src->err) &&
-             arch_check(&t->archs[i], t->space, src->err);
+        ok = arch_read_stored(texts[i], t->space, src->path, &t->archs[i], src->err);
     for (int i = 0; texts && i < n; i++) free(texts[i]);
     free(texts);
     const char *names[2] = {"archs/interval", "archs/score"};
@@ -275,10 +292,9 @@ bool trained_supernet_open(TrainedSupernet *t, const Backend *be, const char *pa
     ok = ok && read_archs(&src, t) &&
          weights_read(&src, "params", t->model->vit, t->model->vit->params);
     if (ok && h5_exists(a.file, "state")) {
-        hid_t state = H5Gopen2(a.file, "state", H5P_DEFAULT);
-        CHECK_H5(state);
-        ok = h5_read_attr_int(&src, state, "step", &t->step);
-        CHECK_H5(H5Gclose(state));
+        hid_t state = h5_open_group(&src, a.file, "state");
+        ok = state >= 0 && h5_read_attr_int(&src, state, "step", &t->step);
+        if (state >= 0) H5Gclose(state);
     }
     artefact_close(&a);
     return ok;

@@ -49,6 +49,11 @@ bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *
 void checkpoint_rotate(const char *rundir, int keep);
 /* RUNDIR/supernet.h5 when it is a training checkpoint; "" otherwise. */
 void checkpoint_latest(const char *rundir, char *path, size_t size);
+/* A checkpoint read without a run to check it against (its reader as tests/fuzz drives it):
+ * the space's text (caller frees), to build the supernet, then its weights, AdamW state and
+ * run state into that supernet. */
+char *checkpoint_space(const char *path, Error *err);
+bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err);
 /* The weights, AdamW state and run state of a checkpoint, for continuing a run, read from the
  * one opening of the file that checks it. `run` and `recipe` are this command's, `state` holds
  * its seed, sampling and dataset identity on entry and the checkpoint's state on return. A

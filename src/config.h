@@ -14,9 +14,11 @@ typedef struct {
     Error *err;
 } CfgReader;
 
-/* Parses text into cfg; a syntax error names origin and line. */
+/* Parses text into cfg; a syntax error names origin and line. `@include` is refused (config.c). */
 bool cfg_parse(config_t *cfg, const char *text, const char *origin, Error *err);
-/* A whole text file; NULL (and err) when it cannot be read or is not text. */
+/* A whole text file; NULL (and err) when it cannot be read, is not text, or is larger than any
+ * configuration (a device such as /dev/zero would never end). */
+enum { CFG_MAX_BYTES = 1 << 20 };
 char *cfg_read_file(const char *path, const char *what, Error *err);
 /* Applies "a.b=value" overrides to existing settings of any scalar type. */
 bool cfg_apply_sets(config_t *cfg, const char *const *sets, int n, const char *origin, Error *err);

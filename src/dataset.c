@@ -99,7 +99,9 @@ static bool read_shape(const H5Source *src, ImageShape *shape) {
         !h5_read_attr_int(src, src->file, "channels", &c) ||
         !h5_read_attr_int(src, src->file, "num_classes", &k))
         return false;
-    if (h < 1 || w < 1 || c < 1 || c > DATASET_MAX_CHANNELS || k < 1 || h * w > 1 << 26)
+    /* each side bounded before the product, which a file's values could overflow */
+    if (h < 1 || w < 1 || h > 1 << 26 || w > 1 << 26 || h * w > 1 << 26 || c < 1 ||
+        c > DATASET_MAX_CHANNELS || k < 1 || k > DATASET_MAX_CLASSES)
         return input_error(src->err, "implausible image shape %lldx%lldx%lld or %lld classes, %s",
                            (long long)h, (long long)w, (long long)c, (long long)k, src->path);
     *shape = (ImageShape){(int)h, (int)w, (int)c, (int)k};
@@ -108,8 +110,8 @@ static bool read_shape(const H5Source *src, ImageShape *shape) {
 
 static bool read_split_info(const H5Source *src, const ImageShape *shape, const char *name,
                             SplitInfo *info) {
-    hid_t g = H5Gopen2(src->file, name, H5P_DEFAULT);
-    CHECK_H5(g);
+    hid_t g = h5_open_group(src, src->file, name);
+    if (g < 0) return false;
     snprintf(info->name, sizeof info->name, "%s", name);
     bool ok = h5_read_attr_int(src, g, "count", &info->count) &&
               h5_read_attr_string(src, g, "source", info->source, sizeof info->source) &&
@@ -147,7 +149,7 @@ bool dataset_open(DatasetFile *ds, const char *path, Error *err) {
     H5Source src = {ds->artefact.file, path, err};
     int n_names = 0;
     bool ok = read_shape(&src, &ds->shape);
-    if (ok) ds->class_names = h5_read_strings(&src, "classes", &n_names);
+    if (ok) ds->class_names = h5_read_strings(&src, "classes", ds->shape.num_classes, &n_names);
     if (ok && !ds->class_names) ok = false;
     if (ok && n_names != ds->shape.num_classes)
         ok = input_error(err, "%d class names for %d classes, %s", n_names, ds->shape.num_classes,
@@ -252,25 +254,29 @@ bool split_images_open(DatasetFile *ds, const char *split, bool in_memory, Split
     if (!info || info->count == 0) return true;
     s->count = info->count;
     s->labels = xmalloc(sizeof *s->labels * (size_t)s->count);
-    if (!read_rows(ds, split, "labels", H5T_NATIVE_INT32, 1, 0, s->count, s->labels, err) ||
-        !check_labels(ds, split, 0, s->labels, s->count, err))
-        return false;
-    if (in_memory) {
+    bool ok = read_rows(ds, split, "labels", H5T_NATIVE_INT32, 1, 0, s->count, s->labels, err) &&
+              check_labels(ds, split, 0, s->labels, s->count, err);
+    if (ok && in_memory) {
         s->images = xmalloc(image_bytes(s->shape) * (size_t)s->count);
-        return read_rows(ds, split, "images", H5T_NATIVE_UINT8, 4, 0, s->count, s->images, err);
+        ok = read_rows(ds, split, "images", H5T_NATIVE_UINT8, 4, 0, s->count, s->images, err);
+    } else if (ok) {
+        char name[64];
+        hsize_t dims[4];
+        snprintf(name, sizeof name, "%s/images", split);
+        s->streamed = h5_open_dataset_cached(&(H5Source){ds->artefact.file, s->path, err}, name, 4,
+                                             dims, STREAM_CACHE_BYTES);
+        ok = s->streamed >= 0;
     }
-    char name[64];
-    hsize_t dims[4];
-    snprintf(name, sizeof name, "%s/images", split);
-    s->streamed = h5_open_dataset_cached(&(H5Source){ds->artefact.file, s->path, err}, name, 4,
-                                         dims, STREAM_CACHE_BYTES);
-    if (s->streamed < 0) return false;
-    int *fd = NULL;
-    CHECK_H5(H5Fget_vfd_handle(ds->artefact.file, H5P_DEFAULT, (void **)&fd));
-    struct stat st;
-    CHECK_SYS(fstat(s->fd = *fd, &st));
-    s->opened_size = st.st_size, s->opened_mtime = st.st_mtim;
-    return true;
+    if (ok && s->streamed >= 0) {
+        int *fd = NULL;
+        CHECK_H5(H5Fget_vfd_handle(ds->artefact.file, H5P_DEFAULT, (void **)&fd));
+        struct stat st;
+        CHECK_SYS(fstat(s->fd = *fd, &st));
+        s->opened_size = st.st_size, s->opened_mtime = st.st_mtim;
+    }
+    /* a store that failed to open holds nothing: its callers close only what opened */
+    if (!ok) split_images_close(s);
+    return ok;
 }
 
 /* Whether the streamed split's file is as it was opened (see SplitImages). */

@@ -19,6 +19,8 @@
 
 #define DATASET_SCHEMA "prenas.dataset"
 enum { DATASET_SCHEMA_VERSION = 1, DATASET_MAX_SPLITS = 3, DATASET_MAX_CHANNELS = 4 };
+/* as many classes as a search space may have (its num_classes, src/space.c) */
+enum { DATASET_MAX_CLASSES = 1 << 20 };
 
 typedef struct {
     int height, width, channels, num_classes;
@@ -97,6 +99,7 @@ typedef struct {
     struct timespec opened_mtime;
 } SplitImages;
 
+/* A store that fails to open holds nothing: only one that opened is closed. */
 bool split_images_open(DatasetFile *dataset, const char *split, bool in_memory, SplitImages *s,
                        Error *err);
 /* images[i] = image rows[i], [H, W, C] uint8; a run of consecutive rows is one read. An input

@@ -15,6 +15,10 @@ bool error_set(Error *err, int code, const char *fmt, ...) {
     va_start(args, fmt);
     vsnprintf(err->message, sizeof err->message, fmt, args);
     va_end(args);
+    /* A message quotes what it refuses (an architecture string, a key, a line of a file), which
+     * can hold a newline or terminal escapes: the error stays one line of plain text. */
+    for (char *c = err->message; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) *c = '?';
     return false;
 }
 

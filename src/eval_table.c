@@ -194,12 +194,13 @@ bool eval_table_read(const char *path, EvalTable *t, Artefact *a, Error *err) {
               h5_read_attr_int(&src, a->file, "latency_threads", &threads) &&
               h5_read_attr_string(&src, a->file, "latency_device", t->latency_device,
                                   sizeof t->latency_device) &&
-              (texts = h5_read_strings(&src, "arch", &n)) != NULL;
+              (texts = h5_read_strings(&src, "arch", H5_LIST_MAX, &n)) != NULL;
     t->latency_batch = (int)batch, t->latency_repeats = (int)repeats,
     t->latency_threads = (int)threads;
     t->n = n;
     t->rows = xcalloc((size_t)n + 1, sizeof *t->rows);
-    for (int i = 0; ok && i < n; i++) ok = arch_parse(texts[i], &t->rows[i].arch, err);
+    for (int i = 0; ok && i < n; i++)
+        ok = arch_read_stored(texts[i], NULL, path, &t->rows[i].arch, err);
     for (int i = 0; texts && i < n; i++) free(texts[i]);
     free(texts);
     char *column = xmalloc(sizeof(double) * 3 * ((size_t)n + 1));

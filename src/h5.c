@@ -152,6 +152,18 @@ bool h5_exists(hid_t loc, const char *name) {
     return H5Lexists(loc, name, H5P_DEFAULT) > 0;
 }
 
+hid_t h5_open_group(const H5Source *src, hid_t loc, const char *name) {
+    H5O_info_t info;
+    hid_t g = -1;
+    /* a damaged or hostile file can hold a dataset, or nothing readable, where a group was */
+    if (h5_exists(loc, name) &&
+        H5Oget_info_by_name2(loc, name, &info, H5O_INFO_BASIC, H5P_DEFAULT) >= 0 &&
+        info.type == H5O_TYPE_GROUP)
+        g = H5Gopen2(loc, name, H5P_DEFAULT);
+    if (g < 0) input_error(src->err, "group '%s' is missing or damaged, %s", name, src->path);
+    return g;
+}
+
 static hid_t open_attr(const H5Source *src, hid_t obj, const char *name) {
     hid_t a = H5Aexists(obj, name) > 0 ? H5Aopen(obj, name, H5P_DEFAULT) : -1;
     if (a < 0) input_error(src->err, "attribute '%s' is missing, %s", name, src->path);
@@ -161,8 +173,11 @@ static hid_t open_attr(const H5Source *src, hid_t obj, const char *name) {
 bool h5_read_attr_string(const H5Source *src, hid_t obj, const char *name, char *out, size_t size) {
     hid_t a = open_attr(src, obj, name);
     if (a < 0) return false;
-    hid_t type = H5Aget_type(a);
-    bool ok = type >= 0 && H5Tget_class(type) == H5T_STRING;
+    hid_t type = H5Aget_type(a), space = H5Aget_space(a);
+    /* one string: H5Aread writes every element the file's attribute has */
+    bool ok = type >= 0 && H5Tget_class(type) == H5T_STRING && space >= 0 &&
+              H5Sget_simple_extent_npoints(space) == 1;
+    if (space >= 0) H5Sclose(space);
     if (ok && H5Tis_variable_str(type) > 0) {
         hid_t mem = string_type();
         char *value = NULL;
@@ -284,10 +299,17 @@ char *h5_read_text(const H5Source *src, const char *name) {
     return copy;
 }
 
-char **h5_read_strings(const H5Source *src, const char *name, int *n) {
+char **h5_read_strings(const H5Source *src, const char *name, int max, int *n) {
     hsize_t dims[1];
     hid_t d = h5_open_dataset(src, name, 1, dims);
     if (d < 0) return NULL;
+    /* the length is the file's word: an unwritten dataset of 2^34 strings is a few bytes */
+    if (dims[0] > (hsize_t)max) {
+        H5Dclose(d);
+        input_error(src->err, "dataset '%s' has %llu strings, at most %d expected, %s", name,
+                    (unsigned long long)dims[0], max, src->path);
+        return NULL;
+    }
     hid_t type = string_type();
     char **raw = xcalloc(dims[0], sizeof *raw), **copy = NULL;
     if (H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw) >= 0) {

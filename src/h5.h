@@ -44,6 +44,8 @@ bool h5_exists(hid_t loc, const char *name);
 bool h5_read_attr_string(const H5Source *src, hid_t obj, const char *name, char *out, size_t size);
 bool h5_read_attr_int(const H5Source *src, hid_t obj, const char *name, int64_t *out);
 bool h5_read_attr_doubles(const H5Source *src, hid_t obj, const char *name, double *out, int n);
+/* Opens a group of the file; <0 (and an input error) when it is missing or not a group. */
+hid_t h5_open_group(const H5Source *src, hid_t loc, const char *name);
 /* Opens a dataset of the expected rank and returns its dimensions; <0 on error. */
 hid_t h5_open_dataset(const H5Source *src, const char *name, int rank, hsize_t *dims);
 /* The same with a chunk cache of `cache_bytes` (HDF5's default: 1 MiB), for many small reads. */
@@ -54,7 +56,9 @@ bool h5_read(const H5Source *src, hid_t dataset, const char *name, hid_t mem_typ
              hsize_t count, void *out);
 /* A scalar string dataset; the caller frees the result. */
 char *h5_read_text(const H5Source *src, const char *name);
-/* A 1-D string dataset; the caller frees each string and the array. */
-char **h5_read_strings(const H5Source *src, const char *name, int *n);
+/* A 1-D string dataset of at most `max` strings (what the schema allows, else H5_LIST_MAX),
+ * refused before anything is allocated for it; the caller frees each string and the array. */
+enum { H5_LIST_MAX = 1 << 20 }; /* a list whose schema bounds it by nothing (architectures) */
+char **h5_read_strings(const H5Source *src, const char *name, int max, int *n);
 
 #endif

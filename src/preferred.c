@@ -275,7 +275,7 @@ bool preferred_open(PreferredFile *f, const char *path, Error *err) {
         return false;
     H5Source src = {f->artefact.file, path, err};
     int n = 0;
-    char **texts = h5_read_strings(&src, "candidates/arch", &n);
+    char **texts = h5_read_strings(&src, "candidates/arch", H5_LIST_MAX, &n);
     bool ok = texts != NULL;
     if (ok && n == 0) ok = input_error(err, "no preferred architecture, %s", path);
     f->n = n;
@@ -283,7 +283,7 @@ bool preferred_open(PreferredFile *f, const char *path, Error *err) {
     f->interval = xcalloc((size_t)n + 1, sizeof *f->interval);
     f->score = xcalloc((size_t)n + 1, sizeof *f->score);
     for (int i = 0; ok && i < n; i++)
-        if (!arch_parse(texts[i], &f->archs[i], err)) ok = false;
+        if (!arch_read_stored(texts[i], NULL, path, &f->archs[i], err)) ok = false;
     hsize_t dims[1];
     hid_t d = ok ? h5_open_dataset(&src, "candidates/interval", 1, dims) : -1;
     ok = ok && d >= 0 && dims[0] == (hsize_t)n &&

@@ -309,8 +309,8 @@ bool scores_read(const H5Source *src, const Space *space, ScoreTables *tables) {
     tables->layout = score_layout(space);
     const ScoreLayout *l = &tables->layout;
     int64_t depth, heads;
-    hid_t layout = h5_exists(src->file, "layout") ? H5Gopen2(src->file, "layout", H5P_DEFAULT) : -1;
-    if (layout < 0) return input_error(src->err, "group 'layout' is missing, %s", src->path);
+    hid_t layout = h5_open_group(src, src->file, "layout");
+    if (layout < 0) return false;
     bool ok = h5_read_attr_int(src, layout, "depth", &depth) &&
               h5_read_attr_int(src, layout, "max_heads", &heads);
     H5Gclose(layout);

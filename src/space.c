@@ -335,6 +335,14 @@ static void format_milli_float(int milli, char *buf, size_t size) {
     if (!strchr(buf, '.')) strncat(buf, ".0", size - strlen(buf) - 1);
 }
 
+/* A number libconfig reads back as a float: %.17g writes 0 for 0.0, an integer, and an array
+ * mixing integers and floats is a syntax error. */
+static void write_float(FILE *out, const char *before, double value) {
+    char buf[40];
+    snprintf(buf, sizeof buf, "%.17g", value);
+    fprintf(out, "%s%s%s", before, buf, strpbrk(buf, ".e") ? "" : ".0");
+}
+
 /* Whole units as multiples of `unit` (1e6, 1e9), exactly: 5000000 -> "5.0". */
 static void format_scaled(int64_t value, int64_t unit, char *buf, size_t size) {
     const int digits = unit == 1000000 ? 6 : 9;
@@ -414,10 +422,10 @@ char *space_format(const Space *sp) {
     }
     fputs("data_free = { mean = [", out);
     for (int ch = 0; ch < sp->in_channels; ch++)
-        fprintf(out, "%s%.17g", ch ? ", " : "", sp->data_free_mean[ch]);
+        write_float(out, ch ? ", " : "", sp->data_free_mean[ch]);
     fputs("]; std = [", out);
     for (int ch = 0; ch < sp->in_channels; ch++)
-        fprintf(out, "%s%.17g", ch ? ", " : "", sp->data_free_std[ch]);
+        write_float(out, ch ? ", " : "", sp->data_free_std[ch]);
     fputs("]; };\nintervals = {", out);
     write_interval_spec(out, "params", &sp->param_intervals, 1000000);
     write_interval_spec(out, "flops", &sp->flops_intervals, 1000000000);

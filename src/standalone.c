@@ -204,16 +204,16 @@ bool standalone_read(const char *path, Standalone *s, Artefact *a, Error *err) {
     H5Source src = {a->file, path, err};
     char text[ARCH_TEXT_MAX];
     bool ok = h5_read_attr_string(&src, a->file, "arch", text, sizeof text) &&
-              arch_parse(text, &s->arch, err) &&
               (s->space = space_load_text(a->meta.config, path, err)) != NULL &&
-              arch_check(&s->arch, s->space, err);
+              arch_read_stored(text, s->space, path, &s->arch, err);
     const int channels = ok ? s->space->in_channels : 0;
     ok = ok && h5_read_attr_doubles(&src, a->file, "mean", s->mean, channels) &&
          h5_read_attr_doubles(&src, a->file, "std", s->std, channels) &&
          h5_read_attr_string(&src, a->file, "chosen_by", s->chosen_by, sizeof s->chosen_by) &&
          h5_read_attr_string(&src, a->file, "split", s->split, sizeof s->split) &&
          h5_read_attr_doubles(&src, a->file, "top1", &s->top1, 1) &&
-         (s->class_names = h5_read_strings(&src, "classes", &s->n_classes)) != NULL;
+         (s->class_names =
+              h5_read_strings(&src, "classes", s->space->num_classes, &s->n_classes)) != NULL;
     if (ok && s->n_classes != s->space->num_classes)
         ok = input_error(err, "%d class names for %d classes, %s", s->n_classes,
                          s->space->num_classes, path);

@@ -134,12 +134,21 @@ static bool find_idx(const char *dir, const char *base, char *path, Error *err) 
            (source_join(path, dir, gz, err) && source_is_file(path));
 }
 
+/* Labels are read a block at a time so that memory follows the data, not what the header
+ * claims: a 9-byte file can claim 4 billion labels, and is then reported as truncated. */
+enum { IDX_LABEL_BLOCK = 1 << 16 };
+
 static bool read_labels(const char *path, int num_classes, uint32_t *count, int32_t **labels_out,
                         Error *err) {
     IdxFile f;
     bool ok = idx_open_file(&f, path, 1, err);
-    uint8_t *bytes = ok ? xmalloc(f.payload_bytes) : NULL;
-    ok = ok && idx_read_records(&f, bytes, f.dims[0], err);
+    uint8_t *bytes = NULL;
+    for (uint64_t have = 0; ok && have < f.dims[0];) {
+        const uint64_t n = f.dims[0] - have < IDX_LABEL_BLOCK ? f.dims[0] - have : IDX_LABEL_BLOCK;
+        bytes = xrealloc(bytes, have + n);
+        ok = idx_read_records(&f, bytes + have, n, err);
+        have += n;
+    }
     if (f.file) gzclose_r(f.file); /* stopped by an error already reported */
     int32_t *labels = ok ? xmalloc(f.dims[0] * sizeof *labels) : NULL;
     for (uint32_t i = 0; ok && i < f.dims[0]; i++) labels[i] = bytes[i];

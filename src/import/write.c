@@ -36,9 +36,13 @@ static void progress_advance(Progress *p, int64_t n) {
 /* About 2 MiB of pixels: two HDF5 chunks, so that HDF5 and zlib calls are few, yet small
  * enough that progress lines come every few seconds when images are slow to decode; and at
  * least 256 images, so that decoding a block keeps every core busy. */
-static int64_t block_rows(ImageShape s) {
-    int64_t rows = (int64_t)((2u << 20) / image_bytes(s));
-    return rows < 256 ? 256 : rows;
+/* Rows per block: 2 MiB of images, at least 256 rows for throughput, but never more than
+ * 64 MiB: an IDX header can claim records of up to 64 MiB, and a block of 256 of those would
+ * be 16 GiB. `bytes`: the larger of a source image and a packed one. */
+static int64_t block_rows(size_t bytes) {
+    const int64_t rows = (int64_t)((2u << 20) / bytes), most = (int64_t)((64u << 20) / bytes);
+    if (rows >= 256) return rows;
+    return most < 1 ? 1 : most < 256 ? most : 256;
 }
 
 static void fit_block(uint8_t *native, ImageShape in, int64_t n, uint8_t *out, ImageShape shape) {
@@ -77,8 +81,9 @@ static void rows_free(Rows *rows) {
  * (when given); both keep the source order. */
 static bool stream_split(SourceSplit *split, ImageShape shape, SplitWriter *keep, SplitWriter *held,
                          const uint8_t *is_val, Progress *progress, Error *err) {
-    const int64_t block = block_rows(shape);
     const size_t bytes = image_bytes(shape);
+    const int64_t block =
+        block_rows(bytes > image_bytes(split->native) ? bytes : image_bytes(split->native));
     const bool fit = split->native.height != shape.height || split->native.width != shape.width ||
                      split->native.channels != shape.channels;
     uint8_t *native = fit ? xmalloc((size_t)block * image_bytes(split->native)) : NULL;

@@ -148,6 +148,33 @@ expect_status 2 "unknown option"
 expect_error_line "option '--frobnicate'" "unknown option"
 run "$arch" --config "$spaces/vit-tiny.cfg" --json
 expect_status 2 "--json alone"
+# Configurations are single files: libconfig's @include is refused whatever it names (a
+# directory once ended the process in libconfig's scanner with its own message), and a file too
+# large for a configuration or a directory given as one is a one-line error too.
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+printf '@include "%s"\n' "$work/self.cfg" >"$work/self.cfg"
+for target in . "$work" "$work/missing.cfg" "$work/self.cfg" /dev/zero; do
+    { printf '  @include "%s"\n' "$target"; cat "$spaces/micro.cfg"; } >"$work/include.cfg"
+    run "$arch" --config "$work/include.cfg"
+    expect_status 2 "@include $target"
+    expect_error_line "@include is not supported (a configuration is one self-contained file), $work/include.cfg:1" "@include $target"
+done
+run "$arch" --config "$work/self.cfg"
+expect_status 2 "recursive @include"
+expect_error_line "@include is not supported (a configuration is one self-contained file), $work/self.cfg:1" "recursive @include"
+# inside the file, not only on its first line
+{ cat "$spaces/micro.cfg"; printf '@include "%s"\n' "$spaces/micro.cfg"; } >"$work/late.cfg"
+run "$arch" --config "$work/late.cfg"
+expect_status 2 "@include at the end"
+expect_error_line "$work/late.cfg:$(($(wc -l <"$spaces/micro.cfg") + 1))" "@include at the end"
+run "$arch" --config /dev/zero
+expect_status 2 "endless configuration"
+expect_error_line "the space configuration is larger than 1024 KiB (not a configuration), /dev/zero" "/dev/zero"
+run "$arch" --config "$work"
+expect_status 2 "a directory as the configuration"
+expect_error_line "cannot read the space configuration: Is a directory, $work" "a directory"
+
 run "$arch" --help
 expect_status 0 "--help"
 expect_out_has "usage: prenas-arch" "--help text"
