@@ -165,12 +165,12 @@ static bool read_meta(hid_t file, const char *path, ArtefactMeta *meta, Error *e
     if (inputs >= 0) H5Gclose(inputs);
     /* absent in files written before it was recorded: their lineage is unknown */
     if (ok && h5_exists(g, "lineage")) {
-        hid_t lineage = H5Gopen2(g, "lineage", H5P_DEFAULT);
-        CHECK_H5(lineage);
+        hid_t lineage = h5_open_group(&src, g, "lineage");
         Lineage *l = &meta->lineage;
-        ok = h5_read_attr_string(&src, lineage, "space", l->space, sizeof l->space) &&
+        ok = lineage >= 0 &&
+             h5_read_attr_string(&src, lineage, "space", l->space, sizeof l->space) &&
              h5_read_attr_string(&src, lineage, "classes", l->classes, sizeof l->classes);
-        H5Gclose(lineage);
+        if (lineage >= 0) H5Gclose(lineage);
     }
     H5Gclose(g);
     if (!ok) artefact_meta_free(meta);
