@@ -31,9 +31,10 @@ if $tests; then
     # python3-torch: the independent gradient oracle (tests/oracle); python3-pil writes the
     # PNG/JPEG files of the predict tests; slurm-wlm and munge: the one-node cluster the slurm
     # tests start themselves (scripts/slurm-local.sh)
-    # clang and libclang-rt-14-dev: libFuzzer and its sanitizers (the fuzz build, docs/fuzzing.md)
+    # clang, libclang-rt-14-dev and libomp-14-dev: libFuzzer, its sanitizers and clang's OpenMP
+    # (the fuzz build, docs/fuzzing.md)
     packages+=(python3-h5py python3-numpy python3-torch python3-pil slurm-wlm munge
-               clang libclang-rt-14-dev)
+               clang libclang-rt-14-dev libomp-14-dev)
 fi
 
 missing=()
