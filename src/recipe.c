@@ -71,7 +71,7 @@ const RecipeKey recipe_keys[] = {
     {"max_nonfinite", RECIPE_INT, AT(max_nonfinite), 1, 1000000, .fallback = 20, .resumable = true},
     {"device", RECIPE_WORD, AT(device), .names = devices, .resumable = true},
     {"precision", RECIPE_WORD, AT(precision), .names = precisions, .resumable = true},
-    {NULL}};
+    {.path = NULL}};
 
 /* Unknown keys, group by group: the group at `prefix` ("" or "augment.") may hold the next
  * component of each table path under it. Members that are groups the table does not expect

@@ -30,6 +30,7 @@ if [ "$mode" = replay ]; then
     exit
 fi
 # libFuzzer runs the files it is given once each when given files (a crash fails at once)
+mkdir -p "$(dirname "$found")" # its logs sit beside it
 regression_inputs=()
 [ -d "$regressions" ] && for f in "$regressions"/*; do [ -f "$f" ] && regression_inputs+=("$f"); done
 if [ ${#regression_inputs[@]} -gt 0 ]; then
