@@ -31,11 +31,11 @@ if $tests; then
     # python3-torch: the independent gradient oracle (tests/oracle); python3-pil writes the
     # PNG/JPEG files of the predict tests; slurm-wlm and munge: the one-node cluster the slurm
     # tests start themselves (scripts/slurm-local.sh)
-    # clang, libclang-rt-14-dev, libomp-14-dev and llvm-14: libFuzzer, its sanitizers, clang's
+    # clang, libclang-rt-14-dev, libomp-14-dev and llvm: libFuzzer, its sanitizers, clang's
     # OpenMP and llvm-symbolizer (function names in reports, which lsan.supp matches)
     # (the fuzz build, docs/fuzzing.md)
     packages+=(python3-h5py python3-numpy python3-torch python3-pil slurm-wlm munge
-               clang libclang-rt-14-dev libomp-14-dev llvm-14)
+               clang libclang-rt-14-dev libomp-14-dev llvm)
 fi
 
 missing=()
