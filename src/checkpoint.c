@@ -100,10 +100,14 @@ void checkpoint_latest(const char *rundir, char *path, size_t size) {
 }
 
 /* The space a checkpoint's supernet was built from (/space). */
-static Space *read_space(const H5Source *src) {
+static char *read_space_text(const H5Source *src) {
     if (!h5_exists(src->file, "space"))
         return input_error(src->err, "no /space: not a training checkpoint, %s", src->path), NULL;
-    char *text = h5_read_text(src, "space");
+    return h5_read_text(src, "space");
+}
+
+static Space *read_space(const H5Source *src) {
+    char *text = read_space_text(src);
     Space *space = text ? space_load_text(text, src->path, src->err) : NULL;
     free(text);
     return space;
@@ -225,10 +229,7 @@ static bool resume(const Artefact *a, const CheckpointContext *run, const Recipe
 char *checkpoint_space(const char *path, Error *err) {
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return NULL;
-    const H5Source src = {a.file, path, err};
-    char *text = h5_exists(a.file, "space")
-                     ? h5_read_text(&src, "space")
-                     : (input_error(err, "no /space: not a training checkpoint, %s", path), NULL);
+    char *text = read_space_text(&(H5Source){a.file, path, err});
     artefact_close(&a);
     return text;
 }
