@@ -1,4 +1,4 @@
-/* The model's loss head (src/model.h): forward + backward through it equal the op-level
+/* The model's loss head (src/model/model.h): forward + backward through it equal the op-level
  * composition they replace, the logit-sum head's gradient is that of the sum of logits, and
  * a NaN or infinite logit is never counted correct (a NaN compares false with everything, so
  * a naive count would call a diverged model perfect). */

@@ -1,5 +1,5 @@
 // Decoupled AdamW over a whole arena in one launch (kernels/cpu/adamw.c, per tensor in
-// src/optim.c adamw_step): the tensors' segments come as a device array.
+// src/train/optim.c adamw_step): the tensors' segments come as a device array.
 #include "ops.cuh"
 
 namespace {
@@ -47,7 +47,7 @@ __global__ void adamw_kernel(real *param, const real *grad, real *m, real *v,
 void cuda_adamw(const Backend *be, real *param, const real *grad, real *m, real *v,
                 const AdamWSegment *segments, int n_segments, const AdamWStep *step) {
     if (n_segments <= 0) return;
-    // undecayed segments use 1, which is the CPU's 1 - lr * 0 (src/optim.c passes decay 0)
+    // undecayed segments use 1, which is the CPU's 1 - lr * 0 (src/train/optim.c passes decay 0)
     const AdamWConstants k = {(real)(1.0 - step->lr * step->weight_decay),
                               (real)step->beta1,
                               (real)step->beta2,

@@ -1,5 +1,5 @@
 // The classification head's loss and metrics (kernels/cpu/loss.c, the logit sums of
-// src/model.c model_forward and the ranks of model_metrics): one block per row of logits,
+// src/model/model.c model_forward and the ranks of model_metrics): one block per row of logits,
 // with the row's sums in double through block_allreduce's fixed tree.
 #include "block_reduce.cuh"
 #include "ops.cuh"

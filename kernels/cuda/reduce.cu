@@ -1,5 +1,5 @@
 // Arena-wide element-wise ops and the reductions that return a double to the host
-// (kernels/cpu/reduce.c, the gradient norm and nonfinite count of src/trainer.c). A reduction
+// (kernels/cpu/reduce.c, the gradient norm and nonfinite count of src/train/trainer.c). A reduction
 // is two launches: a grid whose size depends on n alone leaves one double per block in
 // scratch, and one block adds those in a fixed tree, so the result repeats bit-exactly.
 #include "block_reduce.cuh"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Inputs of two runs crossed (src/lineage.h): run A scores, selects, trains, evaluates and
+# Inputs of two runs crossed (src/base/lineage.h): run A scores, selects, trains, evaluates and
 # specialises in the micro space on a slice of Fashion-MNIST; run B in a narrower space on the
 # same images under other class names. Every stage given one input of each run refuses the
 # pair in one line that names both files and what differs, exit 2, nothing written; the

@@ -98,7 +98,7 @@ run "$bin/prenas-evaluate" --supernet "$sn" --data "$work/data.h5" --out "$work/
 expect_status 2 "--no-preferred without --archs"
 
 # SIGTERM while eval.h5.tmp is written (begun before the evaluation; endless latency repeats keep
-# the stage at work): the stage ends by the signal and removes the .tmp (src/artefact.h).
+# the stage at work): the stage ends by the signal and removes the .tmp (src/base/artefact.h).
 term_when_begun "$work/killed.h5.tmp" "$bin/prenas-evaluate" --supernet "$sn" --data "$work/data.h5" \
     --out "$work/killed.h5" --latency-repeats 100000
 expect_status 143 "evaluate ended by SIGTERM"

@@ -164,7 +164,7 @@ expect_error_line "--proxy 'synflow': unknown" "unknown proxy"
 [ ! -e "$work/bad.h5" ] && [ ! -e "$work/bad.h5.tmp" ] && pass || fail "an output was left behind"
 
 # SIGTERM during the gradient pass (scores.h5.tmp is begun before it): the stage ends by the
-# signal and removes the .tmp (the artefact guard, src/artefact.h).
+# signal and removes the .tmp (the artefact guard, src/base/artefact.h).
 term_when_begun "$work/killed.h5.tmp" "$bin/prenas-score" --config "$spaces/micro.cfg" \
     --out "$work/killed.h5" --batch 2048
 expect_status 143 "score ended by SIGTERM"

@@ -108,7 +108,7 @@ expect_status 2 "2 ranks, limit below the smallest"
 [ ! -e "$work/new.h5" ] && pass || fail "2 ranks: a search.h5 was written"
 
 # SIGTERM while search.h5.tmp is written (begun before generation 0 of a search too long to
-# end first): the stage ends by the signal and removes the .tmp (src/artefact.h).
+# end first): the stage ends by the signal and removes the .tmp (src/base/artefact.h).
 term_when_begun "$work/killed.h5.tmp" "$bin/prenas-search" --supernet "$work/run/supernet.h5" \
     --data "$work/data.h5" --generations 100000 --out "$work/killed.h5"
 expect_status 143 "search ended by SIGTERM"

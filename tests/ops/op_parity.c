@@ -11,7 +11,7 @@
  * purpose, compares the CPU backend with itself: every error must be exactly 0, so it checks
  * the harness rather than a backend (ctest op_parity_selfcheck runs it where there is no GPU).
  *
- * Dependencies are on purpose few (kernels/, src/vit, model, optim, rng, arch, error): the
+ * Dependencies are on purpose few (kernels/; vit, model, optim, rng, arch, error of src/): the
  * GPU machine builds this without MPI, HDF5, libconfig or cJSON, so the spaces are written
  * here rather than read from configs/spaces/. */
 #include "op_cases.h"

@@ -5,7 +5,7 @@
  * randomly initialised supernet's weights and the gradient of one pass, plus two choices of
  * how the isomer allocation (§7) reads it. prenas-score tabulates every registered proxy;
  * prenas-select allocates isomers with one (--proxy) and ranks architectures of different
- * sizes with one (--rank-by). A new proxy is one file in src/proxies/ and one line in
+ * sizes with one (--rank-by). A new proxy is one file in src/search/proxies/ and one line in
  * proxy.c. */
 
 #include "arch.h"

@@ -3,7 +3,7 @@
 
 /* Specialisation (method.md §10.2, paper Eq. 12): the architecture a trained supernet deploys
  * under resource constraints, chosen among the rows of an evaluation table
- * (src/eval_table.h) by one of two rules:
+ * (src/eval/eval_table.h) by one of two rules:
  *  - by measured accuracy, Eq. 12 itself: the highest top-1 among all rows (preferred and
  *    extra) that meet every constraint. Only val-split accuracies choose; the test split
  *    never chooses anything.

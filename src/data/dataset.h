@@ -19,7 +19,7 @@
 
 #define DATASET_SCHEMA "prenas.dataset"
 enum { DATASET_SCHEMA_VERSION = 1, DATASET_MAX_SPLITS = 3, DATASET_MAX_CHANNELS = 4 };
-/* as many classes as a search space may have (its num_classes, src/space.c) */
+/* as many classes as a search space may have (its num_classes, src/vit/space.c) */
 enum { DATASET_MAX_CLASSES = 1 << 20 };
 
 typedef struct {

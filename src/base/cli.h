@@ -21,7 +21,7 @@ _Noreturn void cli_common_option(int option, const char *usage, char **argv);
 
 long cli_long(const char *option, const char *value, long min, long max);
 double cli_double(const char *option, const char *value, double min, double max);
-/* A size (parse_size, src/text.h): a bare number counts `bare_unit`s (1, 10^6 or 10^9). */
+/* A size (parse_size, src/base/text.h): a bare number counts `bare_unit`s (1, 10^6 or 10^9). */
 int64_t cli_size(const char *option, const char *value, int64_t bare_unit);
 
 #endif

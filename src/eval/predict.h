@@ -1,7 +1,7 @@
 #ifndef PRENAS_PREDICT_H
 #define PRENAS_PREDICT_H
 
-/* Predictions of a standalone model (model-NAME.h5, src/standalone.h) for prenas-predict:
+/* Predictions of a standalone model (model-NAME.h5, src/eval/standalone.h) for prenas-predict:
  * each image's k most probable classes (softmax of the logits) as CSV rows, and top-1 / top-5
  * counts where labels are known. Images come from a split of dataset.h5 or from JPEG/PNG files,
  * which are converted exactly as prenas-pack converts a folder (image_load: centre square,

@@ -38,7 +38,7 @@ typedef struct {
     int n_inputs;
     int argc;
     char **argv;
-    const Lineage *lineage; /* the run's search space and data (src/lineage.h) */
+    const Lineage *lineage; /* the run's search space and data (src/base/lineage.h) */
 } CheckpointContext;
 
 bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *opt,

@@ -25,7 +25,7 @@ typedef struct {
 } EvalImages;
 
 struct EvalTable;
-/* The accuracy of every row of an evaluation table (src/eval_table.h). Ranks take whole
+/* The accuracy of every row of an evaluation table (src/eval/eval_table.h). Ranks take whole
  * architectures (round robin) when there are at least as many as ranks, so every result is
  * the one a single rank computes, bit for bit, whatever the rank count; with fewer
  * architectures than ranks they share each architecture's images (equal counts, the loss

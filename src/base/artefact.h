@@ -26,7 +26,7 @@ typedef struct {
 } ArtefactInput;
 
 /* What run an artefact belongs to, so that a stage can refuse inputs of two different runs
- * (src/lineage.h): digests, "" where unknown (a file written before they were recorded, a
+ * (src/base/lineage.h): digests, "" where unknown (a file written before they were recorded, a
  * supernet from tools/torch2h5.py) or where there is none (data-free scores have no data). */
 typedef struct {
     char space[SHA256_HEX_SIZE];   /* the search space scored, selected in, trained */

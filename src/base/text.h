@@ -23,7 +23,7 @@ const char *size_syntax(int64_t bare_unit);
 void format_size(int64_t value, char *buf, size_t size);
 
 /* MLP ratios are kept in thousandths ("3.5" -> 3500): exact to compare, sort and print, and
- * r / 1000.0 is the double the reference computes with (mlp_hidden_width, src/arch.h). At
+ * r / 1000.0 is the double the reference computes with (mlp_hidden_width, src/vit/arch.h). At
  * most three decimals; no sign, no exponent. */
 bool parse_milli(const char *s, int *out);
 /* From a configuration or JSON value; fails unless the value is exactly the double of a
