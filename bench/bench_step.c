@@ -129,7 +129,7 @@ int main(int argc, char **argv) {
 
     Vit *vit = vit_create(be, space, batch);
     vit_init(vit, 1);
-    AdamW opt = adamw_create(vit, 0.9, 0.999, 1e-8, 0.05);
+    AdamW opt = adamw_create(&vit->table, 0.9, 0.999, 1e-8, 0.05);
     const int C = vit->classes;
     const size_t pixels = (size_t)batch * vit->channels * vit->image_size * vit->image_size;
     const size_t out = sizeof(real) * (size_t)batch * (size_t)C;
@@ -153,7 +153,7 @@ int main(int argc, char **argv) {
     /* a device runs ops asynchronously: each phase ends with a sync to be timed alone */
     for (int s = -2; s < steps; s++) {
         double t0 = monotonic_seconds();
-        vit_zero_grads(vit);
+        param_table_zero_grads(&vit->table);
         vit_forward(vit, &arch, images, batch, NULL, logits);
         ops->sync(be);
         double t1 = monotonic_seconds();
@@ -164,7 +164,7 @@ int main(int argc, char **argv) {
         vit_backward(vit, &arch, dlogits, batch, NULL);
         ops->sync(be);
         double t3 = monotonic_seconds();
-        adamw_step(&opt, vit, 1e-4);
+        adamw_step(&opt, &vit->table, 1e-4);
         ops->sync(be);
         double t4 = monotonic_seconds();
         if (s < 0) continue;
@@ -175,7 +175,7 @@ int main(int argc, char **argv) {
     double train_rate = batch / step_time;
     printf("train step %.4f s: forward %.4f, loss %.4f, backward %.4f, AdamW %.4f (%zu entries)\n",
            step_time, total.forward / steps, total.loss / steps, total.backward / steps,
-           total.optimizer / steps, vit->n_params);
+           total.optimizer / steps, vit->table.n_params);
 
     double eval_time = 0;
     for (int s = -1; s < steps; s++) {

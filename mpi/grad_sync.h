@@ -20,7 +20,7 @@
  * for bit, so a GPU run repeats bit for bit too. A run on another rank count, or with another
  * bucket size, is equal up to float summation order.
  *
- * The backward pass reports progress through grad_sync_ready (Vit.on_grads_ready); a caller
+ * The backward pass reports progress through grad_sync_ready (ParamTable.on_grads_ready); a caller
  * that never reports loses the overlap, not correctness: grad_sync_finish queues whatever is
  * left. */
 
@@ -63,7 +63,8 @@ void grad_sync_free(GradSync *sync);
  * stream): every bucket inside them that has not been started is started. Calls of one step
  * come with decreasing first_final; a call that finishes no bucket costs nothing. */
 void grad_sync_ready(GradSync *sync, size_t first_final);
-/* The same with the Vit's callback signature (Vit.on_grads_ready, its context the sync). */
+/* The same with the parameter table's callback signature (ParamTable.on_grads_ready, its
+ * context the sync). */
 void grad_sync_on_ready(void *sync, size_t first_final);
 /* Starts every bucket not yet started and orders the backend's stream after all of them:
  * what the backend runs next (clipping, AdamW) sees the summed gradients. On the MPI paths

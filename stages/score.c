@@ -184,7 +184,7 @@ int main(int argc, char **argv) {
     comm_check(&comm, &err);
     /* the tables are sums over the host's copy of the weights and gradients */
     Vit *host = backend.kind == DEVICE_CPU ? vit : vit_host_copy(vit, space);
-    comm_sum_reals(&comm, host->grads, host->n_params);
+    comm_sum_reals(&comm, host->table.grads, host->table.n_params);
     comm_sum_doubles(&comm, &result.objective, 1);
 
     if (comm.rank == 0) {

@@ -349,7 +349,7 @@ int main(int argc, char **argv) {
     Backend backend;
     device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
     run.model = model_create(&backend, space, o.batch);
-    if (!weights_load_supernet(o.supernet, run.model->vit, &err)) die(&err);
+    if (!weights_load_supernet(o.supernet, run.model->table, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
     ArtefactMeta meta = {0};
     if (comm.rank == 0 && artefact_begin(&writer, o.out, &err)) {

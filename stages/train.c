@@ -259,8 +259,8 @@ int main(int argc, char **argv) {
         model_create(&backend, training,
                      recipe->batch / comm.size < recipe->eval_batch ? recipe->eval_batch
                                                                     : recipe->batch / comm.size);
-    Vit *vit = model->vit;
-    AdamW opt = adamw_create(vit, recipe->beta1, recipe->beta2, recipe->eps, recipe->weight_decay);
+    AdamW opt =
+        adamw_create(model->table, recipe->beta1, recipe->beta2, recipe->eps, recipe->weight_decay);
     TrainState state = {.seed = o.seed, .world_size = comm.size, .batch = recipe->batch};
     snprintf(state.sampling, sizeof state.sampling, "%s", sampling_name(o.sampling));
     dataset_identity(&data, state.dataset);
@@ -274,7 +274,8 @@ int main(int argc, char **argv) {
     const CheckpointContext context = {training->text,  &set, recipe->text, inputs.inputs,
                                        inputs.n_inputs, argc, argv,         &lineage};
     if (latest[0]) {
-        if (!checkpoint_resume(latest, &context, recipe, &state, vit, &opt, &err)) die(&err);
+        if (!checkpoint_resume(latest, &context, recipe, &state, model->table, &opt, &err))
+            die(&err);
         if (comm.rank == 0) {
             checkpoint_rotate(o.out, recipe->checkpoint_keep);
             printf("resuming %s at step %lld%s\n", latest, (long long)state.step,
@@ -284,7 +285,7 @@ int main(int argc, char **argv) {
         }
         state.world_size = comm.size;
     } else {
-        vit_init(vit, o.seed);
+        vit_init(model->vit, o.seed);
     }
 
     Loader loader;

@@ -96,8 +96,8 @@ static void record(void *ctx, size_t first_final) {
     Reports *r = ctx;
     if (r->calls == 16) return;
     r->first[r->calls] = first_final;
-    r->snapshot[r->calls] = malloc(r->vit->n_params * sizeof(real));
-    memcpy(r->snapshot[r->calls], r->vit->grads, r->vit->n_params * sizeof(real));
+    r->snapshot[r->calls] = malloc(r->vit->table.n_params * sizeof(real));
+    memcpy(r->snapshot[r->calls], r->vit->table.grads, r->vit->table.n_params * sizeof(real));
     r->calls++;
 }
 
@@ -119,17 +119,17 @@ static void backward_reports(void) {
         for (int i = 0; i < batch * 28 * 28; i++) images[i] = (real)rng_normal(&rng);
         for (int i = 0; i < batch * C; i++) dlogits[i] = (real)rng_normal(&rng);
         Reports r = {.vit = vit};
-        vit->on_grads_ready = record;
-        vit->on_grads_ready_ctx = &r;
+        vit->table.on_grads_ready = record;
+        vit->table.on_grads_ready_ctx = &r;
         vit_forward(vit, &arch, images, batch, NULL, logits);
-        vit_zero_grads(vit);
+        param_table_zero_grads(&vit->table);
         vit_backward(vit, &arch, dlogits, batch, NULL);
-        vit->on_grads_ready = NULL;
+        vit->table.on_grads_ready = NULL;
         CHECK_EQ_I64(r.calls, arch.depth + 2);
         const size_t after_head =
             arch.depth < vit->depth
-                ? (size_t)(vit->g.blocks[arch.depth].attn_norm_weight - vit->grads)
-                : (size_t)(vit->g.norm_weight - vit->grads);
+                ? (size_t)(vit->g.blocks[arch.depth].attn_norm_weight - vit->table.grads)
+                : (size_t)(vit->g.norm_weight - vit->table.grads);
         CHECK_EQ_I64(r.first[0], after_head);
         CHECK_EQ_I64(r.first[r.calls - 1], 0);
         bool decreasing = true, final = true;
@@ -137,10 +137,10 @@ static void backward_reports(void) {
             if (c > 0) decreasing &= r.first[c] < r.first[c - 1];
             if (c > 0 && c < r.calls - 1) /* after block depth - c */
                 CHECK_EQ_I64(r.first[c],
-                             vit->g.blocks[arch.depth - c].attn_norm_weight - vit->grads);
+                             vit->g.blocks[arch.depth - c].attn_norm_weight - vit->table.grads);
             const size_t f = r.first[c];
-            final &=
-                memcmp(r.snapshot[c] + f, vit->grads + f, (vit->n_params - f) * sizeof(real)) == 0;
+            final &= memcmp(r.snapshot[c] + f, vit->table.grads + f,
+                            (vit->table.n_params - f) * sizeof(real)) == 0;
             free(r.snapshot[c]);
         }
         CHECK(decreasing);

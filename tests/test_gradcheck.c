@@ -193,23 +193,23 @@ static void model_case(bool class_token) {
     CHECK(arch_parse("8:2:2,1:2,1.5", &c.arch, &err) && arch_check(&c.arch, space, &err));
     vit_init(c.vit, 11);
     /* Perturb the zero-initialised biases and unit gains so that every path is exercised. */
-    for (size_t i = 0; i < c.vit->n_params; i++)
-        c.vit->params[i] += 0.1 * (2 * rng_uniform(&rng) - 1);
+    for (size_t i = 0; i < c.vit->table.n_params; i++)
+        c.vit->table.params[i] += 0.1 * (2 * rng_uniform(&rng) - 1);
     c.images = random_array((size_t)c.batch * 2 * 8 * 8, 1);
     double scales[2 * 2 * 3] = {1, 0, 1.25, 1, 1, 1, 0, 1.25, 1, 1.25, 1, 0};
     c.scales = scales;
     c.logits = zeros((size_t)c.batch * 5);
     c.wl = random_array((size_t)c.batch * 5, 1);
     model_objective(&c);
-    vit_zero_grads(c.vit);
+    param_table_zero_grads(&c.vit->table);
     vit_backward(c.vit, &c.arch, c.wl, c.batch, c.scales);
-    double *analytic = malloc(c.vit->n_params * sizeof *analytic);
-    memcpy(analytic, c.vit->grads, c.vit->n_params * sizeof *analytic);
+    double *analytic = malloc(c.vit->table.n_params * sizeof *analytic);
+    memcpy(analytic, c.vit->table.grads, c.vit->table.n_params * sizeof *analytic);
     char what[128];
     snprintf(what, sizeof what, "supernet, every parameter (%s pooling)",
              class_token ? "class" : "mean");
-    check_gradient(what, model_objective, &c, c.vit->params, analytic, c.vit->n_params,
-                   (int)c.vit->n_params, (size_t)c.batch * c.vit->classes);
+    check_gradient(what, model_objective, &c, c.vit->table.params, analytic, c.vit->table.n_params,
+                   (int)c.vit->table.n_params, (size_t)c.batch * c.vit->classes);
     free(analytic), free(c.images), free(c.logits), free(c.wl);
     vit_free(c.vit);
     space_free(space);

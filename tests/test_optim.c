@@ -61,41 +61,44 @@ static void one_step(void) {
     Space *space = space_load_file("configs/spaces/micro.cfg", &err);
     Vit *vit = vit_create(backend_cpu(), space, 1);
     vit_init(vit, 9);
-    real *before = malloc(vit->n_params * sizeof(real));
-    memcpy(before, vit->params, vit->n_params * sizeof(real));
-    for (size_t i = 0; i < vit->n_params; i++) vit->grads[i] = (real)((i % 3) - 1) * 0.01f;
+    real *before = malloc(vit->table.n_params * sizeof(real));
+    memcpy(before, vit->table.params, vit->table.n_params * sizeof(real));
+    for (size_t i = 0; i < vit->table.n_params; i++)
+        vit->table.grads[i] = (real)((i % 3) - 1) * 0.01f;
     const double lr = 1e-3, wd = 0.05;
-    AdamW opt = adamw_create(vit, 0.9, 0.999, 1e-8, wd);
-    adamw_step(&opt, vit, lr);
+    AdamW opt = adamw_create(&vit->table, 0.9, 0.999, 1e-8, wd);
+    adamw_step(&opt, &vit->table, lr);
     double worst = 0;
     int decayed = 0, not_decayed = 0;
-    for (int t = 0; t < vit->n_tensors; t++) {
-        const TensorInfo *info = &vit->tensors[t];
+    for (int t = 0; t < vit->table.n_tensors; t++) {
+        const TensorInfo *info = &vit->table.tensors[t];
         const double decay = info->weight_decay ? 1 - lr * wd : 1;
         decayed += info->weight_decay;
         not_decayed += !info->weight_decay;
         for (size_t i = info->offset; i < info->offset + info->count; i++) {
-            const double g = vit->grads[i];
+            const double g = vit->table.grads[i];
             const double expected = before[i] * decay - (g == 0 ? 0 : lr * g / (fabs(g) + 1e-8));
-            worst = fmax(worst, fabs(vit->params[i] - expected));
+            worst = fmax(worst, fabs(vit->table.params[i] - expected));
         }
     }
     CHECK(worst < 2e-7);
     /* 6 blocks x (qkv, 4 tables, proj, fc1, fc2) + patch weight + head weight */
     CHECK_EQ_I64(decayed, 6 * 8 + 2);
-    CHECK_EQ_I64(not_decayed, vit->n_tensors - decayed);
-    CHECK(!vit_find_tensor(vit, "pos_embed")->weight_decay);
-    CHECK(!vit_find_tensor(vit, "cls_token")->weight_decay);
-    CHECK(vit_find_tensor(vit, "blocks.0.attn.rel_pos_embed_k.embeddings_table_v")->weight_decay);
+    CHECK_EQ_I64(not_decayed, vit->table.n_tensors - decayed);
+    CHECK(!param_table_find(&vit->table, "pos_embed")->weight_decay);
+    CHECK(!param_table_find(&vit->table, "cls_token")->weight_decay);
+    CHECK(param_table_find(&vit->table, "blocks.0.attn.rel_pos_embed_k.embeddings_table_v")
+              ->weight_decay);
     CHECK_EQ_I64(opt.step, 1);
     /* Second step: the bias corrections follow the step counter. */
-    memcpy(before, vit->params, vit->n_params * sizeof(real));
-    adamw_step(&opt, vit, lr);
-    const size_t i = vit_find_tensor(vit, "head.bias")->offset + 1; /* g = 0.01 * ((i%3)-1) */
-    const double g = vit->grads[i], m = 0.9 * 0.1 * g + 0.1 * g,
+    memcpy(before, vit->table.params, vit->table.n_params * sizeof(real));
+    adamw_step(&opt, &vit->table, lr);
+    const size_t i =
+        param_table_find(&vit->table, "head.bias")->offset + 1; /* g = 0.01 * ((i%3)-1) */
+    const double g = vit->table.grads[i], m = 0.9 * 0.1 * g + 0.1 * g,
                  v = 0.999 * 0.001 * g * g + 0.001 * g * g;
     const double m_hat = m / (1 - 0.81), v_hat = v / (1 - 0.998001);
-    CHECK_NEAR(vit->params[i], before[i] - lr * m_hat / (sqrt(v_hat) + 1e-8), 1e-7);
+    CHECK_NEAR(vit->table.params[i], before[i] - lr * m_hat / (sqrt(v_hat) + 1e-8), 1e-7);
     adamw_free(&opt);
     free(before);
     vit_free(vit);

@@ -134,8 +134,9 @@ static void run_case(const OracleCase *c, const char *dir) {
     CHECK(arch_parse(c->arch, &arch, &err) && arch_check(&arch, space, &err));
     vit_init(vit, 7);
     Rng rng = rng_stream(42, 7);
-    for (size_t i = 0; i < vit->n_params; i++) /* biases and gains off their initial 0 and 1 */
-        vit->params[i] += (real)(0.02 * (2 * rng_uniform(&rng) - 1));
+    for (size_t i = 0; i < vit->table.n_params;
+         i++) /* biases and gains off their initial 0 and 1 */
+        vit->table.params[i] += (real)(0.02 * (2 * rng_uniform(&rng) - 1));
     const int steps = c->adamw_steps, n_batches = steps > 0 ? steps : 1;
     Batch batches[8];
     for (int k = 0; k < n_batches; k++) batches[k] = random_batch(vit, c->batch, &rng);
@@ -154,7 +155,7 @@ static void run_case(const OracleCase *c, const char *dir) {
     const double hyper[5] = {LR, BETA1, BETA2, EPS, WEIGHT_DECAY};
     const char *hyper_names[5] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
     for (int i = 0; i < 5; i++) h5_attr_doubles(f, hyper_names[i], &hyper[i], 1);
-    weights_write(f, "params", vit, vit->params);
+    weights_write(f, "params", &vit->table, vit->table.params);
     for (int k = 0; k < n_batches; k++) {
         char name[32];
         snprintf(name, sizeof name, "batch%d", k);
@@ -178,8 +179,8 @@ static void run_case(const OracleCase *c, const char *dir) {
     const size_t n_logits = (size_t)c->batch * vit->classes;
     real *logits = malloc(n_logits * sizeof(real)), *probs = malloc(n_logits * sizeof(real));
     real *oracle_logits = malloc(n_logits * sizeof(real));
-    real *oracle = malloc(vit->n_params * sizeof(real));
-    vit_zero_grads(vit);
+    real *oracle = malloc(vit->table.n_params * sizeof(real));
+    param_table_zero_grads(&vit->table);
     const double loss = mean_loss(vit, &arch, &batches[0], c->batch, logits, probs, true);
 
     hid_t o = H5Fopen(out_path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -197,15 +198,16 @@ static void run_case(const OracleCase *c, const char *dir) {
     printf("    loss: C %.8f, oracle %.8f\n", loss, oracle_loss);
     CHECK_NEAR(loss, oracle_loss, 1e-5 * fabs(oracle_loss));
     CHECK(compare("logits", logits, oracle_logits, n_logits, 0));
-    CHECK(weights_read(&src, "grads", vit, oracle));
-    const double floor = 1e-7 * max_abs(oracle, vit->n_params);
+    CHECK(weights_read(&src, "grads", &vit->table, oracle));
+    const double floor = 1e-7 * max_abs(oracle, vit->table.n_params);
     printf("    gradients: abs floor %.1e (1e-7 of the largest)\n", floor);
     int failures = 0;
-    for (int i = 0; i < vit->n_tensors; i++) {
-        const TensorInfo *t = &vit->tensors[i];
+    for (int i = 0; i < vit->table.n_tensors; i++) {
+        const TensorInfo *t = &vit->table.tensors[i];
         char what[128];
         snprintf(what, sizeof what, "grad %s", t->name);
-        failures += !compare(what, vit->grads + t->offset, oracle + t->offset, t->count, floor);
+        failures +=
+            !compare(what, vit->table.grads + t->offset, oracle + t->offset, t->count, floor);
     }
     CHECK_EQ_I64(failures, 0);
 
@@ -214,11 +216,11 @@ static void run_case(const OracleCase *c, const char *dir) {
         d = h5_open_dataset(&src, "adamw_losses", 1, dims);
         CHECK(d >= 0 && h5_read(&src, d, "adamw_losses", H5T_NATIVE_DOUBLE, 0, 0, oracle_losses));
         H5Dclose(d);
-        AdamW opt = adamw_create(vit, BETA1, BETA2, EPS, WEIGHT_DECAY);
+        AdamW opt = adamw_create(&vit->table, BETA1, BETA2, EPS, WEIGHT_DECAY);
         for (int k = 0; k < steps; k++) {
-            vit_zero_grads(vit);
+            param_table_zero_grads(&vit->table);
             double step_loss = mean_loss(vit, &arch, &batches[k], c->batch, logits, probs, true);
-            adamw_step(&opt, vit, LR);
+            adamw_step(&opt, &vit->table, LR);
             printf("    AdamW step %d: loss C %.8f, oracle %.8f\n", k + 1, step_loss,
                    oracle_losses[k]);
             CHECK_NEAR(step_loss, oracle_losses[k], 1e-5 * fabs(oracle_losses[k]));
@@ -227,18 +229,18 @@ static void run_case(const OracleCase *c, const char *dir) {
          * gradient is at rounding level may move differently in float and double: compare
          * the parameters by the fraction that agree to 1e-6 and by the largest difference,
          * bounded by what three steps can move. */
-        CHECK(weights_read(&src, "params_after", vit, oracle));
+        CHECK(weights_read(&src, "params_after", &vit->table, oracle));
         size_t close = 0;
         double max_diff = 0;
-        for (size_t i = 0; i < vit->n_params; i++) {
-            double diff = fabs((double)vit->params[i] - oracle[i]);
+        for (size_t i = 0; i < vit->table.n_params; i++) {
+            double diff = fabs((double)vit->table.params[i] - oracle[i]);
             close += diff <= 1e-6;
             max_diff = diff > max_diff ? diff : max_diff;
         }
         printf("    parameters after %d steps: %.5f%% within 1e-6 of the oracle, largest "
                "difference %.2e\n",
-               steps, 100.0 * close / vit->n_params, max_diff);
-        CHECK((double)close / vit->n_params > 0.999);
+               steps, 100.0 * close / vit->table.n_params, max_diff);
+        CHECK((double)close / vit->table.n_params > 0.999);
         CHECK(max_diff <= 2 * steps * LR);
         adamw_free(&opt);
     }

@@ -105,9 +105,9 @@ int main(void) {
     if (!space) return 1;
     Vit *vit = vit_create(backend_cpu(), space, 1);
     Rng rng = rng_stream(12, 12);
-    for (size_t i = 0; i < vit->n_params; i++) {
-        vit->params[i] = (real)rng_normal(&rng);
-        vit->grads[i] = (real)rng_normal(&rng);
+    for (size_t i = 0; i < vit->table.n_params; i++) {
+        vit->table.params[i] = (real)rng_normal(&rng);
+        vit->table.grads[i] = (real)rng_normal(&rng);
     }
     ScoreTables tables;
     score_tables_compute(&tables, vit, space);

@@ -203,8 +203,8 @@ static void extracted_models(void) {
     /* biases and LayerNorms start at 0 and 1: move every weight so that a misplaced row or
      * a missing tensor shows in the logits */
     Rng rng = rng_stream(7, 1);
-    for (size_t i = 0; i < supernet->vit->n_params; i++)
-        supernet->vit->params[i] += (real)(0.2 * (2 * rng_uniform(&rng) - 1));
+    for (size_t i = 0; i < supernet->vit->table.n_params; i++)
+        supernet->vit->table.params[i] += (real)(0.2 * (2 * rng_uniform(&rng) - 1));
     const size_t pixels = (size_t)BATCH * 28 * 28;
     real *images = xmalloc(sizeof(real) * pixels);
     for (size_t i = 0; i < pixels; i++) images[i] = (real)rng_normal(&rng);

@@ -59,8 +59,8 @@ static void zero_outside_slices(void) {
     Vit *vit = vit_create(backend_cpu(), space, 4);
     vit_init(vit, 1);
     Rng rng = rng_stream(3, 3);
-    for (size_t i = 0; i < vit->n_params; i++)
-        vit->params[i] += (real)(0.05 * (2 * rng_uniform(&rng) - 1));
+    for (size_t i = 0; i < vit->table.n_params; i++)
+        vit->table.params[i] += (real)(0.05 * (2 * rng_uniform(&rng) - 1));
     const char *archs[] = {"48:4:3,5,4,3:3,4,3.5,4", "64:5:4,3,5,4,3:4,3.5,3,4,3.5",
                            "80:6:5,5,5,5,5,5:4,4,4,4,4,4"};
     for (int k = 0; k < 3; k++) {
@@ -76,13 +76,13 @@ static void zero_outside_slices(void) {
         real scales[2 * 6 * 4];
         vit_drop_path_scales(scales, vit, &arch, batch, 0.1, 3, 0);
         vit_forward(vit, &arch, images, batch, scales, logits);
-        vit_zero_grads(vit);
+        param_table_zero_grads(&vit->table);
         vit_backward(vit, &arch, dlogits, batch, scales);
         size_t outside_nonzero = 0, inside = 0, inside_nonzero = 0;
-        for (int t = 0; t < vit->n_tensors; t++) {
-            const TensorInfo *info = &vit->tensors[t];
+        for (int t = 0; t < vit->table.n_tensors; t++) {
+            const TensorInfo *info = &vit->table.tensors[t];
             for (size_t i = 0; i < info->count; i++) {
-                const real g = vit->grads[info->offset + i];
+                const real g = vit->table.grads[info->offset + i];
                 if (in_slice(info, i, &arch, space->head_dim)) {
                     inside++;
                     inside_nonzero += g != 0;
@@ -112,9 +112,9 @@ static void inexact_ratio_widths(void) {
     if (!CHECK(space != NULL)) return;
     Vit *vit = vit_create(backend_cpu(), space, 1);
     CHECK_EQ_I64(vit->hidden, 1013);
-    const TensorInfo *fc1 = vit_find_tensor(vit, "blocks.1.fc1.weight");
+    const TensorInfo *fc1 = param_table_find(&vit->table, "blocks.1.fc1.weight");
     CHECK(fc1 && fc1->shape[0] == 1013 && fc1->shape[1] == 240);
-    CHECK_EQ_I64(vit->n_params, supernet_param_count(space));
+    CHECK_EQ_I64(vit->table.n_params, supernet_param_count(space));
     Arch largest;
     arch_largest(space, &largest);
     CHECK(vit_fits(vit, &largest));
@@ -134,35 +134,37 @@ static void initialisation(void) {
     Vit *a = vit_create(backend_cpu(), space, 1), *b = vit_create(backend_cpu(), space, 1);
     vit_init(a, 5);
     vit_init(b, 5);
-    CHECK(memcmp(a->params, b->params, a->n_params * sizeof(real)) == 0);
-    CHECK_EQ_I64(a->n_params, 11669224); /* method.md §5.2: every tensor of Supernet-Tiny */
+    CHECK(memcmp(a->table.params, b->table.params, a->table.n_params * sizeof(real)) == 0);
+    CHECK_EQ_I64(a->table.n_params, 11669224); /* method.md §5.2: every tensor of Supernet-Tiny */
     vit_init(b, 6);
-    CHECK(memcmp(a->params, b->params, a->n_params * sizeof(real)) != 0);
-    const TensorInfo *qkv = vit_find_tensor(a, "blocks.3.attn.qkv.weight");
+    CHECK(memcmp(a->table.params, b->table.params, a->table.n_params * sizeof(real)) != 0);
+    const TensorInfo *qkv = param_table_find(&a->table, "blocks.3.attn.qkv.weight");
     CHECK(qkv && qkv->shape[0] == 768 && qkv->shape[1] == 256 && qkv->weight_decay);
-    CHECK_NEAR(sample_std(a->params + qkv->offset, qkv->count), 0.02, 0.0002);
-    const TensorInfo *patch = vit_find_tensor(a, "patch_embed_super.proj.weight");
+    CHECK_NEAR(sample_std(a->table.params + qkv->offset, qkv->count), 0.02, 0.0002);
+    const TensorInfo *patch = param_table_find(&a->table, "patch_embed_super.proj.weight");
     const double bound = 1 / sqrt(768.0); /* U(-b, b): std b / sqrt 3 */
-    CHECK_NEAR(sample_std(a->params + patch->offset, patch->count), bound / sqrt(3), 0.0005);
+    CHECK_NEAR(sample_std(a->table.params + patch->offset, patch->count), bound / sqrt(3), 0.0005);
     real lo = 1, hi = -1;
     for (size_t i = 0; i < patch->count; i++) {
-        lo = a->params[patch->offset + i] < lo ? a->params[patch->offset + i] : lo;
-        hi = a->params[patch->offset + i] > hi ? a->params[patch->offset + i] : hi;
+        lo = a->table.params[patch->offset + i] < lo ? a->table.params[patch->offset + i] : lo;
+        hi = a->table.params[patch->offset + i] > hi ? a->table.params[patch->offset + i] : hi;
     }
     CHECK(lo >= -bound && hi <= bound && hi > 0.99 * bound);
     const char *zero_names[] = {"blocks.0.attn.qkv.bias", "blocks.13.fc2.bias", "norm.bias",
                                 "head.bias"};
     for (int i = 0; i < 4; i++) {
-        const TensorInfo *t = vit_find_tensor(a, zero_names[i]);
-        CHECK(t && sample_std(a->params + t->offset, t->count) == 0 && a->params[t->offset] == 0);
+        const TensorInfo *t = param_table_find(&a->table, zero_names[i]);
+        CHECK(t && sample_std(a->table.params + t->offset, t->count) == 0 &&
+              a->table.params[t->offset] == 0);
         CHECK(!t->weight_decay);
     }
-    const TensorInfo *gain = vit_find_tensor(a, "blocks.7.ffn_layer_norm.weight");
-    CHECK(gain && a->params[gain->offset] == 1 && a->params[gain->offset + 255] == 1);
-    const TensorInfo *pos = vit_find_tensor(a, "pos_embed"), *cls = vit_find_tensor(a, "cls_token");
+    const TensorInfo *gain = param_table_find(&a->table, "blocks.7.ffn_layer_norm.weight");
+    CHECK(gain && a->table.params[gain->offset] == 1 && a->table.params[gain->offset + 255] == 1);
+    const TensorInfo *pos = param_table_find(&a->table, "pos_embed"),
+                     *cls = param_table_find(&a->table, "cls_token");
     CHECK(pos && !pos->weight_decay && pos->shape[1] == 197 && cls && !cls->weight_decay);
     const TensorInfo *table =
-        vit_find_tensor(a, "blocks.2.attn.rel_pos_embed_v.embeddings_table_h");
+        param_table_find(&a->table, "blocks.2.attn.rel_pos_embed_v.embeddings_table_h");
     CHECK(table && table->weight_decay && table->shape[0] == 30 && table->shape[1] == 64);
     vit_free(a);
     vit_free(b);

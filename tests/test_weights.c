@@ -39,15 +39,16 @@ int main(void) {
     vit_init(original, 3);
     char *argv[] = {"test_weights"};
     Error err = {0};
-    CHECK(weights_save_supernet(supernet, original, micro, 1, argv, &err));
+    CHECK(weights_save_supernet(supernet, &original->table, micro, 1, argv, &err));
     snprintf(command, sizeof command, "%s tests/oracle/h5_to_pth.py %s %s", python, supernet, pth);
     CHECK(system(command) == 0);
     snprintf(command, sizeof command,
              "%s tools/torch2h5.py --config configs/spaces/micro.cfg %s %s >/dev/null", python, pth,
              converted);
     CHECK(system(command) == 0);
-    CHECK(weights_load_supernet(converted, loaded, &err));
-    CHECK(memcmp(original->params, loaded->params, original->n_params * sizeof(real)) == 0);
+    CHECK(weights_load_supernet(converted, &loaded->table, &err));
+    CHECK(memcmp(original->table.params, loaded->table.params,
+                 original->table.n_params * sizeof(real)) == 0);
     /* both files carry the space in /meta/config (no /space: not training checkpoints) */
     for (int i = 0; i < 2; i++) {
         char *text = weights_supernet_space(i ? converted : supernet, &err);
@@ -61,7 +62,7 @@ int main(void) {
     Space *tiny = load("vit-tiny");
     Vit *other = vit_create(backend_cpu(), tiny, 1);
     memset(&err, 0, sizeof err);
-    CHECK(!weights_load_supernet(converted, other, &err));
+    CHECK(!weights_load_supernet(converted, &other->table, &err));
     CHECK_STR_CONTAINS(err.message, "tensor params/patch_embed_super.proj.weight has shape [80, 1, "
                                     "4, 4], this supernet's is [256, 3, 16, 16]");
     CHECK_STR_CONTAINS(err.message, converted);

@@ -103,33 +103,33 @@ void standalone_extract(Standalone *s, const Vit *vit, const Arch *arch, const S
     char text[ARCH_TEXT_MAX];
     arch_format(arch, text, sizeof text);
     s->space = space_refine(space, arch, 1, text);
-    s->tensors = xcalloc((size_t)vit->n_tensors, sizeof *s->tensors);
-    const size_t bytes = vit->n_params * sizeof *vit->params;
-    real *params = backend_host_begin(vit->be, vit->params, bytes);
-    for (int i = 0; i < vit->n_tensors; i++) {
+    s->tensors = xcalloc((size_t)vit->table.n_tensors, sizeof *s->tensors);
+    const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
+    real *params = backend_host_begin(vit->table.be, vit->table.params, bytes);
+    for (int i = 0; i < vit->table.n_tensors; i++) {
         Slice slice;
-        if (!slice_of(vit, arch, &vit->tensors[i], &slice)) continue;
+        if (!slice_of(vit, arch, &vit->table.tensors[i], &slice)) continue;
         DenseTensor *d = add_tensor(s, &slice);
         copy_slice(&slice, params, d->data, true);
     }
-    backend_host_end(vit->be, params, vit->params, bytes, false);
+    backend_host_end(vit->table.be, params, vit->table.params, bytes, false);
 }
 
 Model *standalone_model(const Backend *be, const Standalone *s, int max_batch) {
     Model *model = model_create(be, s->space, max_batch);
     Vit *vit = model->vit;
-    const size_t bytes = vit->n_params * sizeof *vit->params;
-    real *params = backend_host_begin(be, vit->params, bytes);
+    const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
+    real *params = backend_host_begin(be, vit->table.params, bytes);
     for (int i = 0; i < s->n_tensors; i++) {
         const DenseTensor *d = &s->tensors[i];
-        const TensorInfo *t = vit_find_tensor(vit, d->name);
+        const TensorInfo *t = param_table_find(&vit->table, d->name);
         Slice slice;
         if (!t || !slice_of(vit, &s->arch, t, &slice) ||
             (size_t)slice.rows * (size_t)slice.cols != d->count)
             fatal_at(__FILE__, __LINE__, "standalone tensor %s does not fit its supernet", d->name);
         copy_slice(&slice, params, d->data, false);
     }
-    backend_host_end(be, params, vit->params, bytes, true);
+    backend_host_end(be, params, vit->table.params, bytes, true);
     return model;
 }
 
@@ -173,11 +173,11 @@ static bool read_tensors(const H5Source *src, Standalone *s) {
     Model *shape_only =
         model_create(backend_cpu(), s->space, 1); /* the slices' shapes, from the table */
     const Vit *vit = shape_only->vit;
-    s->tensors = xcalloc((size_t)vit->n_tensors, sizeof *s->tensors);
+    s->tensors = xcalloc((size_t)vit->table.n_tensors, sizeof *s->tensors);
     bool ok = true;
-    for (int i = 0; ok && i < vit->n_tensors; i++) {
+    for (int i = 0; ok && i < vit->table.n_tensors; i++) {
         Slice slice;
-        if (!slice_of(vit, &s->arch, &vit->tensors[i], &slice)) continue;
+        if (!slice_of(vit, &s->arch, &vit->table.tensors[i], &slice)) continue;
         DenseTensor *d = add_tensor(s, &slice);
         char path[128];
         snprintf(path, sizeof path, "params/%s", d->name);

@@ -8,6 +8,7 @@
 Model *model_create(const Backend *be, const Space *space, int max_batch) {
     Model *m = xcalloc(1, sizeof *m);
     m->vit = vit_create(be, space, max_batch);
+    m->table = &m->vit->table;
     m->be = be;
     m->max_batch = max_batch;
     const Vit *vit = m->vit;

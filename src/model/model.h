@@ -7,7 +7,7 @@
  * once for `max_batch` images, so no step allocates.
  *
  * A step is model_forward (logits and the loss of every sample) followed, when training or
- * scoring, by model_backward (gradients added to vit->grads). The loss heads:
+ * scoring, by model_backward (gradients added to vit->table.grads). The loss heads:
  *  - cross-entropy against soft targets: label smoothing and mixing partners (method.md §9.3);
  *    with smoothing 0 and no mixing it is the plain cross-entropy of evaluation (§10.1);
  *  - the sum of all logits: the data-free objective of zero-cost scoring (§6.1). */
@@ -36,7 +36,8 @@ typedef struct {
 
 typedef struct {
     Vit *vit;
-    const Backend *be; /* vit->be */
+    ParamTable *table; /* the supernet's tensors and arenas: &vit->table */
+    const Backend *be; /* table->be */
     int max_batch;
     /* backend memory: */
     real *logits; /* [max_batch, classes]: the last forward's */
@@ -62,7 +63,7 @@ void model_free(Model *model);
  * images and the loss's labels, partners and mix are host memory. */
 double model_forward(Model *model, const Arch *arch, const real *images, int n, const Loss *loss,
                      const DropPath *drop);
-/* Adds grad_scale x d(sum of the last forward's losses) to vit->grads (1/n for a mean). */
+/* Adds grad_scale x d(sum of the last forward's losses) to vit->table.grads (1/n for a mean). */
 void model_backward(Model *model, const Arch *arch, int n, double grad_scale);
 
 typedef struct {

@@ -11,12 +11,13 @@
 #define H5T_NATIVE_REAL H5T_NATIVE_FLOAT
 #endif
 
-void weights_write(hid_t file, const char *group, const Vit *vit, const real *backend_arena) {
-    const size_t bytes = vit->n_params * sizeof(real);
-    const real *arena = backend_host_begin(vit->be, backend_arena, bytes);
+void weights_write(hid_t file, const char *group, const ParamTable *table,
+                   const real *backend_arena) {
+    const size_t bytes = table->n_params * sizeof(real);
+    const real *arena = backend_host_begin(table->be, backend_arena, bytes);
     hid_t g = h5_create_group(file, group);
-    for (int i = 0; i < vit->n_tensors; i++) {
-        const TensorInfo *t = &vit->tensors[i];
+    for (int i = 0; i < table->n_tensors; i++) {
+        const TensorInfo *t = &table->tensors[i];
         hsize_t dims[4];
         for (int d = 0; d < t->ndim; d++) dims[d] = (hsize_t)t->shape[d];
         /* stored as float32 whatever the engine computes in */
@@ -38,13 +39,14 @@ void weights_write(hid_t file, const char *group, const Vit *vit, const real *ba
         CHECK_H5(H5Sclose(space));
     }
     CHECK_H5(H5Gclose(g));
-    backend_host_end(vit->be, (void *)arena, (void *)backend_arena, bytes, false);
+    backend_host_end(table->be, (void *)arena, (void *)backend_arena, bytes, false);
 }
 
 /* Into host memory laid out as the arena. */
-static bool read_arena(const H5Source *src, const char *group, const Vit *vit, real *arena) {
-    for (int i = 0; i < vit->n_tensors; i++) {
-        const TensorInfo *t = &vit->tensors[i];
+static bool read_arena(const H5Source *src, const char *group, const ParamTable *table,
+                       real *arena) {
+    for (int i = 0; i < table->n_tensors; i++) {
+        const TensorInfo *t = &table->tensors[i];
         char name[160];
         snprintf(name, sizeof name, "%s/%s", group, t->name);
         hsize_t dims[4];
@@ -75,22 +77,23 @@ static bool read_arena(const H5Source *src, const char *group, const Vit *vit, r
     return true;
 }
 
-bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *backend_arena) {
-    const size_t bytes = vit->n_params * sizeof(real);
-    real *arena = backend_host_begin(vit->be, backend_arena, bytes);
-    const bool ok = read_arena(src, group, vit, arena);
-    backend_host_end(vit->be, arena, backend_arena, bytes, ok);
+bool weights_read(const H5Source *src, const char *group, const ParamTable *table,
+                  real *backend_arena) {
+    const size_t bytes = table->n_params * sizeof(real);
+    real *arena = backend_host_begin(table->be, backend_arena, bytes);
+    const bool ok = read_arena(src, group, table, arena);
+    backend_host_end(table->be, arena, backend_arena, bytes, ok);
     return ok;
 }
 
-bool weights_save_supernet(const char *path, const Vit *vit, const Space *space, int argc,
+bool weights_save_supernet(const char *path, const ParamTable *table, const Space *space, int argc,
                            char **argv, Error *err) {
     ArtefactWriter w;
     if (!artefact_begin(&w, path, err)) return false;
     ArtefactMeta meta;
     artefact_meta_init(&meta, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, argc, argv);
     artefact_meta_set_config(&meta, space->text);
-    weights_write(w.file, "params", vit, vit->params);
+    weights_write(w.file, "params", table, table->params);
     artefact_commit(&w, &meta);
     artefact_meta_free(&meta);
     return true;
@@ -105,11 +108,11 @@ char *weights_supernet_space(const char *path, Error *err) {
     return text;
 }
 
-bool weights_load_supernet(const char *path, Vit *vit, Error *err) {
+bool weights_load_supernet(const char *path, ParamTable *table, Error *err) {
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
     H5Source src = {a.file, path, err};
-    bool ok = weights_read(&src, "params", vit, vit->params);
+    bool ok = weights_read(&src, "params", table, table->params);
     artefact_close(&a);
     return ok;
 }

@@ -6,27 +6,27 @@
  * checkpoints map one to one to the authors' weights (tools/torch2h5.py converts theirs). */
 
 #include "h5.h"
+#include "param_table.h"
 #include "space.h"
-#include "vit.h"
 
 #include <stdbool.h>
 
 #define SUPERNET_SCHEMA "prenas.supernet"
 enum { SUPERNET_SCHEMA_VERSION = 1 };
 
-/* Writes every tensor of `arena`: backend memory laid out like vit->params (the parameters,
+/* Writes every tensor of `arena`: backend memory laid out like table->params (the parameters,
  * gradients, AdamW moments), copied to the host on the way. */
-void weights_write(hid_t file, const char *group, const Vit *vit, const real *arena);
+void weights_write(hid_t file, const char *group, const ParamTable *table, const real *arena);
 /* Reads every tensor into `arena` (backend memory, like weights_write's); a missing tensor or a
  * shape that differs from this supernet's is an input error naming the tensor and the file. */
-bool weights_read(const H5Source *src, const char *group, const Vit *vit, real *arena);
-/* A prenas.supernet file holding vit->params, with the space's configuration in /meta. */
-bool weights_save_supernet(const char *path, const Vit *vit, const Space *space, int argc,
+bool weights_read(const H5Source *src, const char *group, const ParamTable *table, real *arena);
+/* A prenas.supernet file holding table->params, with the space's configuration in /meta. */
+bool weights_save_supernet(const char *path, const ParamTable *table, const Space *space, int argc,
                            char **argv, Error *err);
 /* The space a prenas.supernet file was made for (caller frees): /space of a training
  * checkpoint, else /meta/config (weights_save_supernet, tools/torch2h5.py). */
 char *weights_supernet_space(const char *path, Error *err);
-/* The parameters of a prenas.supernet file (e.g. from tools/torch2h5.py) into vit->params. */
-bool weights_load_supernet(const char *path, Vit *vit, Error *err);
+/* The parameters of a prenas.supernet file (e.g. from tools/torch2h5.py) into table->params. */
+bool weights_load_supernet(const char *path, ParamTable *table, Error *err);
 
 #endif

@@ -74,7 +74,7 @@ GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Model
     uint8_t *pixels = pass->data_mode ? xmalloc(image_size * (size_t)m) : NULL;
     GradientPassResult result = {0, 0, total};
     const double start = MPI_Wtime();
-    vit_zero_grads(vit);
+    param_table_zero_grads(&vit->table);
     for (size_t done = 0; done < count; done += (size_t)m) {
         const int n = (int)(count - done < (size_t)m ? count - done : (size_t)m);
         const int64_t at = (int64_t)(first + done);

@@ -43,7 +43,7 @@ typedef struct {
     int64_t images;
 } GradientPassResult;
 
-/* This rank's share of the pass, into model->vit->grads (zeroed first); the caller sums the
+/* This rank's share of the pass, into model->vit->table.grads (zeroed first); the caller sums the
  * ranks' gradients. */
 GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Model *model,
                                      const Arch *arch, Error *err);

@@ -10,10 +10,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static void write_state(hid_t file, const AdamW *opt, const TrainState *s, const Vit *vit) {
+static void write_state(hid_t file, const AdamW *opt, const TrainState *s,
+                        const ParamTable *table) {
     hid_t optim = h5_create_group(file, "optim");
-    weights_write(optim, "m", vit, opt->m);
-    weights_write(optim, "v", vit, opt->v);
+    weights_write(optim, "m", table, opt->m);
+    weights_write(optim, "v", table, opt->v);
     h5_attr_int(optim, "step", opt->step);
     const double hyper[4] = {opt->beta1, opt->beta2, opt->eps, opt->weight_decay};
     h5_attr_doubles(optim, "beta1_beta2_eps_weight_decay", hyper, 4);
@@ -58,7 +59,7 @@ void checkpoint_rotate(const char *rundir, int keep) {
     }
 }
 
-bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *opt,
+bool checkpoint_save(const char *rundir, int keep, const ParamTable *table, const AdamW *opt,
                      const TrainState *state, const CheckpointContext *c, Error *err) {
     char path[ARTEFACT_PATH_MAX], link_tmp[ARTEFACT_PATH_MAX + 16], latest[ARTEFACT_PATH_MAX + 16];
     snprintf(path, sizeof path, "%s/checkpoint-%08lld.h5", rundir, (long long)state->step);
@@ -76,8 +77,8 @@ bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *
     meta.lineage = *c->lineage;
     h5_write_text(w.file, "space", c->space_text);
     training_set_write(w.file, c->set);
-    weights_write(w.file, "params", vit, vit->params);
-    write_state(w.file, opt, state, vit);
+    weights_write(w.file, "params", table, table->params);
+    write_state(w.file, opt, state, table);
     const bool saved = artefact_save(&w, &meta, err);
     artefact_meta_free(&meta);
     if (!saved) return false;
@@ -114,13 +115,13 @@ static Space *read_space(const H5Source *src) {
 }
 
 /* Weights, AdamW moments and the run's state: all a run continues from. */
-static bool read_state(const H5Source *src, Vit *vit, AdamW *opt, TrainState *s) {
+static bool read_state(const H5Source *src, ParamTable *table, AdamW *opt, TrainState *s) {
     memset(s, 0, sizeof *s);
     bool ok = h5_exists(src->file, "state") && h5_exists(src->file, "optim");
     if (!ok)
         input_error(src->err, "no training state (/state, /optim): weights only, %s", src->path);
-    ok = ok && weights_read(src, "params", vit, vit->params) &&
-         weights_read(src, "optim/m", vit, opt->m) && weights_read(src, "optim/v", vit, opt->v);
+    ok = ok && weights_read(src, "params", table, table->params) &&
+         weights_read(src, "optim/m", table, opt->m) && weights_read(src, "optim/v", table, opt->v);
     if (ok) {
         hid_t optim = h5_open_group(src, src->file, "optim");
         hid_t state = optim < 0 ? -1 : h5_open_group(src, src->file, "state");
@@ -177,7 +178,7 @@ static bool same_archs(const H5Source *src, const TrainingSet *set, const char *
 
 /* checkpoint_resume on the open checkpoint. */
 static bool resume(const Artefact *a, const CheckpointContext *run, const Recipe *recipe,
-                   TrainState *state, Vit *vit, AdamW *opt, Error *err) {
+                   TrainState *state, ParamTable *table, AdamW *opt, Error *err) {
     const char *path = a->path;
     const H5Source src = {a->file, path, err};
     Space *stored = read_space(&src);
@@ -189,7 +190,7 @@ static bool resume(const Artefact *a, const CheckpointContext *run, const Recipe
         return false;
     }
     const TrainState now = *state;
-    if (!read_state(&src, vit, opt, state)) return false;
+    if (!read_state(&src, table, opt, state)) return false;
     Recipe *trained = recipe_parse(a->meta.config, path, NULL, 0, err);
     char was[ARTEFACT_PATH_MAX + 128], here[ARTEFACT_PATH_MAX + 128], was_line[256], now_line[256];
     bool ok = trained != NULL;
@@ -234,19 +235,20 @@ char *checkpoint_space(const char *path, Error *err) {
     return text;
 }
 
-bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err) {
+bool checkpoint_load(const char *path, ParamTable *table, AdamW *opt, TrainState *state,
+                     Error *err) {
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
-    const bool ok = read_state(&(H5Source){a.file, path, err}, vit, opt, state);
+    const bool ok = read_state(&(H5Source){a.file, path, err}, table, opt, state);
     artefact_close(&a);
     return ok;
 }
 
 bool checkpoint_resume(const char *path, const CheckpointContext *run, const Recipe *recipe,
-                       TrainState *state, Vit *vit, AdamW *opt, Error *err) {
+                       TrainState *state, ParamTable *table, AdamW *opt, Error *err) {
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
-    const bool ok = resume(&a, run, recipe, state, vit, opt, err);
+    const bool ok = resume(&a, run, recipe, state, table, opt, err);
     artefact_close(&a);
     return ok;
 }
@@ -291,7 +293,7 @@ bool trained_supernet_open(TrainedSupernet *t, const Backend *be, const char *pa
     bool ok = (t->space = read_space(&src)) != NULL;
     if (ok) t->model = model_create(be, t->space, max_batch);
     ok = ok && read_archs(&src, t) &&
-         weights_read(&src, "params", t->model->vit, t->model->vit->params);
+         weights_read(&src, "params", t->model->table, t->model->table->params);
     if (ok && h5_exists(a.file, "state")) {
         hid_t state = h5_open_group(&src, a.file, "state");
         ok = state >= 0 && h5_read_attr_int(&src, state, "step", &t->step);

@@ -41,7 +41,7 @@ typedef struct {
     const Lineage *lineage; /* the run's search space and data (src/base/lineage.h) */
 } CheckpointContext;
 
-bool checkpoint_save(const char *rundir, int keep, const Vit *vit, const AdamW *opt,
+bool checkpoint_save(const char *rundir, int keep, const ParamTable *table, const AdamW *opt,
                      const TrainState *state, const CheckpointContext *context, Error *err);
 /* Removes all but the newest `keep` checkpoint-<step>.h5 files of RUNDIR. checkpoint_save does
  * it after each checkpoint; a resumed run does it first, for a run killed after its last
@@ -53,7 +53,8 @@ void checkpoint_latest(const char *rundir, char *path, size_t size);
  * the space's text (caller frees), to build the supernet, then its weights, AdamW state and
  * run state into that supernet. */
 char *checkpoint_space(const char *path, Error *err);
-bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, Error *err);
+bool checkpoint_load(const char *path, ParamTable *table, AdamW *opt, TrainState *state,
+                     Error *err);
 /* The weights, AdamW state and run state of a checkpoint, for continuing a run, read from the
  * one opening of the file that checks it. `run` and `recipe` are this command's, `state` holds
  * its seed, sampling and dataset identity on entry and the checkpoint's state on return. A
@@ -64,7 +65,7 @@ bool checkpoint_load(const char *path, Vit *vit, AdamW *opt, TrainState *state, 
  * an input error naming the checkpoint, the setting and both values. The rank count, --steps,
  * --workers, --images, --device and --precision may change. */
 bool checkpoint_resume(const char *path, const CheckpointContext *run, const Recipe *recipe,
-                       TrainState *state, Vit *vit, AdamW *opt, Error *err);
+                       TrainState *state, ParamTable *table, AdamW *opt, Error *err);
 
 /* A trained supernet (RUNDIR/supernet.h5 or any checkpoint) for evaluation, search and
  * specialisation: its space, the architectures it was trained on (/archs: n = 0 after

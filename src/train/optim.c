@@ -12,15 +12,16 @@ double lr_at_epoch(const LrSchedule *s, int epoch) {
     return s->lr_min + 0.5 * (s->lr_max - s->lr_min) * (1 + cos(M_PI * t / s->epochs));
 }
 
-AdamW adamw_create(const Vit *vit, double beta1, double beta2, double eps, double weight_decay) {
-    const Backend *be = vit->be;
-    AdamW opt = {beta1, beta2, eps, weight_decay, 0, be, NULL, NULL, NULL, vit->n_tensors};
-    opt.m = be->ops->alloc(be, vit->n_params * sizeof *opt.m);
-    opt.v = be->ops->alloc(be, vit->n_params * sizeof *opt.v);
-    const size_t bytes = (size_t)vit->n_tensors * sizeof *opt.segments;
+AdamW adamw_create(const ParamTable *table, double beta1, double beta2, double eps,
+                   double weight_decay) {
+    const Backend *be = table->be;
+    AdamW opt = {beta1, beta2, eps, weight_decay, 0, be, NULL, NULL, NULL, table->n_tensors};
+    opt.m = be->ops->alloc(be, table->n_params * sizeof *opt.m);
+    opt.v = be->ops->alloc(be, table->n_params * sizeof *opt.v);
+    const size_t bytes = (size_t)table->n_tensors * sizeof *opt.segments;
     AdamWSegment *segments = xmalloc(bytes);
-    for (int i = 0; i < vit->n_tensors; i++) {
-        const TensorInfo *t = &vit->tensors[i];
+    for (int i = 0; i < table->n_tensors; i++) {
+        const TensorInfo *t = &table->tensors[i];
         segments[i] = (AdamWSegment){t->offset, t->count, t->weight_decay};
     }
     opt.segments = be->ops->alloc(be, bytes);
@@ -38,7 +39,7 @@ void adamw_free(AdamW *opt) {
     opt->segments = NULL;
 }
 
-void adamw_step(AdamW *opt, Vit *vit, double lr) {
+void adamw_step(AdamW *opt, ParamTable *table, double lr) {
     opt->step++;
     const AdamWStep step = {lr,
                             opt->beta1,
@@ -47,6 +48,6 @@ void adamw_step(AdamW *opt, Vit *vit, double lr) {
                             opt->weight_decay,
                             1 - pow(opt->beta1, (double)opt->step),
                             1 - pow(opt->beta2, (double)opt->step)};
-    opt->be->ops->adamw(opt->be, vit->params, vit->grads, opt->m, opt->v, opt->segments,
+    opt->be->ops->adamw(opt->be, table->params, table->grads, opt->m, opt->v, opt->segments,
                         opt->n_segments, &step);
 }

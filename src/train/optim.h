@@ -5,7 +5,7 @@
  * §9.4, §9.5). The update is dense: entries outside the sampled subnet get a zero gradient
  * and are still decayed and moved by their momentum, as in the reference. */
 
-#include "vit.h"
+#include "param_table.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,10 +33,11 @@ typedef struct {
     int n_segments;
 } AdamW;
 
-AdamW adamw_create(const Vit *vit, double beta1, double beta2, double eps, double weight_decay);
+AdamW adamw_create(const ParamTable *table, double beta1, double beta2, double eps,
+                   double weight_decay);
 void adamw_free(AdamW *opt);
-/* One update of every supernet tensor from vit->grads; decay only where the tensor table
+/* One update of every supernet tensor from table->grads; decay only where the tensor table
  * says so (>= 2-D tensors except pos_embed and cls_token). */
-void adamw_step(AdamW *opt, Vit *vit, double lr);
+void adamw_step(AdamW *opt, ParamTable *table, double lr);
 
 #endif

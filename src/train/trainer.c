@@ -16,10 +16,10 @@ static double train_step(Trainer *t, GradSync *sync, const Batch *batch, const A
                          double lr) {
     const Recipe *r = t->recipe;
     Model *model = t->model;
-    Vit *vit = model->vit;
+    ParamTable *table = model->table;
     const int n = t->loader->per_rank_batch, world = t->comm->size;
     double start = MPI_Wtime();
-    vit_zero_grads(vit);
+    param_table_zero_grads(table);
     const Loss loss_head = {LOSS_CROSS_ENTROPY, batch->labels, batch->partner, batch->mix,
                             r->label_smoothing};
     const DropPath drop = {r->drop_path, t->state->seed, (uint64_t)batch->first_sample};
@@ -40,12 +40,12 @@ static double train_step(Trainer *t, GradSync *sync, const Batch *batch, const A
     start = now;
     if (isfinite(loss)) {
         if (r->clip_grad > 0) {
-            const Backend *be = vit->be;
-            const double norm = sqrt(be->ops->sum_squares(be, vit->grads, vit->n_params));
+            const Backend *be = table->be;
+            const double norm = sqrt(be->ops->sum_squares(be, table->grads, table->n_params));
             if (norm > r->clip_grad)
-                be->ops->scale(be, vit->grads, vit->n_params, r->clip_grad / (norm + 1e-6));
+                be->ops->scale(be, table->grads, table->n_params, r->clip_grad / (norm + 1e-6));
         }
-        adamw_step(t->opt, vit, lr);
+        adamw_step(t->opt, table, lr);
     }
     t->times.optimizer += MPI_Wtime() - start;
     t->times.steps++;
@@ -114,7 +114,7 @@ static const char *last_good(const Trainer *t) {
 static bool save(Trainer *t, Error *err) {
     bool ok = true;
     if (t->comm->rank == 0 &&
-        !(ok = checkpoint_save(t->rundir, t->recipe->checkpoint_keep, t->model->vit, t->opt,
+        !(ok = checkpoint_save(t->rundir, t->recipe->checkpoint_keep, t->model->table, t->opt,
                                t->state, t->checkpoint, err))) {
         const size_t n = strlen(err->message);
         snprintf(err->message + n, sizeof err->message - n, "; last complete checkpoint: %s",
@@ -128,7 +128,7 @@ static bool save(Trainer *t, Error *err) {
 
 TrainOutcome trainer_run(Trainer *t, Error *err) {
     const Recipe *r = t->recipe;
-    Vit *vit = t->model->vit;
+    ParamTable *table = t->model->table;
     const int64_t per_epoch = t->loader->steps_per_epoch;
     const LrSchedule schedule = {.lr_max = recipe_peak_lr(r),
                                  .lr_min = r->min_lr,
@@ -139,10 +139,10 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
     TrainOutcome outcome = TRAIN_DONE;
     double session_start = MPI_Wtime(), loss_sum = 0;
     int64_t window_finite = 0, session_steps = 0, last_saved = t->state->step;
-    GradSync *sync = grad_sync_create(t->comm, vit->be, vit->grads, vit->n_params,
+    GradSync *sync = grad_sync_create(t->comm, table->be, table->grads, table->n_params,
                                       &(GradSyncOptions){.announce = stdout});
-    vit->on_grads_ready = grad_sync_on_ready;
-    vit->on_grads_ready_ctx = sync;
+    table->on_grads_ready = grad_sync_on_ready;
+    table->on_grads_ready_ctx = sync;
     while (t->state->step < t->stop_step) {
         const int64_t step = t->state->step, epoch = step / per_epoch;
         const double lr = lr_at_epoch(&schedule, (int)epoch);
@@ -159,7 +159,8 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
             t->state->nonfinite_run = 0;
             /* a finite loss can still give non-finite weights (e.g. AdamW with eps 0 on an
              * entry that never had a gradient): such weights are never checkpointed */
-            const size_t bad = vit->be->ops->count_nonfinite(vit->be, vit->params, vit->n_params);
+            const size_t bad =
+                table->be->ops->count_nonfinite(table->be, table->params, table->n_params);
             if (bad) {
                 input_error(err,
                             "the update of step %lld made %zu weights non-finite (NaN or "
@@ -213,8 +214,8 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
             last_saved = t->state->step;
         }
     }
-    vit->on_grads_ready = NULL;
-    vit->on_grads_ready_ctx = NULL;
+    table->on_grads_ready = NULL;
+    table->on_grads_ready_ctx = NULL;
     grad_sync_free(sync);
     if (err->code || outcome == TRAIN_FAILED) return TRAIN_FAILED;
     if (outcome == TRAIN_DONE && t->state->step < (int64_t)r->epochs * per_epoch)

@@ -11,84 +11,62 @@
 
 /* ---- the tensor table ---- */
 
-typedef struct {
-    TensorInfo *items;
-    int count, capacity;
-    size_t total;
-} TableBuilder;
-
+/* timm's decay rule as the reference applies it: no decay for 1-D tensors and for the names
+ * pos_embed and cls_token exactly (the relative-position tables are decayed) */
 __attribute__((format(printf, 5, 6))) static void
-add_tensor(TableBuilder *t, TensorInit init, int ndim, const int64_t *shape, const char *fmt, ...) {
-    if (t->count == t->capacity) {
-        t->capacity = t->capacity ? 2 * t->capacity : 64;
-        t->items = xrealloc(t->items, (size_t)t->capacity * sizeof *t->items);
-    }
-    TensorInfo *info = &t->items[t->count++];
-    memset(info, 0, sizeof *info);
+add_tensor(ParamTable *t, TensorInit init, int ndim, const int64_t *shape, const char *fmt, ...) {
+    char name[TENSOR_NAME_MAX];
     va_list args;
     va_start(args, fmt);
-    vsnprintf(info->name, sizeof info->name, fmt, args);
+    vsnprintf(name, sizeof name, fmt, args);
     va_end(args);
-    info->ndim = ndim;
-    info->count = 1;
-    for (int i = 0; i < ndim; i++) {
-        info->shape[i] = shape[i];
-        info->count *= (size_t)shape[i];
-    }
-    info->offset = t->total;
-    info->init = init;
-    /* timm's rule as the reference applies it: no decay for 1-D tensors and for the names
-     * pos_embed and cls_token exactly (the relative-position tables are decayed) */
-    info->weight_decay =
-        ndim >= 2 && strcmp(info->name, "pos_embed") != 0 && strcmp(info->name, "cls_token") != 0;
-    t->total += info->count;
+    const bool decay =
+        ndim >= 2 && strcmp(name, "pos_embed") != 0 && strcmp(name, "cls_token") != 0;
+    param_table_add(t, init, decay, ndim, shape, "%s", name);
 }
 
 #define SHAPE(...) ((const int64_t[]){__VA_ARGS__})
 
 static void build_table(Vit *vit) {
-    TableBuilder t = {0};
+    ParamTable *t = &vit->table;
     const int64_t E = vit->embed, M = vit->hidden, C = vit->classes, T = vit->table_rows,
                   d = vit->head_dim, P = vit->patch_size;
-    add_tensor(&t, INIT_FAN_IN_UNIFORM, 4, SHAPE(E, vit->channels, P, P),
+    add_tensor(t, INIT_FAN_IN_UNIFORM, 4, SHAPE(E, vit->channels, P, P),
                "patch_embed_super.proj.weight");
-    add_tensor(&t, INIT_FAN_IN_UNIFORM, 1, SHAPE(E), "patch_embed_super.proj.bias");
-    add_tensor(&t, INIT_TRUNC_NORMAL, 3, SHAPE(1, 1, E), "cls_token");
-    add_tensor(&t, INIT_TRUNC_NORMAL, 3, SHAPE(1, vit->tokens, E), "pos_embed");
+    add_tensor(t, INIT_FAN_IN_UNIFORM, 1, SHAPE(E), "patch_embed_super.proj.bias");
+    add_tensor(t, INIT_TRUNC_NORMAL, 3, SHAPE(1, 1, E), "cls_token");
+    add_tensor(t, INIT_TRUNC_NORMAL, 3, SHAPE(1, vit->tokens, E), "pos_embed");
     for (int l = 0; l < vit->depth; l++) {
-        add_tensor(&t, INIT_ONES, 1, SHAPE(E), "blocks.%d.attn_layer_norm.weight", l);
-        add_tensor(&t, INIT_ZEROS, 1, SHAPE(E), "blocks.%d.attn_layer_norm.bias", l);
-        add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(3 * E, E), "blocks.%d.attn.qkv.weight", l);
-        add_tensor(&t, INIT_ZEROS, 1, SHAPE(3 * E), "blocks.%d.attn.qkv.bias", l);
-        add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(T, d),
+        add_tensor(t, INIT_ONES, 1, SHAPE(E), "blocks.%d.attn_layer_norm.weight", l);
+        add_tensor(t, INIT_ZEROS, 1, SHAPE(E), "blocks.%d.attn_layer_norm.bias", l);
+        add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(3 * E, E), "blocks.%d.attn.qkv.weight", l);
+        add_tensor(t, INIT_ZEROS, 1, SHAPE(3 * E), "blocks.%d.attn.qkv.bias", l);
+        add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(T, d),
                    "blocks.%d.attn.rel_pos_embed_k.embeddings_table_v", l);
-        add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(T, d),
+        add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(T, d),
                    "blocks.%d.attn.rel_pos_embed_k.embeddings_table_h", l);
-        add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(T, d),
+        add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(T, d),
                    "blocks.%d.attn.rel_pos_embed_v.embeddings_table_v", l);
-        add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(T, d),
+        add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(T, d),
                    "blocks.%d.attn.rel_pos_embed_v.embeddings_table_h", l);
-        add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(E, E), "blocks.%d.attn.proj.weight", l);
-        add_tensor(&t, INIT_ZEROS, 1, SHAPE(E), "blocks.%d.attn.proj.bias", l);
-        add_tensor(&t, INIT_ONES, 1, SHAPE(E), "blocks.%d.ffn_layer_norm.weight", l);
-        add_tensor(&t, INIT_ZEROS, 1, SHAPE(E), "blocks.%d.ffn_layer_norm.bias", l);
-        add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(M, E), "blocks.%d.fc1.weight", l);
-        add_tensor(&t, INIT_ZEROS, 1, SHAPE(M), "blocks.%d.fc1.bias", l);
-        add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(E, M), "blocks.%d.fc2.weight", l);
-        add_tensor(&t, INIT_ZEROS, 1, SHAPE(E), "blocks.%d.fc2.bias", l);
+        add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(E, E), "blocks.%d.attn.proj.weight", l);
+        add_tensor(t, INIT_ZEROS, 1, SHAPE(E), "blocks.%d.attn.proj.bias", l);
+        add_tensor(t, INIT_ONES, 1, SHAPE(E), "blocks.%d.ffn_layer_norm.weight", l);
+        add_tensor(t, INIT_ZEROS, 1, SHAPE(E), "blocks.%d.ffn_layer_norm.bias", l);
+        add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(M, E), "blocks.%d.fc1.weight", l);
+        add_tensor(t, INIT_ZEROS, 1, SHAPE(M), "blocks.%d.fc1.bias", l);
+        add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(E, M), "blocks.%d.fc2.weight", l);
+        add_tensor(t, INIT_ZEROS, 1, SHAPE(E), "blocks.%d.fc2.bias", l);
     }
-    add_tensor(&t, INIT_ONES, 1, SHAPE(E), "norm.weight");
-    add_tensor(&t, INIT_ZEROS, 1, SHAPE(E), "norm.bias");
-    add_tensor(&t, INIT_TRUNC_NORMAL, 2, SHAPE(C, E), "head.weight");
-    add_tensor(&t, INIT_ZEROS, 1, SHAPE(C), "head.bias");
-    vit->tensors = t.items;
-    vit->n_tensors = t.count;
-    vit->n_params = t.total;
+    add_tensor(t, INIT_ONES, 1, SHAPE(E), "norm.weight");
+    add_tensor(t, INIT_ZEROS, 1, SHAPE(E), "norm.bias");
+    add_tensor(t, INIT_TRUNC_NORMAL, 2, SHAPE(C, E), "head.weight");
+    add_tensor(t, INIT_ZEROS, 1, SHAPE(C), "head.bias");
 }
 
 /* Points the named views at an arena laid out as the table says (same order as above). */
 static void bind_views(const Vit *vit, real *arena, VitTensors *view) {
-    const TensorInfo *t = vit->tensors;
+    const TensorInfo *t = vit->table.tensors;
     int i = 0;
 #define NEXT (arena + t[i++].offset)
     view->patch.weight = NEXT;
@@ -119,7 +97,7 @@ static void bind_views(const Vit *vit, real *arena, VitTensors *view) {
     view->head.weight = NEXT;
     view->head.bias = NEXT;
 #undef NEXT
-    if (i != vit->n_tensors) fatal_at(__FILE__, __LINE__, "tensor table and views disagree");
+    if (i != vit->table.n_tensors) fatal_at(__FILE__, __LINE__, "tensor table and views disagree");
 }
 
 /* ---- activations: what backward needs, per block, for the largest subnet and batch ---- */
@@ -140,7 +118,7 @@ struct VitActivations {
 };
 
 static VitActivations *activations_create(const Vit *vit, int batch) {
-    const Backend *be = vit->be;
+    const Backend *be = vit->table.be;
     VitActivations *a = xcalloc(1, sizeof *a);
     const size_t rows = (size_t)batch * vit->tokens, D = (size_t)vit->depth;
     const size_t E = (size_t)vit->embed, q = (size_t)vit->heads * vit->head_dim;
@@ -204,7 +182,6 @@ static VitActivations *activations_create(const Vit *vit, int batch) {
 
 Vit *vit_create(const Backend *be, const Space *space, int max_batch) {
     Vit *vit = xcalloc(1, sizeof *vit);
-    vit->be = be;
     const SupernetShape *s = &space->supernet;
     vit->embed = s->embed_dim;
     vit->depth = s->depth;
@@ -221,10 +198,9 @@ Vit *vit_create(const Backend *be, const Space *space, int max_batch) {
     vit->table_rows = 2 * space->max_relative_position + 2;
     vit->class_token_pooling = space->class_token_pooling;
     build_table(vit);
-    vit->params = be->ops->alloc(be, vit->n_params * sizeof *vit->params);
-    vit->grads = be->ops->alloc(be, vit->n_params * sizeof *vit->grads);
-    bind_views(vit, vit->params, &vit->p);
-    bind_views(vit, vit->grads, &vit->g);
+    param_table_allocate(&vit->table, be);
+    bind_views(vit, vit->table.params, &vit->p);
+    bind_views(vit, vit->table.grads, &vit->g);
     vit->max_batch = max_batch;
     vit->threads = omp_get_max_threads();
     vit->act = activations_create(vit, max_batch);
@@ -233,12 +209,10 @@ Vit *vit_create(const Backend *be, const Space *space, int max_batch) {
 
 void vit_free(Vit *vit) {
     if (!vit) return;
-    const Backend *be = vit->be;
+    const Backend *be = vit->table.be;
     if (vit->act) be->ops->free(be, vit->act->patches); /* the activation arena starts there */
     free(vit->act);
-    be->ops->free(be, vit->params);
-    be->ops->free(be, vit->grads);
-    free(vit->tensors);
+    param_table_free(&vit->table);
     free(vit);
 }
 
@@ -249,10 +223,10 @@ static uint64_t name_hash(const char *name) { /* FNV-1a */
 }
 
 void vit_init(Vit *vit, uint64_t seed) {
-    const size_t bytes = vit->n_params * sizeof *vit->params;
-    real *params = backend_host_begin(vit->be, vit->params, bytes);
-    for (int i = 0; i < vit->n_tensors; i++) {
-        const TensorInfo *t = &vit->tensors[i];
+    const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
+    real *params = backend_host_begin(vit->table.be, vit->table.params, bytes);
+    for (int i = 0; i < vit->table.n_tensors; i++) {
+        const TensorInfo *t = &vit->table.tensors[i];
         real *data = params + t->offset;
         Rng rng = rng_stream(seed, RNG_STREAM_INIT ^ name_hash(t->name));
         /* PyTorch's default convolution init: bound 1/sqrt(fan_in) for weight and bias */
@@ -277,25 +251,15 @@ void vit_init(Vit *vit, uint64_t seed) {
             data[j] = (real)x;
         }
     }
-    backend_host_end(vit->be, params, vit->params, bytes, true);
-}
-
-void vit_zero_grads(Vit *vit) {
-    vit->be->ops->zero(vit->be, vit->grads, vit->n_params * sizeof *vit->grads);
+    backend_host_end(vit->table.be, params, vit->table.params, bytes, true);
 }
 
 Vit *vit_host_copy(const Vit *vit, const Space *space) {
     Vit *host = vit_create(backend_cpu(), space, 1);
-    const size_t bytes = vit->n_params * sizeof *vit->params;
-    vit->be->ops->download(vit->be, host->params, vit->params, bytes);
-    vit->be->ops->download(vit->be, host->grads, vit->grads, bytes);
+    const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
+    vit->table.be->ops->download(vit->table.be, host->table.params, vit->table.params, bytes);
+    vit->table.be->ops->download(vit->table.be, host->table.grads, vit->table.grads, bytes);
     return host;
-}
-
-const TensorInfo *vit_find_tensor(const Vit *vit, const char *name) {
-    for (int i = 0; i < vit->n_tensors; i++)
-        if (strcmp(vit->tensors[i].name, name) == 0) return &vit->tensors[i];
-    return NULL;
 }
 
 bool vit_fits(const Vit *vit, const Arch *arch) {
@@ -367,7 +331,7 @@ static void check_call(const Vit *vit, const Arch *arch, int batch) {
 void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, const real *drop_scales,
                  real *logits) {
     check_call(vit, arch, batch);
-    const Backend *be = vit->be;
+    const Backend *be = vit->table.be;
     const BackendOps *ops = be->ops;
     VitActivations *a = vit->act;
     const VitTensors *p = &vit->p;
@@ -412,17 +376,10 @@ void vit_forward(Vit *vit, const Arch *arch, const real *images, int batch, cons
                         Es);
 }
 
-/* Gradients from `first` (inside vit->grads) to the arena's end are final for this pass. The
- * arena is laid out in build_table's order, so the backward pass finishes it from the end. */
-static void grads_ready(const Vit *vit, const real *first) {
-    if (vit->on_grads_ready)
-        vit->on_grads_ready(vit->on_grads_ready_ctx, (size_t)(first - vit->grads));
-}
-
 void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
                   const real *drop_scales) {
     check_call(vit, arch, batch);
-    const Backend *be = vit->be;
+    const Backend *be = vit->table.be;
     const BackendOps *ops = be->ops;
     VitActivations *a = vit->act;
     const VitTensors *p = &vit->p, *g = &vit->g;
@@ -439,8 +396,9 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
     ops->layernorm_backward_accumulate(be, a->d_stream, g->norm_weight, g->norm_bias, a->d_norm,
                                        x_final, final_mean, final_rstd, p->norm_weight, rows, E);
     /* blocks the subnet does not reach keep the gradients they had: final already */
-    grads_ready(vit, arch->depth < vit->depth ? g->blocks[arch->depth].attn_norm_weight
-                                              : g->norm_weight);
+    param_table_grads_ready(&vit->table, arch->depth < vit->depth
+                                             ? g->blocks[arch->depth].attn_norm_weight
+                                             : g->norm_weight);
     for (int l = arch->depth - 1; l >= 0; l--) {
         const VitBlock *w = &p->blocks[l], *gw = &g->blocks[l];
         const BlockActivations b = block_activations(a, l);
@@ -473,10 +431,10 @@ void vit_backward(Vit *vit, const Arch *arch, const real *dlogits, int batch,
         ops->layernorm_backward_accumulate(be, a->d_stream, gw->attn_norm_weight,
                                            gw->attn_norm_bias, a->d_norm, b.x, b.mean1, b.rstd1,
                                            w->attn_norm_weight, rows, E);
-        grads_ready(vit, gw->attn_norm_weight); /* the block's first tensor */
+        param_table_grads_ready(&vit->table, gw->attn_norm_weight); /* the block's first tensor */
     }
     ops->tokens_backward(be, a->d_wide, g->cls_token, g->pos_embed, a->d_stream, batch, N, E, Es);
     ops->linear_backward(be, NULL, g->patch.weight, g->patch.bias, a->d_wide, a->patches,
                          p->patch.weight, batch * vit->patches, patch_in, E, patch_in);
-    grads_ready(vit, vit->grads);
+    param_table_grads_ready(&vit->table, vit->table.grads);
 }

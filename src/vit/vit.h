@@ -10,6 +10,7 @@
 #include "arch.h"
 #include "backend.h"
 #include "kernels.h"
+#include "param_table.h"
 #include "rng.h"
 #include "space.h"
 
@@ -38,43 +39,23 @@ typedef struct {
     VitLinear head; /* [classes, E_s] */
 } VitTensors;
 
-typedef enum { INIT_ONES, INIT_ZEROS, INIT_TRUNC_NORMAL, INIT_FAN_IN_UNIFORM } TensorInit;
-
-typedef struct {
-    char name[80]; /* the reference's state_dict name: "blocks.3.attn.qkv.weight" */
-    int ndim;
-    int64_t shape[4]; /* the reference's shape */
-    size_t offset, count;
-    bool weight_decay; /* method.md §9.4 */
-    TensorInit init;
-} TensorInfo;
-
 typedef struct VitActivations VitActivations;
 
 typedef struct {
-    const Backend *be; /* where the arenas live and the ops run (outlives the Vit) */
+    /* the tensors (reference names, shapes, init, decay) and their arenas; table.be is where
+     * they live and the ops run (it outlives the Vit) */
+    ParamTable table;
     /* the supernet's dimensions */
     int embed, depth, heads, head_dim, hidden, tokens, patches, classes, channels, image_size,
         patch_size, table_rows;
     bool class_token_pooling;
 
-    int n_tensors;
-    TensorInfo *tensors;
-    size_t n_params;
-    real *params, *grads; /* arenas of n_params entries, tensor after tensor, on the backend */
-    VitTensors p, g;      /* named views into params and grads */
+    VitTensors p, g; /* named views into table.params and table.grads */
 
     int max_batch, threads; /* the activations have room for these */
     VitActivations *act;
     int max_relative_position;
 
-    /* Told during vit_backward that gradient entries [first_final, n_params) are final for
-     * this pass (their ops are queued): the end of the arena after the head and norm, then
-     * each block's start as its backward is queued, 0 at the end. The data-parallel gradient
-     * sum (mpi/grad_sync.h) starts on those entries while the earlier blocks' backward runs.
-     * NULL (vit_create's default): nobody listens. */
-    void (*on_grads_ready)(void *ctx, size_t first_final);
-    void *on_grads_ready_ctx;
 } Vit;
 
 /* A supernet of the space's shape on backend `be`, with room for batches of up to max_batch
@@ -83,11 +64,9 @@ Vit *vit_create(const Backend *be, const Space *space, int max_batch);
 void vit_free(Vit *vit);
 /* The reference's initialisation (method.md §3.2); each tensor draws from its own stream. */
 void vit_init(Vit *vit, uint64_t seed);
-void vit_zero_grads(Vit *vit);
 /* A CPU supernet (room for one image) holding copies of vit's parameters and gradients, for
  * host-side analyses of a supernet on another backend (the score tables). */
 Vit *vit_host_copy(const Vit *vit, const Space *space);
-const TensorInfo *vit_find_tensor(const Vit *vit, const char *name);
 /* Whether the architecture fits inside this supernet. */
 bool vit_fits(const Vit *vit, const Arch *arch);
 

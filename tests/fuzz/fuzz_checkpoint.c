@@ -17,9 +17,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool ok = space != NULL;
     if (ok) {
         Model *model = model_create(backend_cpu(), space, 1);
-        AdamW opt = adamw_create(model->vit, 0.9, 0.999, 1e-8, 0.05);
+        AdamW opt = adamw_create(model->table, 0.9, 0.999, 1e-8, 0.05);
         TrainState state;
-        ok = checkpoint_load(path, model->vit, &opt, &state, &err);
+        ok = checkpoint_load(path, model->table, &opt, &state, &err);
         adamw_free(&opt);
         model_free(model);
     }

@@ -271,7 +271,7 @@ static real *download(const Backend *be, const real *src, size_t n) {
  * fixed seed) and backward of the mean loss. Returns the loss sum. */
 static double train_pass(Model *model, const StepCase *sc, const real *images, const int *labels) {
     vit_init(model->vit, STEP_INIT_SEED);
-    vit_zero_grads(model->vit);
+    param_table_zero_grads(&model->vit->table);
     const Loss loss = {LOSS_CROSS_ENTROPY, labels, NULL, NULL, 0.1};
     const DropPath drop = {0.1, STEP_DROP_SEED, 0};
     const double sum = model_forward(model, &sc->arch, images, sc->batch, &loss, &drop);
@@ -279,13 +279,13 @@ static double train_pass(Model *model, const StepCase *sc, const real *images, c
     return sum;
 }
 
-/* The worst tensor of two arenas laid out as vit->tensors: each tensor's error normalised by
+/* The worst tensor of two arenas laid out as vit->table.tensors: each tensor's error normalised by
  * its own largest reference entry (*name NULL when every one agrees exactly). */
 static double worst_tensor(const Vit *vit, const real *ref, const real *got, const char **name) {
     double worst = 0;
     *name = NULL;
-    for (int i = 0; i < vit->n_tensors; i++) {
-        const TensorInfo *ti = &vit->tensors[i];
+    for (int i = 0; i < vit->table.n_tensors; i++) {
+        const TensorInfo *ti = &vit->table.tensors[i];
         const OpBuffer view = {.kind = BUF_REAL, .count = ti->count};
         const double err = buffer_error(&view, ref + ti->offset, got + ti->offset);
         if (err > worst || isnan(err)) {
@@ -299,7 +299,7 @@ static double worst_tensor(const Vit *vit, const real *ref, const real *got, con
 /* Steps per second of forward, backward and AdamW, after one untimed step; at least three
  * steps and a second. */
 static double step_rate(Model *model, const StepCase *sc, const real *images, const int *labels) {
-    AdamW opt = adamw_create(model->vit, 0.9, 0.999, 1e-8, 0.05);
+    AdamW opt = adamw_create(model->table, 0.9, 0.999, 1e-8, 0.05);
     const Backend *be = model->be;
     const Loss loss = {LOSS_CROSS_ENTROPY, labels, NULL, NULL, 0.1};
     int steps = 0;
@@ -307,10 +307,10 @@ static double step_rate(Model *model, const StepCase *sc, const real *images, co
     for (int s = -1; s < 3 || elapsed < 1.0; s++) {
         if (s == 0) start = now();
         const DropPath drop = {0.1, STEP_DROP_SEED, (uint64_t)(s + 1) * (uint64_t)sc->batch};
-        vit_zero_grads(model->vit);
+        param_table_zero_grads(&model->vit->table);
         model_forward(model, &sc->arch, images, sc->batch, &loss, &drop);
         model_backward(model, &sc->arch, sc->batch, 1.0 / sc->batch);
-        adamw_step(&opt, model->vit, 1e-4);
+        adamw_step(&opt, model->table, 1e-4);
         be->ops->sync(be);
         if (s >= 0) {
             steps++;
@@ -326,7 +326,7 @@ static void run_step(const StepCase *sc, const Pair *pair, const Options *o, Tal
     Model *ref = model_create(pair->ref, sc->space, sc->batch);
     Model *test = model_create(pair->test, sc->space, sc->batch);
     const Vit *rv = ref->vit;
-    const size_t n = rv->n_params, classes = (size_t)rv->classes;
+    const size_t n = rv->table.n_params, classes = (size_t)rv->classes;
     const size_t image = (size_t)rv->channels * rv->image_size * rv->image_size;
     real *images = xmalloc((size_t)sc->batch * image * sizeof *images);
     int *labels = xmalloc((size_t)sc->batch * sizeof *labels);
@@ -347,8 +347,8 @@ static void run_step(const StepCase *sc, const Pair *pair, const Options *o, Tal
     real *test_logits = xmalloc(n_logits * sizeof *test_logits);
     memcpy(ref_logits, model_logits(ref, sc->batch), n_logits * sizeof *ref_logits);
     memcpy(test_logits, model_logits(test, sc->batch), n_logits * sizeof *test_logits);
-    real *ref_grads = download(pair->ref, rv->grads, n);
-    real *test_grads = download(pair->test, test->vit->grads, n);
+    real *ref_grads = download(pair->ref, rv->table.grads, n);
+    real *test_grads = download(pair->test, test->vit->table.grads, n);
 
     snprintf(name, sizeof name, "%s: loss", sc->name);
     const OpBuffer scalar = {.kind = BUF_RESULT, .count = 1};
@@ -364,7 +364,7 @@ static void run_step(const StepCase *sc, const Pair *pair, const Options *o, Tal
 
     /* the same step again from the same state: bit for bit (backend.h: no atomics) */
     train_pass(test, sc, images, labels);
-    real *again = download(pair->test, test->vit->grads, n);
+    real *again = download(pair->test, test->vit->table.grads, n);
     const bool same =
         memcmp(again, test_grads, n * sizeof *again) == 0 &&
         memcmp(model_logits(test, sc->batch), test_logits, n_logits * sizeof *test_logits) == 0;
@@ -374,13 +374,13 @@ static void run_step(const StepCase *sc, const Pair *pair, const Options *o, Tal
     /* AdamW from the reference's gradients on both: with each backend's own, entries whose
      * gradient is within rounding of zero could move by lr in opposite directions (the first
      * step moves every entry by about lr sign(g)), which says nothing about either backend */
-    pair->test->ops->upload(pair->test, test->vit->grads, ref_grads, n * sizeof *ref_grads);
-    AdamW ref_opt = adamw_create(rv, 0.9, 0.999, 1e-8, 0.05);
-    AdamW test_opt = adamw_create(test->vit, 0.9, 0.999, 1e-8, 0.05);
-    adamw_step(&ref_opt, ref->vit, 1e-3);
-    adamw_step(&test_opt, test->vit, 1e-3);
-    const real *ref_arenas[3] = {rv->params, ref_opt.m, ref_opt.v};
-    const real *test_arenas[3] = {test->vit->params, test_opt.m, test_opt.v};
+    pair->test->ops->upload(pair->test, test->vit->table.grads, ref_grads, n * sizeof *ref_grads);
+    AdamW ref_opt = adamw_create(&rv->table, 0.9, 0.999, 1e-8, 0.05);
+    AdamW test_opt = adamw_create(test->table, 0.9, 0.999, 1e-8, 0.05);
+    adamw_step(&ref_opt, ref->table, 1e-3);
+    adamw_step(&test_opt, test->table, 1e-3);
+    const real *ref_arenas[3] = {rv->table.params, ref_opt.m, ref_opt.v};
+    const real *test_arenas[3] = {test->vit->table.params, test_opt.m, test_opt.v};
     static const char *const arena_names[3] = {"params", "m", "v"};
     double update_err = 0;
     char update_where[112] = "";
