@@ -1,8 +1,8 @@
 /* Choosing and opening a backend (backend.h); host views of backend memory. */
 #include "backend.h"
 
+#include "cpu_context.h"
 #include "error.h"
-#include "gemm_bf16.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -82,17 +82,18 @@ bool backend_open(Backend *be, const char *device, const char *precision, char *
                       "bf16");
     *be = *backend_cpu();
     char bf16_missing[96] = "";
-    if (p == PRECISION_BF16) { /* without AVX512-BF16 the same run in fp32: slower, never wrong */
-        be->ctx = cpu_bf16_open(bf16_missing, sizeof bf16_missing);
-        if (be->ctx) be->precision = PRECISION_BF16;
-    }
+    /* without AVX512-BF16 a bf16 run is the same run in fp32: slower, never wrong */
+    CpuContext *ctx = cpu_context_open(p == PRECISION_BF16, bf16_missing, sizeof bf16_missing);
+    be->ctx = ctx;
+    if (ctx->bf16) be->precision = PRECISION_BF16;
     char reasons[384] = ""; /* why this is not the backend or precision asked for */
     if (bf16_missing[0]) snprintf(reasons, sizeof reasons, "bf16 asked, but %s", bf16_missing);
     if (is_auto && fallback[0])
         snprintf(reasons + strlen(reasons), sizeof reasons - strlen(reasons), "%s%s",
                  reasons[0] ? "; " : "", fallback);
-    snprintf(be->name, sizeof be->name, "cpu, %s%s%s%s", be->ctx ? "bf16" : "fp32",
-             reasons[0] ? " (" : "", reasons, reasons[0] ? ")" : "");
+    snprintf(be->name, sizeof be->name, "cpu, %s%s%s%s",
+             be->precision == PRECISION_BF16 ? "bf16" : "fp32", reasons[0] ? " (" : "", reasons,
+             reasons[0] ? ")" : "");
     return true;
 }
 
@@ -100,7 +101,7 @@ void backend_close(Backend *be) {
 #if defined(PRENAS_HAVE_CUDA) && !defined(PRENAS_REAL_DOUBLE)
     if (be->kind == DEVICE_CUDA) cuda_backend_close(be);
 #endif
-    if (be->kind == DEVICE_CPU) cpu_bf16_close(be->ctx);
+    if (be->kind == DEVICE_CPU) cpu_context_close(be->ctx);
     be->ctx = NULL;
 }
 

@@ -10,10 +10,11 @@
  * model API over CPU and CUDA files.
  *
  * Every compute op has the signature and meaning of its CPU version in kernels.h with the
- * backend first; shapes and conventions are documented there. Pointers are backend memory:
- * on the CPU, host memory; on CUDA, device memory. Ops run in order on the backend's stream;
- * the ops that return a value to the host (`sum`, `sum_squares`, `count_nonfinite`, the
- * proxies' sums) wait for it, `download` waits for everything before it.
+ * backend first; shapes and conventions are documented there. A backend may leave an op
+ * family out (a NULL entry): the CNN family's ops exist on the CPU only for now. Pointers are
+ * backend memory: on the CPU, host memory; on CUDA, device memory. Ops run in order on the
+ * backend's stream; the ops that return a value to the host (`sum`, `sum_squares`,
+ * `count_nonfinite`, the proxies' sums) wait for it, `download` waits for everything before it.
  *
  * Determinism: every reduction is done in a fixed order on both backends (no atomics), so a
  * run repeats bit-exactly on the same backend and machine, and resumes bit-exactly. */
@@ -45,13 +46,15 @@ struct Backend {
     int device;     /* GPU ordinal; -1 on the CPU */
     char name[256]; /* what was chosen, for the log: "cuda:0 (NVIDIA H200, sm_90), tf32" */
     const BackendOps *ops;
-    void *ctx; /* the backend's own state (CUDA: stream, cuBLASLt handle, workspaces) */
+    void *ctx; /* the backend's own state (CUDA: stream, cuBLASLt handle, workspaces; CPU:
+                * kernels/cpu/cpu_context.h, NULL for backend_cpu()) */
 };
 
 /* ---- choosing a backend ---- */
 
 /* The CPU backend: no state, never fails; shared by code that has no device choice (tests,
- * weight conversion). Constant, so it is not global mutable state. */
+ * weight conversion). Constant, so it is not global mutable state; without a context, its
+ * convolutions make their oneDNN primitives per call (backend_open("cpu") keeps them). */
 const Backend *backend_cpu(void);
 
 /* Opens the backend named by `device` ("auto", "cpu", "cuda") at `precision` ("fp32", "tf32",
@@ -76,7 +79,7 @@ const char *backend_device_name(const Backend *be);
 
 /* ---- the op set ---- */
 
-#include "kernels.h" /* AttentionShape, AdamWStep */
+#include "kernels.h" /* AttentionShape, AdamWStep, ConvShape, BatchNormShape */
 
 /* One tensor of an arena for the optimiser: its entries and whether it is decayed. */
 typedef struct {
@@ -140,6 +143,42 @@ struct BackendOps {
                                const real *probs, const real *q, const real *k, const real *v,
                                const real *key_v, const real *key_h, const real *value_v,
                                const real *value_h, real *workspace, const AttentionShape *shape);
+
+    /* The CNN family (kernels.h, the oneDNN table of the context standing in for its cache
+     * argument). CPU only for now: on CUDA (cuDNN to come) these are NULL, so a caller must
+     * check before it calls (prenas-op-parity reports the family as not implemented on that
+     * backend and skips its cases), and a CNN model refuses a backend without them. */
+    void (*conv2d_forward)(const Backend *, real *y, const real *x, const real *w,
+                           const ConvShape *s);
+    void (*conv2d_backward)(const Backend *, real *dx, real *dw, const real *dy, const real *x,
+                            const real *w, const ConvShape *s);
+    void (*batchnorm_forward_train)(const Backend *, real *y, real *mean, real *rstd,
+                                    real *running_mean, real *running_var, const real *x,
+                                    const real *gamma, const real *beta, const BatchNormShape *s,
+                                    double momentum);
+    void (*batchnorm_recalibrate)(const Backend *, real *y, real *mean, real *rstd,
+                                  real *running_mean, real *running_var, const real *x,
+                                  const real *gamma, const real *beta, const BatchNormShape *s,
+                                  int batches_seen);
+    void (*batchnorm_forward_eval)(const Backend *, real *y, const real *x, const real *gamma,
+                                   const real *beta, const real *running_mean,
+                                   const real *running_var, const BatchNormShape *s);
+    void (*batchnorm_backward)(const Backend *, real *dx, real *dgamma, real *dbeta, const real *dy,
+                               const real *x, const real *mean, const real *rstd, const real *gamma,
+                               const BatchNormShape *s);
+    void (*silu_forward)(const Backend *, real *y, const real *x, size_t n);
+    void (*silu_backward)(const Backend *, real *dx, const real *dy, const real *x, size_t n);
+    void (*relu6_forward)(const Backend *, real *y, const real *x, size_t n);
+    void (*relu6_backward)(const Backend *, real *dx, const real *dy, const real *x, size_t n);
+    void (*global_avg_pool_forward)(const Backend *, real *y, const real *x, int batch,
+                                    int channels, int spatial);
+    void (*global_avg_pool_backward)(const Backend *, real *dx, const real *dy, int batch,
+                                     int channels, int spatial);
+    void (*channel_scale_forward)(const Backend *, real *y, const real *x, const real *gate,
+                                  int batch, int channels, int spatial);
+    void (*channel_scale_backward)(const Backend *, real *dx, real *dgate, const real *dy,
+                                   const real *x, const real *gate, int batch, int channels,
+                                   int spatial);
 
     void (*residual_forward)(const Backend *, real *out, const real *x, const real *branch,
                              const real *sample_scale, int batch, int rows_per_sample, int dim);

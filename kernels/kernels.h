@@ -1,9 +1,10 @@
 #ifndef PRENAS_KERNELS_H
 #define PRENAS_KERNELS_H
 
-/* The op set of the ViT supernet (design.md §3, method.md §3). Every op is a pair of plain
- * functions on arrays of `real`, forward and backward; the CUDA backend has the same
- * signatures. Shapes are in comments as [rows, columns]; matrices are row-major.
+/* The op set of the supernets (design.md §3): the ViT's (method.md §3) and, below, the CNN's
+ * (method.md §13). Every op is a pair of plain functions on arrays of `real`, forward and
+ * backward; the CUDA backend has the same signatures (the CNN's to come). Shapes are in
+ * comments as [rows, columns]; matrices are row-major.
  *
  * Backward conventions: parameter gradients (dw, db, dgamma, tables) are ACCUMULATED (+=),
  * so a step's gradients can come from several passes; input gradients are OVERWRITTEN,
@@ -127,6 +128,99 @@ typedef struct {
 /* Decoupled AdamW (method.md §9.4) on n entries: p *= 1 - lr wd, then
  * p -= lr (m / bc1) / (sqrt(v / bc2) + eps). */
 void adamw_update(real *param, const real *grad, real *m, real *v, size_t n, const AdamWStep *s);
+
+/* ---- the CNN family (BigNAS MBConv, method.md §13): convolution, batch norm, activations ----
+ *
+ * Maps are NCHW, PyTorch's layout: x[b, c, y, x] at ((b * channels + c) * height + y) * width
+ * + x. A subnet's parameters are views of the supernet's (BigNAS weight sharing): the leading
+ * channels of every per-channel array, and of a convolution weight the leading output and
+ * input channels and the centred k x k crop of its K x K kernel. Input gradients are
+ * OVERWRITTEN and parameter gradients ACCUMULATED into the supernet-shaped gradient arrays, as
+ * above; entries of those arrays outside the view are never written. */
+
+/* oneDNN primitives kept per shape (kernels/cpu/primitives.h); the CPU backend's context holds
+ * a table. NULL: the primitives are made for the call alone (same results, slower). The plain
+ * loops (the double build, PRENAS_NO_DNNL) ignore it. */
+typedef struct CpuPrimitives CpuPrimitives;
+
+/* A convolution without bias (batch norm follows every one), padding k/2 on every side, from
+ * x [batch, in_channels, height, width] to y [batch, out_channels, out_h, out_w]
+ * (conv_output_size). The weight is the supernet's [Cout_max, weight_in, K, K], K =
+ * weight_kernel; the subnet's is its leading out_channels rows, leading in_channels of
+ * weight_in, and the centre k x k (offset (K - k) / 2 on both axes: BigNAS kernel sharing).
+ * depthwise: groups = in_channels = out_channels, weight [C_max, 1, K, K] (weight_in 1);
+ * otherwise groups = 1 (k x k and pointwise). */
+typedef struct {
+    int batch, height, width;
+    int in_channels, out_channels;
+    int kernel, stride; /* odd k <= weight_kernel, K - k even; stride 1 or 2 */
+    bool depthwise;
+    int weight_in, weight_kernel;
+} ConvShape;
+
+/* floor((size + 2 (k / 2) - k) / stride) + 1, as PyTorch's Conv2d with padding k / 2. */
+int conv_output_size(int size, int kernel, int stride);
+/* y = conv(x, W view) (overwritten). */
+void conv2d_forward(CpuPrimitives *cache, real *y, const real *x, const real *w,
+                    const ConvShape *s);
+/* dx = conv_transpose(dy, W view) (overwritten; skipped when dx is NULL: the stem's input);
+ * dw[view] += the weight gradient. */
+void conv2d_backward(CpuPrimitives *cache, real *dx, real *dw, const real *dy, const real *x,
+                     const real *w, const ConvShape *s);
+
+/* Batch normalisation over x [batch, channels, height, width] per channel (PyTorch's
+ * BatchNorm2d): gamma, beta, running_mean and running_var are the leading `channels` entries
+ * of the supernet's C_max-long arrays. eps: PyTorch's default is 1e-5. */
+typedef struct {
+    int batch, channels, height, width;
+    double eps;
+} BatchNormShape;
+
+/* Training mode: per-channel mean and biased variance over batch x height x width,
+ * y = (x - mean) rstd gamma + beta with rstd = 1/sqrt(var + eps); saves mean and rstd
+ * [channels] for the backward. Running statistics (skipped when running_mean is NULL), as
+ * PyTorch: running = (1 - momentum) running + momentum batch, the variance unbiased (times
+ * M / (M - 1), M = batch x height x width) in running_var. */
+void batchnorm_forward_train(real *y, real *mean, real *rstd, real *running_mean, real *running_var,
+                             const real *x, const real *gamma, const real *beta,
+                             const BatchNormShape *s, double momentum);
+/* Recalibration of a subnet's statistics before it is evaluated (BigNAS; PyTorch's
+ * momentum=None): the training forward with a cumulative average, running += (batch - running)
+ * / (batches_seen + 1), so that after n batches the running statistics are the mean of the n
+ * batches' (the first batch replaces what was there). */
+void batchnorm_recalibrate(real *y, real *mean, real *rstd, real *running_mean, real *running_var,
+                           const real *x, const real *gamma, const real *beta,
+                           const BatchNormShape *s, int batches_seen);
+/* Inference: y = (x - running_mean) / sqrt(running_var + eps) gamma + beta. */
+void batchnorm_forward_eval(real *y, const real *x, const real *gamma, const real *beta,
+                            const real *running_mean, const real *running_var,
+                            const BatchNormShape *s);
+/* Backward of the training forward: with xhat = (x - mean) rstd, M = batch x height x width,
+ * dx = rstd gamma (dy - mean(dy) - xhat mean(dy xhat)) (overwritten), dgamma += sum dy xhat,
+ * dbeta += sum dy. */
+void batchnorm_backward(real *dx, real *dgamma, real *dbeta, const real *dy, const real *x,
+                        const real *mean, const real *rstd, const real *gamma,
+                        const BatchNormShape *s);
+
+/* SiLU (swish), x sigmoid(x), and ReLU6, min(max(x, 0), 6) (PyTorch's hardtanh(0, 6): its
+ * gradient is dy where 0 < x < 6, else 0), on n entries; dx overwritten. */
+void silu_forward(CpuPrimitives *cache, real *y, const real *x, size_t n);
+void silu_backward(CpuPrimitives *cache, real *dx, const real *dy, const real *x, size_t n);
+void relu6_forward(CpuPrimitives *cache, real *y, const real *x, size_t n);
+void relu6_backward(CpuPrimitives *cache, real *dx, const real *dy, const real *x, size_t n);
+
+/* Global average pooling, x [batch, channels, spatial] -> y [batch, channels] (PyTorch's
+ * adaptive_avg_pool2d(x, 1) with spatial = height x width); dx = dy / spatial (overwritten). */
+void global_avg_pool_forward(real *y, const real *x, int batch, int channels, int spatial);
+void global_avg_pool_backward(real *dx, const real *dy, int batch, int channels, int spatial);
+
+/* Squeeze-and-excitation's gating: y[b, c, :] = x[b, c, :] sigmoid(gate[b, c]) on
+ * x [batch, channels, spatial], gate [batch, channels]; backward dx and dgate (both inputs are
+ * activations: overwritten). */
+void channel_scale_forward(real *y, const real *x, const real *gate, int batch, int channels,
+                           int spatial);
+void channel_scale_backward(real *dx, real *dgate, const real *dy, const real *x, const real *gate,
+                            int batch, int channels, int spatial);
 
 /* ---- reductions (zero-cost proxies) ---- */
 

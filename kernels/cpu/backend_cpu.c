@@ -1,9 +1,11 @@
 /* The CPU backend: host memory and the reference ops of kernels.h behind the op table of
- * backend.h. The ops are the kernels' own functions with the (unused) backend first; the
- * arena-wide reductions keep the fixed OpenMP order the trainer used before the backend
+ * backend.h. The ops are the kernels' own functions with the backend first, which they use
+ * only for its context (cpu_context.h: bf16 products, the oneDNN primitives kept per shape);
+ * the arena-wide reductions keep the fixed OpenMP order the trainer used before the backend
  * existed, so CPU runs repeat bit-exactly for a given thread count. */
 #include "backend.h"
 
+#include "cpu_context.h"
 #include "error.h"
 #include "gemm_bf16.h"
 #include "kernels.h"
@@ -12,6 +14,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+CpuContext *cpu_context_open(bool want_bf16, char *why, size_t why_size) {
+    CpuContext *ctx = xcalloc(1, sizeof *ctx);
+    ctx->primitives = cpu_primitives_open();
+    if (want_bf16) ctx->bf16 = cpu_bf16_open(why, why_size);
+    return ctx;
+}
+
+void cpu_context_close(CpuContext *ctx) {
+    if (!ctx) return;
+    cpu_primitives_close(ctx->primitives);
+    cpu_bf16_close(ctx->bf16);
+    free(ctx);
+}
+
+/* The context's parts; backend_cpu() has none. */
+static CpuPrimitives *primitives(const Backend *be) {
+    return be->ctx ? ((CpuContext *)be->ctx)->primitives : NULL;
+}
+#ifdef CPU_BF16_PRODUCTS
+static CpuBf16 *bf16(const Backend *be) {
+    return be->ctx ? ((CpuContext *)be->ctx)->bf16 : NULL;
+}
+#endif
 
 static void *cpu_alloc(const Backend *be, size_t bytes) {
     (void)be;
@@ -41,13 +67,13 @@ static double cpu_time_ms(const Backend *be, void (*work)(void *), void *arg) {
     return 1e3 * (double)(t1.tv_sec - t0.tv_sec) + 1e-6 * (double)(t1.tv_nsec - t0.tv_nsec);
 }
 
-/* At bf16 (be->ctx set: backend_cpu_bf16) the products go through gemm_bf16.h; a product
+/* At bf16 (a context with bf16 products) the products go through gemm_bf16.h; a product
  * scaled other than C = op(A) op(B) (+ C), which the engine does not use, stays fp32. */
 static void cpu_gemm(const Backend *be, bool ta, bool tb, int m, int n, int k, real alpha,
                      const real *a, int lda, const real *b, int ldb, real beta, real *c, int ldc) {
 #ifdef CPU_BF16_PRODUCTS
-    if (be->ctx && alpha == 1 && (beta == 0 || beta == 1)) {
-        gemm_bf16(be->ctx, ta, tb, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
+    if (bf16(be) && alpha == 1 && (beta == 0 || beta == 1)) {
+        gemm_bf16(bf16(be), ta, tb, m, n, k, a, lda, b, ldb, beta == 1, c, ldc);
         return;
     }
 #endif
@@ -57,8 +83,8 @@ static void cpu_gemm(const Backend *be, bool ta, bool tb, int m, int n, int k, r
 static void cpu_linear_forward(const Backend *be, real *y, const real *x, const real *w,
                                const real *b, int rows, int in, int out, int ldw) {
 #ifdef CPU_BF16_PRODUCTS
-    if (be->ctx) {
-        linear_forward_bf16(be->ctx, y, x, w, b, rows, in, out, ldw);
+    if (bf16(be)) {
+        linear_forward_bf16(bf16(be), y, x, w, b, rows, in, out, ldw);
         return;
     }
 #endif
@@ -68,8 +94,8 @@ static void cpu_linear_forward(const Backend *be, real *y, const real *x, const 
 static void cpu_linear_backward(const Backend *be, real *dx, real *dw, real *db, const real *dy,
                                 const real *x, const real *w, int rows, int in, int out, int ldw) {
 #ifdef CPU_BF16_PRODUCTS
-    if (be->ctx) {
-        linear_backward_bf16(be->ctx, dx, dw, db, dy, x, w, rows, in, out, ldw);
+    if (bf16(be)) {
+        linear_backward_bf16(bf16(be), dx, dw, db, dy, x, w, rows, in, out, ldw);
         return;
     }
 #endif
@@ -153,6 +179,76 @@ static void cpu_attention_backward(const Backend *be, real *dq, real *dk, real *
     (void)be;
     attention_backward(dq, dk, dv, dkey_v, dkey_h, dvalue_v, dvalue_h, dout, probs, q, k, v, key_v,
                        key_h, value_v, value_h, workspace, shape);
+}
+static void cpu_conv2d_forward(const Backend *be, real *y, const real *x, const real *w,
+                               const ConvShape *s) {
+    conv2d_forward(primitives(be), y, x, w, s);
+}
+static void cpu_conv2d_backward(const Backend *be, real *dx, real *dw, const real *dy,
+                                const real *x, const real *w, const ConvShape *s) {
+    conv2d_backward(primitives(be), dx, dw, dy, x, w, s);
+}
+static void cpu_batchnorm_forward_train(const Backend *be, real *y, real *mean, real *rstd,
+                                        real *running_mean, real *running_var, const real *x,
+                                        const real *gamma, const real *beta,
+                                        const BatchNormShape *s, double momentum) {
+    (void)be;
+    batchnorm_forward_train(y, mean, rstd, running_mean, running_var, x, gamma, beta, s, momentum);
+}
+static void cpu_batchnorm_recalibrate(const Backend *be, real *y, real *mean, real *rstd,
+                                      real *running_mean, real *running_var, const real *x,
+                                      const real *gamma, const real *beta, const BatchNormShape *s,
+                                      int batches_seen) {
+    (void)be;
+    batchnorm_recalibrate(y, mean, rstd, running_mean, running_var, x, gamma, beta, s,
+                          batches_seen);
+}
+static void cpu_batchnorm_forward_eval(const Backend *be, real *y, const real *x, const real *gamma,
+                                       const real *beta, const real *running_mean,
+                                       const real *running_var, const BatchNormShape *s) {
+    (void)be;
+    batchnorm_forward_eval(y, x, gamma, beta, running_mean, running_var, s);
+}
+static void cpu_batchnorm_backward(const Backend *be, real *dx, real *dgamma, real *dbeta,
+                                   const real *dy, const real *x, const real *mean,
+                                   const real *rstd, const real *gamma, const BatchNormShape *s) {
+    (void)be;
+    batchnorm_backward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, s);
+}
+static void cpu_silu_forward(const Backend *be, real *y, const real *x, size_t n) {
+    silu_forward(primitives(be), y, x, n);
+}
+static void cpu_silu_backward(const Backend *be, real *dx, const real *dy, const real *x,
+                              size_t n) {
+    silu_backward(primitives(be), dx, dy, x, n);
+}
+static void cpu_relu6_forward(const Backend *be, real *y, const real *x, size_t n) {
+    relu6_forward(primitives(be), y, x, n);
+}
+static void cpu_relu6_backward(const Backend *be, real *dx, const real *dy, const real *x,
+                               size_t n) {
+    relu6_backward(primitives(be), dx, dy, x, n);
+}
+static void cpu_global_avg_pool_forward(const Backend *be, real *y, const real *x, int batch,
+                                        int channels, int spatial) {
+    (void)be;
+    global_avg_pool_forward(y, x, batch, channels, spatial);
+}
+static void cpu_global_avg_pool_backward(const Backend *be, real *dx, const real *dy, int batch,
+                                         int channels, int spatial) {
+    (void)be;
+    global_avg_pool_backward(dx, dy, batch, channels, spatial);
+}
+static void cpu_channel_scale_forward(const Backend *be, real *y, const real *x, const real *gate,
+                                      int batch, int channels, int spatial) {
+    (void)be;
+    channel_scale_forward(y, x, gate, batch, channels, spatial);
+}
+static void cpu_channel_scale_backward(const Backend *be, real *dx, real *dgate, const real *dy,
+                                       const real *x, const real *gate, int batch, int channels,
+                                       int spatial) {
+    (void)be;
+    channel_scale_backward(dx, dgate, dy, x, gate, batch, channels, spatial);
 }
 static void cpu_residual_forward(const Backend *be, real *out, const real *x, const real *branch,
                                  const real *sample_scale, int batch, int rows_per_sample,
@@ -281,6 +377,20 @@ static const BackendOps cpu_ops = {
     .attention_workspace_size = cpu_attention_workspace_size,
     .attention_forward = cpu_attention_forward,
     .attention_backward = cpu_attention_backward,
+    .conv2d_forward = cpu_conv2d_forward,
+    .conv2d_backward = cpu_conv2d_backward,
+    .batchnorm_forward_train = cpu_batchnorm_forward_train,
+    .batchnorm_recalibrate = cpu_batchnorm_recalibrate,
+    .batchnorm_forward_eval = cpu_batchnorm_forward_eval,
+    .batchnorm_backward = cpu_batchnorm_backward,
+    .silu_forward = cpu_silu_forward,
+    .silu_backward = cpu_silu_backward,
+    .relu6_forward = cpu_relu6_forward,
+    .relu6_backward = cpu_relu6_backward,
+    .global_avg_pool_forward = cpu_global_avg_pool_forward,
+    .global_avg_pool_backward = cpu_global_avg_pool_backward,
+    .channel_scale_forward = cpu_channel_scale_forward,
+    .channel_scale_backward = cpu_channel_scale_backward,
     .residual_forward = cpu_residual_forward,
     .residual_backward = cpu_residual_backward,
     .soft_targets = cpu_soft_targets,

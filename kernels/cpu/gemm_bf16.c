@@ -2,9 +2,10 @@
  *
  * oneDNN 2.6 has no BLAS-style bf16 entry point, and creating a matmul primitive costs far
  * more than running one of the engine's products, so primitives are made once per product
- * shape and kept in a small table (a training run meets a few dozen shapes: the preferred
- * subnets' layer widths times forward and backward). Operands are rounded into contiguous
- * scratch, so a shape's key is its sizes, transpositions and the output's row stride. */
+ * shape and kept in a table of plans (primitives.h; a training run meets a few dozen shapes:
+ * the preferred subnets' layer widths times forward and backward). Operands are rounded into
+ * contiguous scratch, so a shape's key is its sizes, transpositions and the output's row
+ * stride. */
 #include "gemm_bf16.h"
 
 #include "error.h"
@@ -24,17 +25,9 @@ void cpu_bf16_close(CpuBf16 *ctx) {
     (void)ctx;
 }
 #else
-#include <dnnl.h>
+#include "primitives.h" /* CHECK_DNNL, dnnl.h */
 
-#define CHECK_DNNL(call)                                                                           \
-    do {                                                                                           \
-        const dnnl_status_t dnnl_rc_ = (call);                                                     \
-        if (dnnl_rc_ != dnnl_success)                                                              \
-            fatal_at(__FILE__, __LINE__, "oneDNN call failed (status %d): %s", (int)dnnl_rc_,      \
-                     #call);                                                                       \
-    } while (0)
-
-enum { PLANS = 256, SCRATCH = 3 };
+enum { SCRATCH = 3 };
 
 /* A product's shape. A is stored m x k (k x m when trans_a), B k x n (n x k when trans_b),
  * both contiguous bf16; C is m x n fp32 with row stride ldc. */
@@ -43,17 +36,11 @@ typedef struct {
     bool trans_a, trans_b, bias, accumulate;
 } Shape;
 
-typedef struct {
-    Shape shape;
-    dnnl_primitive_t primitive;
-    dnnl_memory_t src, weights, bias, dst;
-} Plan;
+/* A matmul plan's memory slots (primitives.h); its step 0 is the matmul. */
+enum { MM_SRC, MM_WEIGHTS, MM_DST, MM_BIAS };
 
 struct CpuBf16 {
-    dnnl_engine_t engine;
-    dnnl_stream_t stream;
-    Plan plans[PLANS];
-    int count, next_evicted;
+    CpuPrimitives *plans; /* the matmul primitives, one per product shape */
     uint16_t *scratch[SCRATCH];
     size_t capacity[SCRATCH];
 };
@@ -65,35 +52,19 @@ CpuBf16 *cpu_bf16_open(char *why, size_t why_size) {
         return NULL;
     }
     CpuBf16 *ctx = xcalloc(1, sizeof *ctx);
-    CHECK_DNNL(dnnl_engine_create(&ctx->engine, dnnl_cpu, 0));
-    CHECK_DNNL(dnnl_stream_create(&ctx->stream, ctx->engine, dnnl_stream_default_flags));
+    ctx->plans = cpu_primitives_open();
     return ctx;
-}
-
-static void plan_destroy(Plan *p) {
-    CHECK_DNNL(dnnl_primitive_destroy(p->primitive));
-    CHECK_DNNL(dnnl_memory_destroy(p->src));
-    CHECK_DNNL(dnnl_memory_destroy(p->weights));
-    CHECK_DNNL(dnnl_memory_destroy(p->dst));
-    if (p->bias) CHECK_DNNL(dnnl_memory_destroy(p->bias));
 }
 
 void cpu_bf16_close(CpuBf16 *ctx) {
     if (!ctx) return;
-    for (int i = 0; i < ctx->count; i++) plan_destroy(&ctx->plans[i]);
+    cpu_primitives_close(ctx->plans);
     for (int i = 0; i < SCRATCH; i++) free(ctx->scratch[i]);
-    CHECK_DNNL(dnnl_stream_destroy(ctx->stream));
-    CHECK_DNNL(dnnl_engine_destroy(ctx->engine));
     free(ctx);
 }
 
-static bool same_shape(const Shape *a, const Shape *b) {
-    return a->m == b->m && a->n == b->n && a->k == b->k && a->ldc == b->ldc &&
-           a->trans_a == b->trans_a && a->trans_b == b->trans_b && a->bias == b->bias &&
-           a->accumulate == b->accumulate;
-}
-
-static void plan_create(CpuBf16 *ctx, Plan *p, const Shape *s) {
+static void make_plan(DnnlPlan *p, dnnl_engine_t engine, const void *arg) {
+    const Shape *s = arg;
     const dnnl_dims_t a_dims = {s->m, s->k}, b_dims = {s->k, s->n}, c_dims = {s->m, s->n};
     const dnnl_dims_t a_strides = {s->trans_a ? 1 : s->k, s->trans_a ? s->m : 1};
     const dnnl_dims_t b_strides = {s->trans_b ? 1 : s->n, s->trans_b ? s->k : 1};
@@ -112,49 +83,35 @@ static void plan_create(CpuBf16 *ctx, Plan *p, const Shape *s) {
     if (s->accumulate) CHECK_DNNL(dnnl_post_ops_append_sum(post_ops, 1.0f));
     CHECK_DNNL(dnnl_primitive_attr_set_post_ops(attr, post_ops));
     dnnl_primitive_desc_t pd;
-    CHECK_DNNL(dnnl_primitive_desc_create(&pd, &desc, attr, ctx->engine, NULL));
-    CHECK_DNNL(dnnl_primitive_create(&p->primitive, pd));
+    CHECK_DNNL(dnnl_primitive_desc_create(&pd, &desc, attr, engine, NULL));
+    CHECK_DNNL(dnnl_primitive_create(&p->step[0], pd));
     CHECK_DNNL(dnnl_primitive_desc_destroy(pd));
     CHECK_DNNL(dnnl_post_ops_destroy(post_ops));
     CHECK_DNNL(dnnl_primitive_attr_destroy(attr));
-    CHECK_DNNL(dnnl_memory_create(&p->src, &a_md, ctx->engine, DNNL_MEMORY_NONE));
-    CHECK_DNNL(dnnl_memory_create(&p->weights, &b_md, ctx->engine, DNNL_MEMORY_NONE));
-    CHECK_DNNL(dnnl_memory_create(&p->dst, &c_md, ctx->engine, DNNL_MEMORY_NONE));
-    p->bias = NULL;
-    if (s->bias) CHECK_DNNL(dnnl_memory_create(&p->bias, &bias_md, ctx->engine, DNNL_MEMORY_NONE));
-    p->shape = *s;
-}
-
-static Plan *plan_for(CpuBf16 *ctx, const Shape *s) {
-    for (int i = 0; i < ctx->count; i++)
-        if (same_shape(&ctx->plans[i].shape, s)) return &ctx->plans[i];
-    Plan *p;
-    if (ctx->count < PLANS) {
-        p = &ctx->plans[ctx->count++];
-    } else { /* more shapes than a run should meet: replace the oldest, round robin */
-        p = &ctx->plans[ctx->next_evicted];
-        ctx->next_evicted = (ctx->next_evicted + 1) % PLANS;
-        plan_destroy(p);
-    }
-    plan_create(ctx, p, s);
-    return p;
+    CHECK_DNNL(dnnl_memory_create(&p->memory[MM_SRC], &a_md, engine, DNNL_MEMORY_NONE));
+    CHECK_DNNL(dnnl_memory_create(&p->memory[MM_WEIGHTS], &b_md, engine, DNNL_MEMORY_NONE));
+    CHECK_DNNL(dnnl_memory_create(&p->memory[MM_DST], &c_md, engine, DNNL_MEMORY_NONE));
+    if (s->bias)
+        CHECK_DNNL(dnnl_memory_create(&p->memory[MM_BIAS], &bias_md, engine, DNNL_MEMORY_NONE));
 }
 
 static void matmul(CpuBf16 *ctx, const Shape *s, const uint16_t *a, const uint16_t *b,
                    const float *bias, float *c) {
-    Plan *p = plan_for(ctx, s);
-    CHECK_DNNL(dnnl_memory_set_data_handle(p->src, (void *)a));
-    CHECK_DNNL(dnnl_memory_set_data_handle(p->weights, (void *)b));
-    CHECK_DNNL(dnnl_memory_set_data_handle(p->dst, c));
-    dnnl_exec_arg_t args[4] = {
-        {DNNL_ARG_SRC, p->src}, {DNNL_ARG_WEIGHTS, p->weights}, {DNNL_ARG_DST, p->dst}};
+    const int64_t key[PLAN_KEY] = {PLAN_MATMUL_BF16, s->m,       s->n,    s->k,         s->ldc,
+                                   s->trans_a,       s->trans_b, s->bias, s->accumulate};
+    DnnlPlan *p = cpu_plan(ctx->plans, key, make_plan, s);
+    CHECK_DNNL(dnnl_memory_set_data_handle(p->memory[MM_SRC], (void *)a));
+    CHECK_DNNL(dnnl_memory_set_data_handle(p->memory[MM_WEIGHTS], (void *)b));
+    CHECK_DNNL(dnnl_memory_set_data_handle(p->memory[MM_DST], c));
+    dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, p->memory[MM_SRC]},
+                               {DNNL_ARG_WEIGHTS, p->memory[MM_WEIGHTS]},
+                               {DNNL_ARG_DST, p->memory[MM_DST]}};
     int nargs = 3;
     if (s->bias) {
-        CHECK_DNNL(dnnl_memory_set_data_handle(p->bias, (void *)bias));
-        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, p->bias};
+        CHECK_DNNL(dnnl_memory_set_data_handle(p->memory[MM_BIAS], (void *)bias));
+        args[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_BIAS, p->memory[MM_BIAS]};
     }
-    CHECK_DNNL(dnnl_primitive_execute(p->primitive, ctx->stream, nargs, args));
-    CHECK_DNNL(dnnl_stream_wait(ctx->stream));
+    cpu_plan_run(ctx->plans, p->step[0], nargs, args);
 }
 
 /* Scratch buffer `slot` holding the rows x cols matrix x (row stride ld) rounded to bf16. */

@@ -153,6 +153,8 @@ constexpr BackendOps make_ops() {
     o.count_nonfinite = cuda_count_nonfinite;
     o.sum_abs_product = cuda_sum_abs_product;
     o.sum_abs = cuda_sum_abs;
+    // The CNN family (conv2d_*, batchnorm_*, silu_*, relu6_*, global_avg_pool_*,
+    // channel_scale_*) stays nullptr until its cuDNN version comes: callers check (backend.h).
     return o;
 }
 

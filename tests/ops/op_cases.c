@@ -228,6 +228,80 @@ static const OpCase CASES[] = {
     CASE("sum abs odd 13x7 ld 33", OP_SUM_ABS, TOL_REDUCTION, 0, .rows = 13, .cols = 7, .ld = 33),
     CASE("sum abs tiny 768x192 ld 256", OP_SUM_ABS, TOL_REDUCTION, 0, .rows = 768, .cols = 192,
          .ld = 256),
+
+    /* The CNN family. Micro CNN: 28 x 28 single-channel images, a stride-2 stem to 14 x 14,
+     * MBConv blocks of 8 to 64 channels (expansions to 96), kernels 3 or 5 (5 x 5 supernet
+     * kernels cropped to 3 x 3), batch 2 to 4; every weight a view of a larger supernet
+     * tensor. The small odd cases check every entry of the supernet weight's gradient (fd 1000:
+     * all), so a write outside the view is seen. */
+    CASE("conv odd 3x3 of 5x5 s1 7x7 3->4 of 5->6", OP_CONV, TOL_GEMM, 1000, .batch = 2,
+         .height = 7, .width = 7, .cin = 3, .cout = 4, .kernel = 3, .stride = 1, .super_cin = 5,
+         .super_cout = 6, .super_kernel = 5),
+    CASE("conv odd 5x5 s2 13x13 4->5 of 6->8", OP_CONV, TOL_GEMM, 64, .batch = 2, .height = 13,
+         .width = 13, .cin = 4, .cout = 5, .kernel = 5, .stride = 2, .super_cin = 6,
+         .super_cout = 8, .super_kernel = 5),
+    CASE("conv odd pointwise s2 13x7 5->3 of 7->4", OP_CONV, TOL_GEMM, 1000, .batch = 3,
+         .height = 13, .width = 7, .cin = 5, .cout = 3, .kernel = 1, .stride = 2, .super_cin = 7,
+         .super_cout = 4, .super_kernel = 1),
+    CASE("depthwise odd 3x3 of 5x5 s2 13x13 6 of 9", OP_CONV, TOL_GEMM, 1000, .batch = 3,
+         .height = 13, .width = 13, .cin = 6, .cout = 6, .kernel = 3, .stride = 2,
+         .depthwise = true, .super_cin = 1, .super_cout = 9, .super_kernel = 5),
+    CASE("depthwise odd 5x5 s1 7x7 5 of 5", OP_CONV, TOL_GEMM, 0, .batch = 2, .height = 7,
+         .width = 7, .cin = 5, .cout = 5, .kernel = 5, .stride = 1, .depthwise = true,
+         .super_cin = 1, .super_cout = 5, .super_kernel = 5),
+    CASE("conv micro stem 3x3 s2 28x28 1->16 of 24 (no dx)", OP_CONV, TOL_GEMM, 16, .batch = 2,
+         .height = 28, .width = 28, .cin = 1, .cout = 16, .kernel = 3, .stride = 2, .super_cin = 1,
+         .super_cout = 24, .super_kernel = 3, .no_dx = true),
+    CASE("conv micro 3x3 of 5x5 s2 28x28 8->16 of 16->24", OP_CONV, TOL_GEMM, 6, .batch = 2,
+         .height = 28, .width = 28, .cin = 8, .cout = 16, .kernel = 3, .stride = 2, .super_cin = 16,
+         .super_cout = 24, .super_kernel = 5),
+    CASE("conv micro pointwise 14x14 16->64 of 24->96", OP_CONV, TOL_GEMM, 6, .batch = 4,
+         .height = 14, .width = 14, .cin = 16, .cout = 64, .kernel = 1, .stride = 1,
+         .super_cin = 24, .super_cout = 96, .super_kernel = 1),
+    CASE("conv micro pointwise 14x14 64->24 of 96->32", OP_CONV, TOL_GEMM, 6, .batch = 4,
+         .height = 14, .width = 14, .cin = 64, .cout = 24, .kernel = 1, .stride = 1,
+         .super_cin = 96, .super_cout = 32, .super_kernel = 1),
+    CASE("depthwise micro 3x3 of 5x5 s2 28x28 32 of 48", OP_CONV, TOL_GEMM, 6, .batch = 2,
+         .height = 28, .width = 28, .cin = 32, .cout = 32, .kernel = 3, .stride = 2,
+         .depthwise = true, .super_cin = 1, .super_cout = 48, .super_kernel = 5),
+    CASE("depthwise micro 5x5 s1 14x14 64 of 96", OP_CONV, TOL_GEMM, 6, .batch = 4, .height = 14,
+         .width = 14, .cin = 64, .cout = 64, .kernel = 5, .stride = 1, .depthwise = true,
+         .super_cin = 1, .super_cout = 96, .super_kernel = 5),
+
+    /* batch norm on leading channels; inputs in [1, 5): a large mean */
+    CASE("batchnorm odd 2x5 of 8 7x7", OP_BATCHNORM, TOL_ELEMENTWISE, 0, .batch = 2, .channels = 5,
+         .super_channels = 8, .height = 7, .width = 7, .momentum = 0.1),
+    CASE("batchnorm odd 3x3 of 4 13x13", OP_BATCHNORM, TOL_ELEMENTWISE, 0, .batch = 3,
+         .channels = 3, .super_channels = 4, .height = 13, .width = 13, .momentum = 0.01),
+    CASE("batchnorm micro 2x16 of 24 28x28", OP_BATCHNORM, TOL_ELEMENTWISE, 8, .batch = 2,
+         .channels = 16, .super_channels = 24, .height = 28, .width = 28, .momentum = 0.1),
+    CASE("batchnorm micro 4x64 of 96 14x14", OP_BATCHNORM, TOL_ELEMENTWISE, 8, .batch = 4,
+         .channels = 64, .super_channels = 96, .height = 14, .width = 14, .momentum = 0.1),
+    CASE("batchnorm eval odd 3x5 of 8 7x7", OP_BATCHNORM_EVAL, TOL_ELEMENTWISE, 0, .batch = 3,
+         .channels = 5, .super_channels = 8, .height = 7, .width = 7),
+    CASE("batchnorm eval micro 4x64 of 96 14x14", OP_BATCHNORM_EVAL, TOL_ELEMENTWISE, 0, .batch = 4,
+         .channels = 64, .super_channels = 96, .height = 14, .width = 14),
+    CASE("batchnorm recalibrate 3 batches odd 2x5 of 8", OP_BATCHNORM_RECALIBRATE, TOL_ELEMENTWISE,
+         0, .batch = 2, .channels = 5, .super_channels = 8, .height = 7, .width = 7, .batches = 3),
+    CASE("batchnorm recalibrate 4 batches micro 4x32 of 48", OP_BATCHNORM_RECALIBRATE,
+         TOL_ELEMENTWISE, 0, .batch = 4, .channels = 32, .super_channels = 48, .height = 14,
+         .width = 14, .batches = 4),
+
+    /* activations: SiLU on [-6, 6), ReLU6 on [-2, 8) (both bounds inside); rows x cols */
+    CASE("silu odd 13x33", OP_SILU, TOL_ELEMENTWISE, 0, .rows = 13, .cols = 33),
+    CASE("silu micro 4x64x14x14", OP_SILU, TOL_ELEMENTWISE, 16, .rows = 256, .cols = 196),
+    CASE("relu6 odd 13x33", OP_RELU6, TOL_ELEMENTWISE, 0, .rows = 13, .cols = 33),
+    CASE("relu6 micro 4x64x14x14", OP_RELU6, TOL_ELEMENTWISE, 16, .rows = 256, .cols = 196),
+
+    /* global average pooling and squeeze-and-excitation gating */
+    CASE("global pool odd 3x5 7x7", OP_GLOBAL_POOL, TOL_ELEMENTWISE, 0, .batch = 3, .channels = 5,
+         .height = 7, .width = 7),
+    CASE("global pool micro 4x96 7x7", OP_GLOBAL_POOL, TOL_ELEMENTWISE, 16, .batch = 4,
+         .channels = 96, .height = 7, .width = 7),
+    CASE("channel scale odd 3x5 13x13", OP_CHANNEL_SCALE, TOL_ELEMENTWISE, 0, .batch = 3,
+         .channels = 5, .height = 13, .width = 13),
+    CASE("channel scale micro 4x64 14x14", OP_CHANNEL_SCALE, TOL_ELEMENTWISE, 16, .batch = 4,
+         .channels = 64, .height = 14, .width = 14),
 };
 
 #undef CASE
@@ -264,6 +338,14 @@ const char *op_family_name(OpFamily family) {
         [OP_COUNT_NONFINITE] = "count_nonfinite",
         [OP_SUM_ABS_PRODUCT] = "sum_abs_product",
         [OP_SUM_ABS] = "sum_abs",
+        [OP_CONV] = "conv2d",
+        [OP_BATCHNORM] = "batchnorm",
+        [OP_BATCHNORM_EVAL] = "batchnorm_eval",
+        [OP_BATCHNORM_RECALIBRATE] = "batchnorm_recalibrate",
+        [OP_SILU] = "silu",
+        [OP_RELU6] = "relu6",
+        [OP_GLOBAL_POOL] = "global_avg_pool",
+        [OP_CHANNEL_SCALE] = "channel_scale",
     };
     return names[family];
 }
@@ -320,6 +402,34 @@ static AttentionShape attention_shape(const OpShape *s) {
                             .threads = 1
 #endif
     };
+}
+
+static ConvShape conv_shape(const OpShape *s) {
+    return (ConvShape){.batch = s->batch,
+                       .height = s->height,
+                       .width = s->width,
+                       .in_channels = s->cin,
+                       .out_channels = s->cout,
+                       .kernel = s->kernel,
+                       .stride = s->stride,
+                       .depthwise = s->depthwise,
+                       .weight_in = s->super_cin,
+                       .weight_kernel = s->super_kernel};
+}
+
+static BatchNormShape batchnorm_shape(const OpShape *s) {
+    return (BatchNormShape){s->batch, s->channels, s->height, s->width, 1e-5};
+}
+
+/* Batch norm's per-channel parameters and running statistics, super_channels long (the
+ * variances positive); the running ones are updated in place by the training forward. Returns
+ * gamma's index; beta's is the next. */
+static int batchnorm_parameters(OpLayout *l, const OpShape *s, BufferRole running) {
+    const int gamma = input(l, "gamma", (size_t)s->super_channels, -1, 1);
+    input(l, "beta", (size_t)s->super_channels, -1, 1);
+    add_buffer(l, "running_mean", BUF_REAL, running, (size_t)s->super_channels, -1, 1);
+    add_buffer(l, "running_var", BUF_REAL, running, (size_t)s->super_channels, 0.5, 1.5);
+    return gamma;
 }
 
 void op_case_layout(const OpCase *c, const Backend *be, OpLayout *l) {
@@ -488,8 +598,89 @@ void op_case_layout(const OpCase *c, const Backend *be, OpLayout *l) {
         input(l, "a", (size_t)s->rows * s->ld, -1, 1);
         result(l, "result");
         break;
+    case OP_CONV: {
+        const size_t out_h = (size_t)conv_output_size(s->height, s->kernel, s->stride);
+        const size_t out_w = (size_t)conv_output_size(s->width, s->kernel, s->stride);
+        const int x = input(l, "x", (size_t)s->batch * s->cin * s->height * s->width, -1, 1);
+        const int w =
+            input(l, "w", (size_t)s->super_cout * s->super_cin * s->super_kernel * s->super_kernel,
+                  -1, 1);
+        upstream(l, "dy", output(l, "y", (size_t)s->batch * s->cout * out_h * out_w));
+        if (!s->no_dx) gradient(l, "dx", x, false);
+        gradient(l, "dw", w, true);
+        break;
+    }
+    case OP_BATCHNORM:
+    case OP_BATCHNORM_EVAL:
+    case OP_BATCHNORM_RECALIBRATE: {
+        const size_t count = (size_t)s->batch * s->channels * s->height * s->width;
+        const size_t batches = c->family == OP_BATCHNORM_RECALIBRATE ? (size_t)s->batches : 1;
+        const int x = input(l, "x", batches * count, 1, 5);
+        if (c->family == OP_BATCHNORM_EVAL) {
+            batchnorm_parameters(l, s, ROLE_INPUT);
+            output(l, "y", count);
+            break;
+        }
+        const int gamma = batchnorm_parameters(l, s, ROLE_OUTPUT);
+        const int y = output(l, "y", batches * count);
+        output(l, "mean", (size_t)s->channels);
+        output(l, "rstd", (size_t)s->channels);
+        if (c->family == OP_BATCHNORM_RECALIBRATE) break;
+        upstream(l, "dy", y);
+        gradient(l, "dx", x, false);
+        gradient(l, "dgamma", gamma, true);
+        gradient(l, "dbeta", gamma + 1, true);
+        break;
+    }
+    case OP_SILU:
+    case OP_RELU6: {
+        const int x = c->family == OP_SILU ? input(l, "x", n, -6, 6) : input(l, "x", n, -2, 8);
+        upstream(l, "dy", output(l, "y", n));
+        gradient(l, "dx", x, false);
+        break;
+    }
+    case OP_GLOBAL_POOL: {
+        const size_t planes = (size_t)s->batch * s->channels;
+        const int x = input(l, "x", planes * s->height * s->width, -1, 1);
+        upstream(l, "dy", output(l, "y", planes));
+        gradient(l, "dx", x, false);
+        break;
+    }
+    case OP_CHANNEL_SCALE: {
+        const size_t planes = (size_t)s->batch * s->channels;
+        const int x = input(l, "x", planes * s->height * s->width, -1, 1);
+        const int gate = input(l, "gate", planes, -3, 3);
+        upstream(l, "dy", output(l, "y", planes * s->height * s->width));
+        gradient(l, "dx", x, false);
+        gradient(l, "dgate", gate, false);
+        break;
+    }
     case OP_FAMILIES:
         fatal_at(__FILE__, __LINE__, "no such op family");
+    }
+}
+
+bool op_case_supported(const OpCase *c, const Backend *be) {
+    const BackendOps *o = be->ops;
+    switch (c->family) {
+    case OP_CONV:
+        return o->conv2d_forward && o->conv2d_backward;
+    case OP_BATCHNORM:
+        return o->batchnorm_forward_train && o->batchnorm_backward;
+    case OP_BATCHNORM_EVAL:
+        return o->batchnorm_forward_eval != NULL;
+    case OP_BATCHNORM_RECALIBRATE:
+        return o->batchnorm_recalibrate != NULL;
+    case OP_SILU:
+        return o->silu_forward && o->silu_backward;
+    case OP_RELU6:
+        return o->relu6_forward && o->relu6_backward;
+    case OP_GLOBAL_POOL:
+        return o->global_avg_pool_forward && o->global_avg_pool_backward;
+    case OP_CHANNEL_SCALE:
+        return o->channel_scale_forward && o->channel_scale_backward;
+    default: /* the ViT's op set: every backend has it */
+        return true;
     }
 }
 
@@ -703,6 +894,48 @@ void op_case_forward(const OpCase *c, const Backend *be, const OpLayout *l, void
     case OP_SUM_ABS:
         *(double *)P("result") = ops->sum_abs(be, P("a"), s->rows, s->cols, s->ld);
         break;
+    case OP_CONV: {
+        const ConvShape shape = conv_shape(s);
+        ops->conv2d_forward(be, P("y"), P("x"), P("w"), &shape);
+        break;
+    }
+    case OP_BATCHNORM: {
+        const BatchNormShape shape = batchnorm_shape(s);
+        ops->batchnorm_forward_train(be, P("y"), P("mean"), P("rstd"), P("running_mean"),
+                                     P("running_var"), P("x"), P("gamma"), P("beta"), &shape,
+                                     s->momentum);
+        break;
+    }
+    case OP_BATCHNORM_EVAL: {
+        const BatchNormShape shape = batchnorm_shape(s);
+        ops->batchnorm_forward_eval(be, P("y"), P("x"), P("gamma"), P("beta"), P("running_mean"),
+                                    P("running_var"), &shape);
+        break;
+    }
+    case OP_BATCHNORM_RECALIBRATE: {
+        const BatchNormShape shape = batchnorm_shape(s);
+        const size_t count = (size_t)s->batch * s->channels * s->height * s->width;
+        for (int k = 0; k < s->batches; k++)
+            ops->batchnorm_recalibrate(be, (real *)P("y") + k * count, P("mean"), P("rstd"),
+                                       P("running_mean"), P("running_var"),
+                                       (const real *)P("x") + k * count, P("gamma"), P("beta"),
+                                       &shape, k);
+        break;
+    }
+    case OP_SILU:
+        ops->silu_forward(be, P("y"), P("x"), n);
+        break;
+    case OP_RELU6:
+        ops->relu6_forward(be, P("y"), P("x"), n);
+        break;
+    case OP_GLOBAL_POOL:
+        ops->global_avg_pool_forward(be, P("y"), P("x"), s->batch, s->channels,
+                                     s->height * s->width);
+        break;
+    case OP_CHANNEL_SCALE:
+        ops->channel_scale_forward(be, P("y"), P("x"), P("gate"), s->batch, s->channels,
+                                   s->height * s->width);
+        break;
     case OP_FAMILIES:
         break;
     }
@@ -750,6 +983,31 @@ void op_case_backward(const OpCase *c, const Backend *be, const OpLayout *l, voi
     case OP_CROSS_ENTROPY:
         ops->cross_entropy_backward(be, P("dlogits"), P("probs"), P("targets"), s->batch,
                                     s->classes, 1.0 / s->batch);
+        break;
+    case OP_CONV: {
+        const ConvShape shape = conv_shape(s);
+        ops->conv2d_backward(be, P("dx"), P("dw"), P("dy"), P("x"), P("w"), &shape);
+        break;
+    }
+    case OP_BATCHNORM: {
+        const BatchNormShape shape = batchnorm_shape(s);
+        ops->batchnorm_backward(be, P("dx"), P("dgamma"), P("dbeta"), P("dy"), P("x"), P("mean"),
+                                P("rstd"), P("gamma"), &shape);
+        break;
+    }
+    case OP_SILU:
+        ops->silu_backward(be, P("dx"), P("dy"), P("x"), n);
+        break;
+    case OP_RELU6:
+        ops->relu6_backward(be, P("dx"), P("dy"), P("x"), n);
+        break;
+    case OP_GLOBAL_POOL:
+        ops->global_avg_pool_backward(be, P("dx"), P("dy"), s->batch, s->channels,
+                                      s->height * s->width);
+        break;
+    case OP_CHANNEL_SCALE:
+        ops->channel_scale_backward(be, P("dx"), P("dgate"), P("dy"), P("x"), P("gate"), s->batch,
+                                    s->channels, s->height * s->width);
         break;
     default: /* forward-only ops */
         break;

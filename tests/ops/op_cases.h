@@ -51,6 +51,15 @@ typedef enum {
     OP_COUNT_NONFINITE,
     OP_SUM_ABS_PRODUCT, /* over the leading [rows, cols] block, row stride ld */
     OP_SUM_ABS,
+    /* the CNN family (CPU only for now: op_case_supported) */
+    OP_CONV,                  /* conv on a supernet weight's view; backward dx (or none), dw += */
+    OP_BATCHNORM,             /* training forward + running stats; backward dx, dgamma, dbeta += */
+    OP_BATCHNORM_EVAL,        /* inference with running statistics (forward only) */
+    OP_BATCHNORM_RECALIBRATE, /* cumulative running statistics over several batches */
+    OP_SILU,                  /* forward; backward dx */
+    OP_RELU6,                 /* forward; backward dx */
+    OP_GLOBAL_POOL,           /* NCHW -> NC mean; backward dx */
+    OP_CHANNEL_SCALE,         /* x sigmoid(gate) per (sample, channel); backward dx, dgate */
     OP_FAMILIES
 } OpFamily;
 
@@ -95,6 +104,14 @@ typedef struct {
     bool gap;
     /* fill value, scale factor */
     double value;
+    /* CNN maps [batch, channels, height, width]. conv: cin -> cout channels, kernel k of the
+     * supernet's super_kernel, weight [super_cout, super_cin, K, K] (depthwise: cin = cout,
+     * super_cin 1), no_dx as linear's. batch norm: channels of super_channels-long arrays,
+     * momentum; recalibration: `batches` batches in a row. pooling, gating: channels. */
+    int cin, cout, height, width, kernel, stride, super_cin, super_cout, super_kernel;
+    bool depthwise;
+    int super_channels, batches;
+    double momentum;
 } OpShape;
 
 typedef struct {
@@ -151,6 +168,8 @@ const char *op_precision_name(Precision precision);
 
 /* The case's buffers on backend `be` (scratch sizes are the backend's own). */
 void op_case_layout(const OpCase *c, const Backend *be, OpLayout *layout);
+/* Whether backend `be` implements the case's ops (backend.h: a family may be NULL there). */
+bool op_case_supported(const OpCase *c, const Backend *be);
 /* Whether the case has a backward (some buffer is a GRADIENT). */
 bool op_case_has_backward(const OpLayout *layout);
 /* Bytes of one entry of a buffer. */
