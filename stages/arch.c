@@ -1,10 +1,16 @@
 /* prenas-arch: the resource model, the isomer enumeration of a search space and the members
- * of one isomer group, on the command line (method.md §4, §8.2, §11.1). */
+ * of one isomer group, on the command line (method.md §4, §8.2, §11.1); for a CNN space
+ * (src/cnn) its summary, costs and random architectures. */
 #include "arch.h"
 #include "cli.h"
+#include "cnn_arch.h"
+#include "cnn_cost.h"
+#include "cnn_space.h"
+#include "config.h"
 #include "cost.h"
 #include "interval.h"
 #include "isomer.h"
+#include "rng.h"
 #include "space.h"
 #include "text.h"
 
@@ -16,35 +22,53 @@
 #include <string.h>
 
 static const char USAGE[] =
-    "usage: prenas-arch --config SPACE.cfg [--arch ARCH [--json] | --enumerate "
-    "[--all-count-vectors]\n"
+    "usage: prenas-arch --config SPACE.cfg [--arch ARCH [--json] | --sample N [--seed S]\n"
+    "                   | --enumerate [--all-count-vectors]\n"
     "                   | --isomers ARCH [--vary heads|ratios|both] [--limit N] [--seed S]]\n"
     "\n"
-    "Exact costs of architectures of a ViT search space, and its isomer groups.\n"
+    "Exact costs of architectures of a search space, and the isomer groups of a ViT space.\n"
+    "The space's `family` key says its kind: absent or \"vit\", a ViT (AutoFormer); \"cnn\", an\n"
+    "MBConv CNN (BigNAS; docs/spaces.md, \"Writing a CNN space\").\n"
     "\n"
     "  --config FILE        the search space (configs/spaces/*.cfg); alone, prints its summary\n"
-    "  --arch ARCH          one architecture, E:D:h0,...,h(D-1):r0,...,r(D-1), e.g.\n"
+    "  --arch ARCH          one architecture and its exact costs. ViT:\n"
+    "                       E:D:h0,...,h(D-1):r0,...,r(D-1), e.g.\n"
     "                       192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4\n"
     "                       prints: params=<int> flops_ref=<int> macs=<int>\n"
     "                         params     parameters it inherits (method.md 4.1, exact)\n"
     "                         flops_ref  FLOPs as the reference code counts them (4.3); compare\n"
     "                                    these with the paper\n"
     "                         macs       multiply-accumulates of its matrix products (4.4)\n"
-    "  --json               with --arch: print the reference's JSON form instead\n"
-    "  --enumerate          count the isomer groups (one representative architecture each)\n"
-    "                       per parameter interval of the space (method.md 8.2)\n"
+    "                       CNN: RES:STEM:CxDkKeE:...:HEAD, the input resolution, the stem's\n"
+    "                       channels, per MBConv stage C channels x D layers, kernel K and\n"
+    "                       expansion ratio E, the head conv's channels; BigNAS's smallest:\n"
+    "    192:32:16x1k3e1:24x2k3e6:40x2k3e6:80x2k3e6:112x2k3e6:192x2k3e6:320x1k3e6:1280\n"
+    "                       prints: params=<int> flops=<int> macs=<int>\n"
+    "                         params     learnable parameters, as PyTorch counts them (batch\n"
+    "                                    norm's weight and bias; not its running statistics)\n"
+    "                         flops      FLOPs as BigNAS and OFA count them, which are\n"
+    "                                    multiply-accumulates: compare these with the papers\n"
+    "                         macs       multiply-accumulates of the convs and the classifier\n"
+    "                                    (equal to flops; src/cnn/cnn_cost.h)\n"
+    "  --json               with --arch, ViT only: print the reference's JSON form instead\n"
+    "  --sample N           N random architectures of the space, one a line with its costs:\n"
+    "                       ARCH params=<int> flops=<int> macs=<int> (ViT: flops_ref). A CNN's\n"
+    "                       are uniform over the space; a ViT's are drawn as the reference's\n"
+    "                       training samples them (width, depth, then every layer's choices)\n"
+    "  --seed S             with --sample or --limit: the seed (default 0)\n"
+    "  --enumerate          ViT only: count the isomer groups (one representative architecture\n"
+    "                       each) per parameter interval of the space (method.md 8.2)\n"
     "  --all-count-vectors  with --enumerate: every count vector, also those the reference\n"
     "                       never generates (no layer at a middle choice)\n"
-    "  --isomers ARCH       the members of ARCH's isomer group (method.md 11.1: the same width,\n"
-    "                       depth and multisets of heads and MLP ratios, permuted over the\n"
-    "                       layers) that are architectures of the space, one per line in\n"
-    "                       lexicographic order after a '#' line describing the group; the\n"
+    "  --isomers ARCH       ViT only: the members of ARCH's isomer group (method.md 11.1: the\n"
+    "                       same width, depth and multisets of heads and MLP ratios, permuted\n"
+    "                       over the layers) that are architectures of the space, one per line\n"
+    "                       in lexicographic order after a '#' line describing the group; the\n"
     "                       list prenas-evaluate --archs reads\n"
     "  --vary WHAT          with --isomers: permute the heads, the ratios, or both (default)\n"
     "  --limit N            with --isomers: at most N members, a uniform random sample without\n"
     "                       replacement that always includes ARCH (needed for a group of 2^64\n"
     "                       members or more)\n"
-    "  --seed S             with --limit: the sample's seed (default 0)\n"
     "  --help, --version\n"
     "\n"
     "Exit status: 0 success, 2 bad usage, configuration or architecture.\n";
@@ -218,8 +242,105 @@ static void print_isomers(const Space *space, const char *text, IsomerVary vary,
     isomer_listing_free(&listing);
 }
 
+static void print_sample(const Space *space, long n, uint64_t seed) {
+    Rng rng = rng_stream(seed, RNG_STREAM_ARCH_SAMPLE);
+    for (long i = 0; i < n; i++) {
+        Arch arch;
+        char text[ARCH_TEXT_MAX];
+        arch_sample(space, &rng, &arch);
+        arch_format(&arch, text, sizeof text);
+        ArchCost cost = arch_cost(&arch, space);
+        printf("%s params=%lld flops_ref=%lld macs=%lld\n", text, (long long)cost.params,
+               (long long)cost.flops_ref, (long long)cost.macs);
+    }
+}
+
+/* ---- CNN spaces (src/cnn) ---- */
+
+static void print_cnn_cost(const CnnCost *cost) {
+    printf("params=%lld flops=%lld macs=%lld", (long long)cost->params, (long long)cost->flops,
+           (long long)cost->macs);
+}
+
+/* "<before>ARCH params=.. flops=.. macs=.." without the newline; the cost printed. */
+static CnnCost print_cnn_arch_line(const char *before, const CnnArch *arch, const CnnSpace *space) {
+    char text[CNN_ARCH_TEXT_MAX];
+    cnn_arch_format(arch, text, sizeof text);
+    CnnCost cost = cnn_arch_cost(arch, space);
+    printf("%s%s ", before, text);
+    print_cnn_cost(&cost);
+    return cost;
+}
+
+static void print_cnn_summary(const CnnSpace *space) {
+    char a[CNN_MAX_CHOICES * 8], b[CNN_MAX_CHOICES * 8], c[CNN_MAX_CHOICES * 8],
+        d[CNN_MAX_CHOICES * 8];
+    printf("space %s (%s): MBConv CNN, %s\n", space->name, space->source,
+           cnn_activation_name(space->activation));
+    cnn_choices_format(&space->resolution, a, sizeof a);
+    printf("  input %d %s, %d classes; resolution %s\n", space->in_channels,
+           plural(space->in_channels, "channel", "channels"), space->num_classes, a);
+    cnn_choices_format(&space->stem.channels, a, sizeof a);
+    printf("  stem     conv %dx%d, stride %d; channels %s\n", space->stem.kernel,
+           space->stem.kernel, space->stem.stride, a);
+    for (int s = 0; s < space->n_stages; s++) {
+        const CnnStageSpace *st = &space->stages[s];
+        cnn_choices_format(&st->expand_ratio, a, sizeof a);
+        cnn_choices_format(&st->kernel, b, sizeof b);
+        cnn_choices_format(&st->channels, c, sizeof c);
+        cnn_choices_format(&st->depth, d, sizeof d);
+        printf("  stage %-2d MBConv: expansion %s; kernel %s; channels %s; depth %s; stride %d%s\n",
+               s + 1, a, b, c, d, st->stride, st->se ? "; SE" : "");
+    }
+    cnn_choices_format(&space->head_channels, a, sizeof a);
+    printf("  head     conv 1x1; channels %s; global average pool; linear, %d classes\n", a,
+           space->num_classes);
+    const double count = cnn_space_count(space);
+    printf(count < 0x1p53 ? "  %.0f architectures\n" : "  %.6g architectures\n", count);
+    CnnArch extreme[2];
+    cnn_arch_smallest(space, &extreme[0]);
+    cnn_arch_largest(space, &extreme[1]);
+    for (int i = 0; i < 2; i++) {
+        CnnCost cost = print_cnn_arch_line(i ? "  largest  " : "  smallest ", &extreme[i], space);
+        printf(" (%.3fM parameters, %.1f MFLOPs)\n", (double)cost.params / 1e6,
+               (double)cost.flops / 1e6);
+    }
+}
+
+static void run_cnn(const char *config, const char *text, long sample, uint64_t seed) {
+    Error err = {0};
+    CnnSpace *space = cnn_space_load_file(config, &err);
+    if (!space) die(&err);
+    if (text) {
+        CnnArch arch;
+        if (!cnn_arch_parse(text, &arch, &err) || !cnn_arch_check(&arch, space, &err)) die(&err);
+        CnnCost cost = cnn_arch_cost(&arch, space);
+        print_cnn_cost(&cost);
+        putchar('\n');
+    } else if (sample > 0) {
+        Rng rng = rng_stream(seed, RNG_STREAM_ARCH_SAMPLE);
+        for (long i = 0; i < sample; i++) {
+            CnnArch arch;
+            cnn_arch_sample(space, &rng, &arch);
+            print_cnn_arch_line("", &arch, space);
+            putchar('\n');
+        }
+    } else {
+        print_cnn_summary(space);
+    }
+    cnn_space_free(space);
+}
+
 int main(int argc, char **argv) {
-    enum { OPT_JSON = CLI_OPT_FIRST, OPT_ALL_VECTORS, OPT_ISOMERS, OPT_VARY, OPT_LIMIT, OPT_SEED };
+    enum {
+        OPT_JSON = CLI_OPT_FIRST,
+        OPT_ALL_VECTORS,
+        OPT_ISOMERS,
+        OPT_VARY,
+        OPT_LIMIT,
+        OPT_SEED,
+        OPT_SAMPLE
+    };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"arch", required_argument, NULL, 'a'},
@@ -230,6 +351,7 @@ int main(int argc, char **argv) {
         {"vary", required_argument, NULL, OPT_VARY},
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"seed", required_argument, NULL, OPT_SEED},
+        {"sample", required_argument, NULL, OPT_SAMPLE},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
@@ -238,6 +360,7 @@ int main(int argc, char **argv) {
     bool limit_given = false, seed_given = false;
     IsomerVary vary = ISOMER_VARY_BOTH;
     uint64_t limit = 0, seed = 0;
+    long sample = 0;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
@@ -278,25 +401,44 @@ int main(int argc, char **argv) {
             seed_given = true;
             seed = (uint64_t)cli_long("--seed", optarg, 0, LONG_MAX);
             break;
+        case OPT_SAMPLE:
+            sample = cli_long("--sample", optarg, 1, LONG_MAX);
+            break;
         default:
             cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!config) cli_usage_error("--config SPACE.cfg is required");
-    if ((arch != NULL) + enumerate + (isomers != NULL) > 1)
-        cli_usage_error("--arch, --enumerate and --isomers exclude each other");
+    if ((arch != NULL) + enumerate + (isomers != NULL) + (sample > 0) > 1)
+        cli_usage_error("--arch, --sample, --enumerate and --isomers exclude each other");
     if (json && !arch) cli_usage_error("--json goes with --arch");
     if (all_vectors && !enumerate) cli_usage_error("--all-count-vectors goes with --enumerate");
     if ((vary_given || limit_given) && !isomers)
         cli_usage_error("--vary and --limit go with --isomers");
-    if (seed_given && !limit_given) cli_usage_error("--seed goes with --limit");
+    if (seed_given && !limit_given && sample == 0)
+        cli_usage_error("--seed goes with --sample or --limit");
 
     Error err = {0};
+    ModelFamily family = FAMILY_VIT;
+    if (!cfg_file_family(config, &family, &err)) die(&err);
+    if (family == FAMILY_CNN) {
+        const char *vit_only = json        ? "--json"
+                               : enumerate ? "--enumerate"
+                               : isomers   ? "--isomers"
+                                           : NULL;
+        if (vit_only)
+            cli_usage_error("%s is for ViT spaces; %s is a CNN space (family \"cnn\")", vit_only,
+                            config);
+        run_cnn(config, arch, sample, seed);
+        return 0;
+    }
     Space *space = space_load_file(config, &err);
     if (!space) die(&err);
     if (arch)
         print_arch(space, arch, json);
+    else if (sample > 0)
+        print_sample(space, sample, seed);
     else if (enumerate)
         print_enumeration(space, all_vectors);
     else if (isomers)

@@ -1,6 +1,7 @@
 /* Search-space configurations: the shipped spaces, the refined form, and every validation
  * error naming file, line and key. */
 #include "check.h"
+#include "config_case.h"
 #include "golden.h"
 
 #include "arch.h"
@@ -9,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* A valid space, one setting per line, so that a case can replace line i (1-based i+1). */
 static const char *const BASE[] = {
@@ -32,31 +32,12 @@ static const char *const BASE[] = {
 };
 enum { BASE_LINES = sizeof BASE / sizeof BASE[0] };
 
-/* BASE with line `line` (1-based) replaced by `text` (NULL: the base itself). */
-static char *config_with(int line, const char *text) {
-    size_t size = 1 + (text ? strlen(text) + 1 : 0);
-    for (int i = 0; i < BASE_LINES; i++) size += strlen(BASE[i]) + 1;
-    char *out = calloc(1, size);
-    for (int i = 0; i < BASE_LINES; i++) {
-        strcat(out, i + 1 == line ? text : BASE[i]);
-        strcat(out, "\n");
-    }
-    return out;
-}
-
 static void expect_error(int line, const char *text, const char *message_part, int message_line) {
-    char *config = config_with(line, text);
+    char *config = config_case(BASE, BASE_LINES, line, text);
     Error err = {0};
     Space *space = space_load_text(config, "case.cfg", &err);
     if (!CHECK(space == NULL)) fprintf(stderr, "     accepted: %s\n", text);
-    CHECK_EQ_I64(err.code, EXIT_INPUT);
-    CHECK_STR_CONTAINS(err.message, message_part);
-    if (message_line > 0) {
-        char where[64];
-        snprintf(where, sizeof where, "case.cfg:%d", message_line);
-        CHECK_STR_CONTAINS(err.message, where);
-    }
-    CHECK(strchr(err.message, '\n') == NULL);
+    check_config_error(&err, message_part, "case.cfg", message_line);
     space_free(space);
     free(config);
 }
@@ -188,26 +169,18 @@ static void shipped_spaces(void) {
 
 /* Errors from a file name the file; a missing file is an input error too. */
 static void file_errors(void) {
-    char dir[] = "/tmp/prenas-test-space-XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
     char path[256];
-    snprintf(path, sizeof path, "%s/bad.cfg", dir);
-    FILE *f = fopen(path, "w");
-    char *config = config_with(5, "num_classes = 1;");
-    fputs(config, f);
-    fclose(f);
-    free(config);
+    config_case_file(BASE, BASE_LINES, 5, "num_classes = 1;", path, sizeof path);
     Error err = {0};
     CHECK(space_load_file(path, &err) == NULL);
     char where[300];
     snprintf(where, sizeof where, "num_classes: 1 is outside [2, 1048576], %s:5", path);
     CHECK_STR_CONTAINS(err.message, where);
-    unlink(path);
+    config_case_remove(path);
     memset(&err, 0, sizeof err);
     CHECK(space_load_file(path, &err) == NULL);
     CHECK_EQ_I64(err.code, EXIT_INPUT);
     CHECK_STR_CONTAINS(err.message, "No such file");
-    rmdir(dir);
 }
 
 static Space *load_or_die(const char *path) {
@@ -333,7 +306,7 @@ static void refine_wide_few_heads(void) {
 }
 
 int main(void) {
-    char *base = config_with(0, NULL);
+    char *base = config_case(BASE, BASE_LINES, 0, NULL);
     Error err = {0};
     Space *space = space_load_text(base, "case.cfg", &err);
     if (!CHECK(space != NULL)) fprintf(stderr, "     the base case fails: %s\n", err.message);

@@ -145,6 +145,15 @@ bool cfg_parse(config_t *cfg, const char *text, const char *origin, Error *err) 
                        config_error_line(cfg));
 }
 
+bool cfg_read_text(const char *text, const char *origin, CfgRead read, void *out, Error *err) {
+    config_t cfg;
+    config_init(&cfg);
+    CfgReader r = {origin, err};
+    bool ok = cfg_parse(&cfg, text, origin, err) && read(&r, config_root_setting(&cfg), out);
+    config_destroy(&cfg);
+    return ok;
+}
+
 char *cfg_read_file(const char *path, const char *what, Error *err) {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -289,7 +298,9 @@ bool cfg_choice_or(CfgReader *r, const config_setting_t *group, const char *key,
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
                  choices[i]);
     }
-    return cfg_fail(r, s, "\"%s\" is not one of %s", value, list);
+    /* quoted short: a long value would push the file and line out of the one-line message */
+    return cfg_fail(r, s, "\"%.40s%s\" is not one of %s", value, strlen(value) > 40 ? "..." : "",
+                    list);
 }
 
 bool cfg_text_or(CfgReader *r, const config_setting_t *group, const char *key, char *out,
@@ -307,4 +318,40 @@ const config_setting_t *cfg_group_or(CfgReader *r, const config_setting_t *group
         return NULL;
     }
     return s;
+}
+
+bool cfg_ascending_ints(CfgReader *r, const config_setting_t *s, int min, int max, int capacity,
+                        int *values, int *count) {
+    if (config_setting_type(s) != CONFIG_TYPE_ARRAY)
+        return cfg_fail(r, s, "expected an array like [1, 2]");
+    const int n = config_setting_length(s);
+    if (n == 0) return cfg_fail(r, s, "the list of choices is empty");
+    if (n > capacity) return cfg_fail(r, s, "more than %d choices", capacity);
+    for (int i = 0; i < n; i++) {
+        if (!cfg_int_in_range(r, config_setting_get_elem(s, (unsigned)i), min, max, &values[i]))
+            return false;
+        if (i > 0 && values[i] <= values[i - 1])
+            return cfg_fail(r, s, "choices must be strictly ascending");
+    }
+    *count = n;
+    return true;
+}
+
+static bool read_family(CfgReader *r, const config_setting_t *root, void *out) {
+    return cfg_family(r, root, out);
+}
+
+bool cfg_family(CfgReader *r, const config_setting_t *root, ModelFamily *out) {
+    static const char *const families[] = {"vit", "cnn", NULL};
+    int index = FAMILY_VIT;
+    if (!cfg_choice_or(r, root, "family", families, &index)) return false;
+    *out = index == 1 ? FAMILY_CNN : FAMILY_VIT;
+    return true;
+}
+
+bool cfg_file_family(const char *path, ModelFamily *out, Error *err) {
+    char *text = cfg_read_file(path, "space configuration", err);
+    bool ok = text && cfg_read_text(text, path, read_family, out, err);
+    free(text);
+    return ok;
 }

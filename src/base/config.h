@@ -16,6 +16,10 @@ typedef struct {
 
 /* Parses text into cfg; a syntax error names origin and line. `@include` is refused (config.c). */
 bool cfg_parse(config_t *cfg, const char *text, const char *origin, Error *err);
+/* Parses text (cfg_parse) and hands its root to `read`, which fills `out` through the reader
+ * (messages name `origin`); the parsed settings are gone when it returns. */
+typedef bool (*CfgRead)(CfgReader *r, const config_setting_t *root, void *out);
+bool cfg_read_text(const char *text, const char *origin, CfgRead read, void *out, Error *err);
 /* A whole text file; NULL (and err) when it cannot be read, is not text, or is larger than any
  * configuration (a device such as /dev/zero would never end). */
 enum { CFG_MAX_BYTES = 1 << 20 };
@@ -52,5 +56,17 @@ bool cfg_text_or(CfgReader *r, const config_setting_t *group, const char *key, c
                  size_t size);
 /* An optional group; NULL when absent (err set when present but not a group). */
 const config_setting_t *cfg_group_or(CfgReader *r, const config_setting_t *group, const char *key);
+
+/* An array of integers in [min, max], non-empty, strictly ascending and at most `capacity`
+ * long (a search space's choices); *count is its length. */
+bool cfg_ascending_ints(CfgReader *r, const config_setting_t *s, int min, int max, int capacity,
+                        int *values, int *count);
+
+/* The model family a search space is for (docs/design.md §8): its top-level `family` key,
+ * absent or "vit" for the ViT (src/vit/space), "cnn" for the MBConv CNN (src/cnn/cnn_space). */
+typedef enum { FAMILY_VIT, FAMILY_CNN } ModelFamily;
+bool cfg_family(CfgReader *r, const config_setting_t *root, ModelFamily *out);
+/* The family of the space in a file, read before the family's own reader takes the file. */
+bool cfg_file_family(const char *path, ModelFamily *out, Error *err);
 
 #endif

@@ -23,6 +23,7 @@ enum {
     RNG_STREAM_SEARCH_IMAGES = 11, /* prenas-search: which images measure the fitness */
     RNG_STREAM_ISOMERS = 12,       /* prenas-arch --isomers --limit: which members */
     RNG_STREAM_MIX_BATCH = 13,     /* prenas-train: mixup / cutmix, batch mode: one per step */
+    RNG_STREAM_ARCH_SAMPLE = 14,   /* prenas-arch --sample: which architectures */
 };
 
 typedef struct {

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,4 +132,13 @@ void format_milli(int milli, char *buf, size_t size) {
 
 const char *plural(int64_t n, const char *one, const char *more) {
     return n == 1 ? one : more;
+}
+
+void text_append(char *buf, size_t size, size_t *used, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    int n = *used < size ? vsnprintf(buf + *used, size - *used, fmt, args)
+                         : vsnprintf(NULL, 0, fmt, args);
+    va_end(args);
+    *used += n > 0 ? (size_t)n : 0;
 }

@@ -33,6 +33,12 @@ bool milli_from_double(double value, int *out);
 /* Shortest decimal form: 4000 -> "4", 3500 -> "3.5", 3250 -> "3.25". */
 void format_milli(int milli, char *buf, size_t size);
 
+/* printf at buf + *used, never past `size` bytes; *used then counts what the whole text needs,
+ * as snprintf's result does, so that a caller can build a text piece by piece and tell if it
+ * was cut (*used >= size). */
+void text_append(char *buf, size_t size, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* The word for a count of n in messages: plural(1, "entry", "entries") is "entry", any other
  * count's "entries". */
 const char *plural(int64_t n, const char *one, const char *more);

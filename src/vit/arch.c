@@ -70,20 +70,15 @@ bool arch_parse(const char *text, Arch *arch, Error *err) {
 
 void arch_format(const Arch *arch, char *buf, size_t size) {
     size_t used = 0;
-#define APPEND(...)                                                                                \
-    do {                                                                                           \
-        int n_ = snprintf(buf + used, used < size ? size - used : 0, __VA_ARGS__);                 \
-        used += n_ > 0 ? (size_t)n_ : 0;                                                           \
-    } while (0)
-    APPEND("%d:%d:", arch->embed_dim, arch->depth);
-    for (int l = 0; l < arch->depth; l++) APPEND("%s%d", l ? "," : "", arch->num_heads[l]);
-    APPEND(":");
+    text_append(buf, size, &used, "%d:%d:", arch->embed_dim, arch->depth);
+    for (int l = 0; l < arch->depth; l++)
+        text_append(buf, size, &used, "%s%d", l ? "," : "", arch->num_heads[l]);
+    text_append(buf, size, &used, ":");
     for (int l = 0; l < arch->depth; l++) {
         char ratio[32];
         format_milli(arch->mlp_ratio[l], ratio, sizeof ratio);
-        APPEND("%s%s", l ? "," : "", ratio);
+        text_append(buf, size, &used, "%s%s", l ? "," : "", ratio);
     }
-#undef APPEND
 }
 
 bool arch_check(const Arch *arch, const Space *space, Error *err) {

@@ -221,21 +221,19 @@ static bool read_intervals(CfgReader *r, const config_setting_t *root, Space *sp
            read_interval_spec(r, g, "macs", 1e9, false, &sp->macs_intervals);
 }
 
-static bool read_space(CfgReader *r, const config_setting_t *root, Space *sp) {
-    static const char *const keys[] = {"name",
-                                       "image_size",
-                                       "patch_size",
-                                       "in_channels",
-                                       "num_classes",
-                                       "head_dim",
-                                       "max_relative_position",
-                                       "pooling",
-                                       "supernet",
-                                       "choices",
-                                       "widths",
-                                       "data_free",
-                                       "intervals",
-                                       NULL};
+static bool read_space(CfgReader *r, const config_setting_t *root, void *out) {
+    Space *sp = out;
+    static const char *const keys[] = {
+        "family",      "name",        "image_size", "patch_size",
+        "in_channels", "num_classes", "head_dim",   "max_relative_position",
+        "pooling",     "supernet",    "choices",    "widths",
+        "data_free",   "intervals",   NULL};
+    ModelFamily family = FAMILY_VIT;
+    /* the family first: a CNN file's other keys are no ViT's */
+    if (!cfg_family(r, root, &family)) return false;
+    if (family != FAMILY_VIT)
+        return cfg_fail(r, config_setting_get_member(root, "family"),
+                        "a CNN space, where a ViT space is needed");
     if (!cfg_check_keys(r, root, keys)) return false;
     const config_setting_t *name = cfg_member(r, root, "name", CONFIG_TYPE_STRING, "a string");
     if (!name) return false;
@@ -284,14 +282,9 @@ static bool read_space(CfgReader *r, const config_setting_t *root, Space *sp) {
 }
 
 Space *space_load_text(const char *text, const char *origin, Error *err) {
-    config_t cfg;
-    config_init(&cfg);
     Space *sp = xcalloc(1, sizeof *sp);
     snprintf(sp->source, sizeof sp->source, "%s", origin);
-    CfgReader r = {sp->source, err};
-    bool ok = cfg_parse(&cfg, text, origin, err) && read_space(&r, config_root_setting(&cfg), sp);
-    config_destroy(&cfg);
-    if (!ok) {
+    if (!cfg_read_text(text, sp->source, read_space, sp, err)) {
         free(sp);
         return NULL;
     }
