@@ -153,7 +153,7 @@ typedef struct CpuPrimitives CpuPrimitives;
 typedef struct {
     int batch, height, width;
     int in_channels, out_channels;
-    int kernel, stride; /* odd k <= weight_kernel, K - k even; stride 1 or 2 */
+    int kernel, stride; /* odd k <= weight_kernel, K - k even; stride 1 to 4 (CNN_MAX_STRIDE) */
     bool depthwise;
     int weight_in, weight_kernel;
 } ConvShape;

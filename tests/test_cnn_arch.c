@@ -3,6 +3,7 @@
  * architecture counted by hand.
  * tests/oracle/cnn_count.py checks the costs of many more against PyTorch (cli_cnn_arch). */
 #include "check.h"
+#include "cnn_case.h"
 
 #include "cnn_arch.h"
 #include "cnn_cost.h"
@@ -17,20 +18,10 @@ static const char BIGNAS_SMALLEST[] =
 static const char BIGNAS_LARGEST[] =
     "320:40:24x2k3e1:32x3k3e6:48x3k5e6:88x4k5e6:128x6k5e6:216x6k5e6:352x2k5e6:1408";
 
-static CnnSpace *load(const char *path) {
-    Error err = {0};
-    CnnSpace *space = cnn_space_load_file(path, &err);
-    if (!space) {
-        fprintf(stderr, "%s\n", err.message);
-        exit(1);
-    }
-    return space;
-}
-
 /* method.md §13's table: the strides give its resolution column, the side at each stage's
  * input (and the head's) for inputs of 192 and 320. */
 static void bignas_table(void) {
-    CnnSpace *space = load("configs/spaces/cnn-bignas.cfg");
+    CnnSpace *space = cnn_case_space("configs/spaces/cnn-bignas.cfg");
     CHECK_EQ_I64(space->n_stages, 7);
     CHECK_EQ_I64(space->in_channels, 3);
     CHECK_EQ_I64(space->num_classes, 1000);
@@ -50,7 +41,7 @@ static void bignas_table(void) {
     CHECK_EQ_I64((int64_t)cnn_space_count(space), 6266880000);
     cnn_space_free(space);
 
-    space = load("configs/spaces/cnn-micro.cfg");
+    space = cnn_case_space("configs/spaces/cnn-micro.cfg");
     CHECK_EQ_I64(space->in_channels, 1);
     CHECK_EQ_I64(space->num_classes, 10);
     CHECK_EQ_I64((int64_t)cnn_space_count(space), 221184);
@@ -143,7 +134,7 @@ static void expect_outside(const CnnSpace *space, const char *text, const char *
 }
 
 static void against_the_space(void) {
-    CnnSpace *space = load("configs/spaces/cnn-bignas.cfg");
+    CnnSpace *space = cnn_case_space("configs/spaces/cnn-bignas.cfg");
     CnnArch arch;
     Error err = {0};
     CHECK(cnn_arch_parse(BIGNAS_SMALLEST, &arch, &err) && cnn_arch_check(&arch, space, &err));
@@ -190,7 +181,7 @@ static void extremes(void) {
                   {57946, 280730},
                   {1482240, 13469696}}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        CnnSpace *space = load(cases[i].path);
+        CnnSpace *space = cnn_case_space(cases[i].path);
         CnnArch arch[2];
         cnn_arch_smallest(space, &arch[0]);
         cnn_arch_largest(space, &arch[1]);
@@ -213,7 +204,7 @@ static void extremes(void) {
  * list turns up (each has probability 1/2 or 1/3 in the micro space; 300 draws miss one with
  * probability below 1e-50). */
 static void sampling(void) {
-    CnnSpace *space = load("configs/spaces/cnn-micro.cfg");
+    CnnSpace *space = cnn_case_space("configs/spaces/cnn-micro.cfg");
     Rng a = rng_stream(7, RNG_STREAM_ARCH_SAMPLE), b = rng_stream(7, RNG_STREAM_ARCH_SAMPLE);
     Rng c = rng_stream(8, RNG_STREAM_ARCH_SAMPLE);
     CnnArch smallest, largest;

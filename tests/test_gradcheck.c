@@ -4,6 +4,7 @@
  * that have a backward, run on the CPU backend. The objective is L = sum(w * y) for fixed
  * random weights w, so the analytic gradient is the op's backward with dy = w. */
 #include "check.h"
+#include "cnn_case.h"
 #include "ops/op_cases.h"
 
 #include "arch.h"
@@ -38,6 +39,17 @@ static double dot(const double *a, const double *b, size_t n) {
 
 typedef double (*Objective)(void *ctx);
 
+/* (L(x_i + h) - L(x_i - h)) / 2h, x restored. */
+static double central_difference(Objective f, void *ctx, double *x, size_t i, double h) {
+    const double saved = x[i];
+    x[i] = saved + h;
+    const double plus = f(ctx);
+    x[i] = saved - h;
+    const double minus = f(ctx);
+    x[i] = saved;
+    return (plus - minus) / (2 * h);
+}
+
 /* Perturbs entries of x by +-h and compares (L+ - L-) / 2h with the analytic gradient: the
  * largest error must be below 1e-7 of the largest gradient entry (double precision central
  * differences with h = 1e-5 are good to about 1e-9 here). L is a sum of `terms` products,
@@ -62,13 +74,7 @@ static void check_gradient(const char *what, Objective f, void *ctx, double *x,
         const size_t i = picks == n ? j
                          : j == 0   ? largest
                                     : (size_t)(((double)j + 0.5) * (double)n / (double)picks);
-        const double saved = x[i];
-        x[i] = saved + h;
-        const double plus = f(ctx);
-        x[i] = saved - h;
-        const double minus = f(ctx);
-        x[i] = saved;
-        const double numeric = (plus - minus) / (2 * h);
+        const double numeric = central_difference(f, ctx, x, i, h);
         const double err = fabs(numeric - analytic[i]);
         max_err = err > max_err ? err : max_err;
         max_ref = fabs(numeric) > max_ref ? fabs(numeric) : max_ref;
@@ -215,6 +221,88 @@ static void model_case(bool class_token) {
     space_free(space);
 }
 
+/* ---- the CNN supernet (src/cnn/cnn_net.h) on tests/spaces/cnn-tiny.cfg ---- */
+
+typedef struct {
+    CnnNet *net;
+    CnnArch arch;
+    int batch;
+    double *images, *logits, *wl;
+} CnnModelCase;
+
+/* L = sum(w * logits) of a training-mode forward (batch statistics: L depends on every image). */
+static double cnn_objective(void *p) {
+    CnnModelCase *c = p;
+    cnn_net_forward(c->net, &c->arch, c->images, c->batch, CNN_TRAINING, NULL, c->logits);
+    return dot(c->logits, c->wl, (size_t)c->batch * c->net->classes);
+}
+
+/* Central differences at up to 8 entries of x, evenly spread: the largest |(L+ - L-) / 2h|. */
+static double largest_difference(Objective f, void *ctx, double *x, size_t n) {
+    double largest = 0;
+    for (size_t j = 0; j < (n < 8 ? n : 8); j++) {
+        const size_t i = n < 8 ? j : (size_t)((j + 0.5) * (double)n / 8);
+        largest = fmax(largest, fabs(central_difference(f, ctx, x, i, 1e-5)));
+    }
+    return largest;
+}
+
+/* Every tensor the subnet uses, against differences (all entries up to 256 a tensor, else 32).
+ * Two kinds are told apart by their analytic gradient: a tensor the subnet does not reach (all
+ * zero) must leave L exactly unchanged; one whose gradient vanishes in exact arithmetic (below
+ * 1e-9 of the net's largest: the beta of a batch norm followed by a 1x1 conv and another batch
+ * norm, which removes any per-channel shift) must have differences below 1e-7 of it. */
+static void cnn_model_case(const CnnSpace *space, const char *arch_text) {
+    CnnModelCase c = {.batch = 3};
+    Error err = {0};
+    c.net = cnn_net_create(backend_cpu(), space, c.batch, &err);
+    c.arch = cnn_case_arch(arch_text, space);
+    cnn_case_random_weights(c.net, &rng);
+    const int R = c.arch.resolution, classes = c.net->classes;
+    c.images = random_array((size_t)c.batch * c.net->in_channels * R * R, 1);
+    c.logits = zeros((size_t)c.batch * classes);
+    c.wl = random_array((size_t)c.batch * classes, 1);
+    ParamTable *t = &c.net->table;
+    cnn_objective(&c);
+    param_table_zero_grads(t);
+    cnn_net_backward(c.net, &c.arch, c.wl, c.batch);
+    double *analytic = malloc(t->n_params * sizeof *analytic), largest = 0;
+    memcpy(analytic, t->grads, t->n_params * sizeof *analytic);
+    for (size_t j = 0; j < t->n_params; j++) largest = fmax(largest, fabs(analytic[j]));
+    printf("  CNN supernet, subnet %s:\n", arch_text);
+    int unreached = 0, unreached_ok = 0, vanishing = 0, vanishing_ok = 0;
+    for (int i = 0; i < t->n_tensors; i++) {
+        const TensorInfo *ti = &t->tensors[i];
+        double *x = t->params + ti->offset, *g = analytic + ti->offset, tensor_max = 0;
+        for (size_t j = 0; j < ti->count; j++) tensor_max = fmax(tensor_max, fabs(g[j]));
+        if (tensor_max >= 1e-9 * largest) {
+            check_gradient(ti->name, cnn_objective, &c, x, g, ti->count, 0,
+                           (size_t)c.batch * classes);
+        } else if (tensor_max > 0) {
+            const double numeric = largest_difference(cnn_objective, &c, x, ti->count);
+            printf("  %-52s vanishing: analytic %.1e, differences %.1e\n", ti->name, tensor_max,
+                   numeric);
+            vanishing++;
+            vanishing_ok += numeric < 1e-7 * largest;
+        } else {
+            const double saved = x[0], base = cnn_objective(&c);
+            x[0] = saved + 1;
+            unreached++;
+            unreached_ok += cnn_objective(&c) == base;
+            x[0] = saved;
+        }
+    }
+    printf("  %d tensors with a vanishing gradient: differences below 1e-7 of the largest "
+           "gradient: %d\n",
+           vanishing, vanishing_ok);
+    printf("  %d tensors outside the subnet: L unchanged by each one's first entry: %d\n",
+           unreached, unreached_ok);
+    CHECK_EQ_I64(vanishing_ok, vanishing);
+    CHECK_EQ_I64(unreached_ok, unreached);
+    free(analytic), free(c.images), free(c.logits), free(c.wl);
+    cnn_net_free(c.net);
+}
+
 int main(void) {
     rng = rng_stream(2024, 99);
     printf("central differences, double precision:\n");
@@ -222,5 +310,12 @@ int main(void) {
     conventions();
     model_case(false);
     model_case(true);
+    CnnSpace *tiny = cnn_case_space("tests/spaces/cnn-tiny.cfg");
+    cnn_model_case(tiny, "8:6:5x2k3e2:8x2k5e3:12"); /* the largest: every tensor */
+    /* widths sliced, 3x3 of 5x5, no expansion in stage 1, one layer each (not the 1x1 crop:
+     * a 1x1 depthwise weight followed by batch norm changes L only through eps, so sharply
+     * that differences lose their accuracy; tests/test_cnn_oracle.c has it) */
+    cnn_model_case(tiny, "6:4:4x1k3e1:6x1k3e2:8");
+    cnn_space_free(tiny);
     return check_summary();
 }

@@ -32,7 +32,7 @@ int conv_output_size(int size, int kernel, int stride) {
 static void check_shape(const ConvShape *s) {
     const bool ok = s->batch > 0 && s->height > 0 && s->width > 0 && s->in_channels > 0 &&
                     s->out_channels > 0 && s->kernel % 2 == 1 && s->kernel <= s->weight_kernel &&
-                    (s->weight_kernel - s->kernel) % 2 == 0 && (s->stride == 1 || s->stride == 2) &&
+                    (s->weight_kernel - s->kernel) % 2 == 0 && s->stride >= 1 && s->stride <= 4 &&
                     (s->depthwise ? s->in_channels == s->out_channels && s->weight_in == 1
                                   : s->in_channels <= s->weight_in);
     if (!ok)

@@ -59,3 +59,21 @@ void param_table_zero_grads(ParamTable *t) {
 void param_table_grads_ready(const ParamTable *t, const real *first) {
     if (t->on_grads_ready) t->on_grads_ready(t->on_grads_ready_ctx, (size_t)(first - t->grads));
 }
+
+static uint64_t name_hash(const char *name) { /* FNV-1a */
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (; *name; name++) h = (h ^ (unsigned char)*name) * 0x100000001b3ULL;
+    return h;
+}
+
+void param_table_init(ParamTable *t, uint64_t seed, TensorDraw draw, const void *ctx) {
+    const size_t bytes = t->n_params * sizeof *t->params;
+    real *params = backend_host_begin(t->be, t->params, bytes);
+    for (int i = 0; i < t->n_tensors; i++) {
+        const TensorInfo *info = &t->tensors[i];
+        Rng rng = rng_stream(seed, RNG_STREAM_INIT ^ name_hash(info->name));
+        for (size_t j = 0; j < info->count; j++)
+            params[info->offset + j] = (real)draw(info, &rng, ctx);
+    }
+    backend_host_end(t->be, params, t->params, bytes, true);
+}

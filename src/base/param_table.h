@@ -10,13 +10,25 @@
  * table, so none of them knows the family. */
 
 #include "backend.h"
+#include "rng.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* How a tensor starts; each family's init function reads it (the ViT: method.md §3.2). */
-typedef enum { INIT_ONES, INIT_ZEROS, INIT_TRUNC_NORMAL, INIT_FAN_IN_UNIFORM } TensorInit;
+/* How a tensor starts; each family's init function reads it (the ViT: method.md §3.2, the
+ * CNN: src/cnn/cnn_net.h). The ViT uses the first four, the CNN ones, zeros and the last two:
+ * INIT_FAN_OUT_NORMAL is PyTorch's kaiming_normal_(mode="fan_out"), normal with std
+ * sqrt(2 / fan_out), fan_out = shape[0] x the kernel's entries; INIT_SMALL_NORMAL is
+ * normal(0, 0.01). */
+typedef enum {
+    INIT_ONES,
+    INIT_ZEROS,
+    INIT_TRUNC_NORMAL,
+    INIT_FAN_IN_UNIFORM,
+    INIT_FAN_OUT_NORMAL,
+    INIT_SMALL_NORMAL
+} TensorInit;
 
 enum { TENSOR_NAME_MAX = 80, TENSOR_MAX_DIMS = 4 };
 
@@ -57,6 +69,13 @@ void param_table_free(ParamTable *t);
 /* The tensor of that name, or NULL. */
 const TensorInfo *param_table_find(const ParamTable *t, const char *name);
 void param_table_zero_grads(ParamTable *t);
+/* One entry of tensor t's initial values, drawn from the tensor's stream (a family's rule for
+ * t->init; ctx is the family's model). */
+typedef double (*TensorDraw)(const TensorInfo *t, Rng *rng, const void *ctx);
+/* Every tensor's initial values into t->params, entry by entry in order, each tensor from its
+ * own stream keyed by its name (rng_stream(seed, RNG_STREAM_INIT ^ FNV-1a(name))), so that adding
+ * or reordering tensors never changes another tensor's values. */
+void param_table_init(ParamTable *t, uint64_t seed, TensorDraw draw, const void *ctx);
 /* Tells the listener (if any) that gradients from `first` (inside t->grads) on are final. */
 void param_table_grads_ready(const ParamTable *t, const real *first);
 

@@ -26,8 +26,8 @@
  * the others never do, so which layers add their input never depends on the sampled widths.
  *
  * Elastic widths are the leading channels of the supernet's widest choice (BigNAS); the
- * supernet itself (later work) is the largest architecture. Limits (below) keep every cost of
- * every architecture within int64 (src/cnn/cnn_cost.h). */
+ * supernet itself (src/cnn/cnn_net.h) is the largest architecture. Limits (below) keep every
+ * cost of every architecture within int64 (src/cnn/cnn_cost.h). */
 
 #include "error.h"
 

@@ -216,42 +216,32 @@ void vit_free(Vit *vit) {
     free(vit);
 }
 
-static uint64_t name_hash(const char *name) { /* FNV-1a */
-    uint64_t h = 0xcbf29ce484222325ULL;
-    for (; *name; name++) h = (h ^ (unsigned char)*name) * 0x100000001b3ULL;
-    return h;
+/* The reference's rule for each kind (method.md §3.2). */
+static double vit_draw(const TensorInfo *t, Rng *rng, const void *ctx) {
+    const Vit *vit = ctx;
+    double x = 0;
+    switch (t->init) {
+    case INIT_ONES:
+        return 1;
+    case INIT_ZEROS:
+        return 0;
+    case INIT_FAN_IN_UNIFORM: { /* PyTorch's default convolution init: bound 1/sqrt(fan_in) */
+        const double bound = 1.0 / sqrt((double)vit->channels * vit->patch_size * vit->patch_size);
+        return (2 * rng_uniform(rng) - 1) * bound;
+    }
+    case INIT_TRUNC_NORMAL: /* std 0.02 cut at +-2: the reference's absolute cut */
+        do x = 0.02 * rng_normal(rng);
+        while (fabs(x) > 2);
+        return x;
+    case INIT_FAN_OUT_NORMAL:
+    case INIT_SMALL_NORMAL: /* the CNN's kinds: no ViT tensor has them */
+        break;
+    }
+    fatal_at(__FILE__, __LINE__, "vit_init: %s has a CNN init kind", t->name);
 }
 
 void vit_init(Vit *vit, uint64_t seed) {
-    const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
-    real *params = backend_host_begin(vit->table.be, vit->table.params, bytes);
-    for (int i = 0; i < vit->table.n_tensors; i++) {
-        const TensorInfo *t = &vit->table.tensors[i];
-        real *data = params + t->offset;
-        Rng rng = rng_stream(seed, RNG_STREAM_INIT ^ name_hash(t->name));
-        /* PyTorch's default convolution init: bound 1/sqrt(fan_in) for weight and bias */
-        const double bound = 1.0 / sqrt((double)vit->channels * vit->patch_size * vit->patch_size);
-        for (size_t j = 0; j < t->count; j++) {
-            double x = 0;
-            switch (t->init) {
-            case INIT_ONES:
-                x = 1;
-                break;
-            case INIT_ZEROS:
-                x = 0;
-                break;
-            case INIT_FAN_IN_UNIFORM:
-                x = (2 * rng_uniform(&rng) - 1) * bound;
-                break;
-            case INIT_TRUNC_NORMAL: /* std 0.02 cut at +-2: the reference's absolute cut */
-                do x = 0.02 * rng_normal(&rng);
-                while (fabs(x) > 2);
-                break;
-            }
-            data[j] = (real)x;
-        }
-    }
-    backend_host_end(vit->table.be, params, vit->table.params, bytes, true);
+    param_table_init(&vit->table, seed, vit_draw, vit);
 }
 
 Vit *vit_host_copy(const Vit *vit, const Space *space) {
