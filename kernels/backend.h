@@ -179,6 +179,10 @@ struct BackendOps {
     void (*channel_scale_backward)(const Backend *, real *dx, real *dgate, const real *dy,
                                    const real *x, const real *gate, int batch, int channels,
                                    int spatial);
+    /* the batch resize: on both backends (kernels/cuda/resize.cu), the same bits; still NULL
+     * on a backend without it, so callers check it like the others */
+    void (*resize_bilinear)(const Backend *, real *y, const real *x, int batch, int channels,
+                            int in_h, int in_w, int out_h, int out_w);
 
     void (*residual_forward)(const Backend *, real *out, const real *x, const real *branch,
                              const real *sample_scale, int batch, int rows_per_sample, int dim);

@@ -222,6 +222,16 @@ void channel_scale_forward(real *y, const real *x, const real *gate, int batch, 
 void channel_scale_backward(real *dx, real *dgate, const real *dy, const real *x, const real *gate,
                             int batch, int channels, int spatial);
 
+/* The input resolution as an architecture dimension (BigNAS, AttentiveNAS): the batch
+ * x [batch, channels, in_h, in_w] resized to y [batch, channels, out_h, out_w] (overwritten;
+ * y and x do not overlap), bilinear as PyTorch's F.interpolate(x, size=(out_h, out_w),
+ * mode="bilinear", align_corners=False, antialias=False): per axis, scale = in / out, source
+ * coordinate (d + 0.5) scale - 0.5 clamped at 0, its floor and the next entry (both clamped to
+ * in - 1) weighted by the fraction; the precisions PyTorch's (kernels/cpu/resize.c). Equal
+ * sizes are a copy. Forward only: the images need no gradient. */
+void resize_bilinear(real *y, const real *x, int batch, int channels, int in_h, int in_w, int out_h,
+                     int out_w);
+
 /* ---- reductions (zero-cost proxies) ---- */
 
 /* sum |a * b| and sum |a| over the leading [rows, cols] block of matrices with row stride

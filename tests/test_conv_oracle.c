@@ -1,5 +1,6 @@
 /* The CNN family's ops on the CPU backend (oneDNN in this float build) against an independent
- * PyTorch implementation (tests/oracle/conv_oracle.py, float64 autograd).
+ * PyTorch implementation (tests/oracle/conv_oracle.py, float64 autograd; the batch resize
+ * against PyTorch's own float32 F.interpolate).
  *
  * For each case this test writes the inputs (a supernet-shaped weight and the view's
  * parameters for a convolution: BigNAS kernel sharing), runs forward and backward through
@@ -290,6 +291,46 @@ static void gate_case(const Backend *be, hid_t file) {
     free(x), free(gate), free(dy), free(y), free(dx), free(dgate);
 }
 
+/* ---- the batch resize: the op-parity harness's shapes (tests/ops/op_cases.c) ---- */
+
+typedef struct {
+    int batch, channels, in_h, in_w, out_h, out_w;
+} ResizeCase;
+
+static const ResizeCase RESIZE_CASES[] = {
+    {4, 1, 28, 28, 32, 32},     /* cnn-micro.cfg: Fashion-MNIST's 28 up to 32 */
+    {4, 1, 28, 28, 24, 24},     /* and down to 24 */
+    {4, 1, 28, 28, 28, 28},     /* the identity: a copy */
+    {2, 3, 320, 320, 192, 192}, /* BigNAS's smallest resolution from its largest */
+    {3, 2, 13, 13, 7, 7},       /* odd sizes both ways */
+    {3, 2, 7, 7, 13, 13},
+    {2, 3, 13, 28, 24, 9},  /* non-square, one axis up and the other down */
+    {2, 1, 28, 20, 28, 33}, /* one axis unchanged */
+    {2, 8, 9, 9, 14, 14},   /* channels-first with 8 channels (ATen's vectorised path) */
+};
+
+/* Inputs in [-1, 3) (a mean off zero); the output is the leading part of a larger buffer,
+ * whose tail must stay as it was. */
+static void resize_case(const Backend *be, hid_t file, int index, const ResizeCase *c) {
+    const size_t nx = (size_t)c->batch * c->channels * c->in_h * c->in_w;
+    const size_t ny = (size_t)c->batch * c->channels * c->out_h * c->out_w;
+    real *x = random_array(nx, -1, 3), *y = random_array(ny + 7, -1, 1);
+    real *tail = copy_of(y + ny, 7);
+    be->ops->resize_bilinear(be, y, x, c->batch, c->channels, c->in_h, c->in_w, c->out_h, c->out_w);
+    if (!CHECK(same(y + ny, tail, 7)))
+        fprintf(stderr, "     resize %d: wrote past its output\n", index);
+
+    char name[32], label[96];
+    snprintf(name, sizeof name, "resize%d", index);
+    snprintf(label, sizeof label, "bilinear resize %d x %d x %dx%d -> %dx%d", c->batch, c->channels,
+             c->in_h, c->in_w, c->out_h, c->out_w);
+    hid_t g = case_group(file, name, "resize", label);
+    put(g, "x", x, (hsize_t)c->batch, (hsize_t)c->channels, (hsize_t)c->in_h, (hsize_t)c->in_w);
+    put(g, "y", y, (hsize_t)c->batch, (hsize_t)c->channels, (hsize_t)c->out_h, (hsize_t)c->out_w);
+    H5Gclose(g);
+    free(x), free(y), free(tail);
+}
+
 int main(void) {
     h5_silence();
     rng = rng_stream(2023, 15);
@@ -313,6 +354,8 @@ int main(void) {
     activation_case(&be, f, false);
     pool_case(&be, f);
     gate_case(&be, f);
+    for (int i = 0; i < (int)(sizeof RESIZE_CASES / sizeof RESIZE_CASES[0]); i++)
+        resize_case(&be, f, i, &RESIZE_CASES[i]);
     H5Fclose(f);
     backend_close(&be);
 

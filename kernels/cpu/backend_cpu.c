@@ -250,6 +250,11 @@ static void cpu_channel_scale_backward(const Backend *be, real *dx, real *dgate,
     (void)be;
     channel_scale_backward(dx, dgate, dy, x, gate, batch, channels, spatial);
 }
+static void cpu_resize_bilinear(const Backend *be, real *y, const real *x, int batch, int channels,
+                                int in_h, int in_w, int out_h, int out_w) {
+    (void)be;
+    resize_bilinear(y, x, batch, channels, in_h, in_w, out_h, out_w);
+}
 static void cpu_residual_forward(const Backend *be, real *out, const real *x, const real *branch,
                                  const real *sample_scale, int batch, int rows_per_sample,
                                  int dim) {
@@ -391,6 +396,7 @@ static const BackendOps cpu_ops = {
     .global_avg_pool_backward = cpu_global_avg_pool_backward,
     .channel_scale_forward = cpu_channel_scale_forward,
     .channel_scale_backward = cpu_channel_scale_backward,
+    .resize_bilinear = cpu_resize_bilinear,
     .residual_forward = cpu_residual_forward,
     .residual_backward = cpu_residual_backward,
     .soft_targets = cpu_soft_targets,

@@ -155,6 +155,8 @@ constexpr BackendOps make_ops() {
     o.sum_abs = cuda_sum_abs;
     // The CNN family (conv2d_*, batchnorm_*, silu_*, relu6_*, global_avg_pool_*,
     // channel_scale_*) stays nullptr until its cuDNN version comes: callers check (backend.h).
+    // Its batch resize is a plain kernel, here already.
+    o.resize_bilinear = cuda_resize_bilinear;
     return o;
 }
 

@@ -36,6 +36,9 @@ void cuda_qkv_split(const Backend *, real *q, real *k, real *v, const real *qkv,
                     int qdim);
 void cuda_qkv_merge(const Backend *, real *dqkv, const real *dq, const real *dk, const real *dv,
                     int rows, int qdim);
+// resize.cu: the CNN family's batch resize (its other ops are CPU only for now)
+void cuda_resize_bilinear(const Backend *, real *y, const real *x, int batch, int channels,
+                          int in_h, int in_w, int out_h, int out_w);
 // attention.cu
 size_t cuda_attention_workspace_size(const Backend *, const AttentionShape *shape);
 void cuda_attention_forward(const Backend *, real *out, real *probs, const real *q, const real *k,

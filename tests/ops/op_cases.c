@@ -302,6 +302,28 @@ static const OpCase CASES[] = {
          .channels = 5, .height = 13, .width = 13),
     CASE("channel scale micro 4x64 14x14", OP_CHANNEL_SCALE, TOL_ELEMENTWISE, 16, .batch = 4,
          .channels = 64, .height = 14, .width = 14),
+
+    /* the batch resize to a sampled resolution (configs/spaces/cnn-micro.cfg: 24, 28, 32 from
+     * Fashion-MNIST's 28; BigNAS: 192 to 320 from 320), odd sizes both ways, non-square maps,
+     * one axis unchanged, and the identity (a copy). Exact: every product is exact in double
+     * and each sum rounds once in a fixed order (kernels/cpu/resize.c), so fused multiply-adds
+     * change nothing */
+    CASE("resize micro up 28->32 x1", OP_RESIZE, TOL_EXACT, 0, .batch = 4, .channels = 1,
+         .height = 28, .width = 28, .out_h = 32, .out_w = 32),
+    CASE("resize micro down 28->24 x1", OP_RESIZE, TOL_EXACT, 0, .batch = 4, .channels = 1,
+         .height = 28, .width = 28, .out_h = 24, .out_w = 24),
+    CASE("resize micro identity 28 x1", OP_RESIZE, TOL_EXACT, 0, .batch = 4, .channels = 1,
+         .height = 28, .width = 28, .out_h = 28, .out_w = 28),
+    CASE("resize bignas down 320->192 x3", OP_RESIZE, TOL_EXACT, 0, .batch = 2, .channels = 3,
+         .height = 320, .width = 320, .out_h = 192, .out_w = 192),
+    CASE("resize odd down 13->7 x2", OP_RESIZE, TOL_EXACT, 0, .batch = 3, .channels = 2,
+         .height = 13, .width = 13, .out_h = 7, .out_w = 7),
+    CASE("resize odd up 7->13 x2", OP_RESIZE, TOL_EXACT, 0, .batch = 3, .channels = 2, .height = 7,
+         .width = 7, .out_h = 13, .out_w = 13),
+    CASE("resize non-square 13x28->24x9 x3", OP_RESIZE, TOL_EXACT, 0, .batch = 2, .channels = 3,
+         .height = 13, .width = 28, .out_h = 24, .out_w = 9),
+    CASE("resize one axis 28x20->28x33 x1", OP_RESIZE, TOL_EXACT, 0, .batch = 2, .channels = 1,
+         .height = 28, .width = 20, .out_h = 28, .out_w = 33),
 };
 
 #undef CASE
@@ -346,6 +368,7 @@ const char *op_family_name(OpFamily family) {
         [OP_RELU6] = "relu6",
         [OP_GLOBAL_POOL] = "global_avg_pool",
         [OP_CHANNEL_SCALE] = "channel_scale",
+        [OP_RESIZE] = "resize_bilinear",
     };
     return names[family];
 }
@@ -655,6 +678,12 @@ void op_case_layout(const OpCase *c, const Backend *be, OpLayout *l) {
         gradient(l, "dgate", gate, false);
         break;
     }
+    case OP_RESIZE: {
+        const size_t planes = (size_t)s->batch * s->channels;
+        input(l, "x", planes * s->height * s->width, -1, 1);
+        output(l, "y", planes * s->out_h * s->out_w);
+        break;
+    }
     case OP_FAMILIES:
         fatal_at(__FILE__, __LINE__, "no such op family");
     }
@@ -679,6 +708,8 @@ bool op_case_supported(const OpCase *c, const Backend *be) {
         return o->global_avg_pool_forward && o->global_avg_pool_backward;
     case OP_CHANNEL_SCALE:
         return o->channel_scale_forward && o->channel_scale_backward;
+    case OP_RESIZE:
+        return o->resize_bilinear != NULL;
     default: /* the ViT's op set: every backend has it */
         return true;
     }
@@ -935,6 +966,10 @@ void op_case_forward(const OpCase *c, const Backend *be, const OpLayout *l, void
     case OP_CHANNEL_SCALE:
         ops->channel_scale_forward(be, P("y"), P("x"), P("gate"), s->batch, s->channels,
                                    s->height * s->width);
+        break;
+    case OP_RESIZE:
+        ops->resize_bilinear(be, P("y"), P("x"), s->batch, s->channels, s->height, s->width,
+                             s->out_h, s->out_w);
         break;
     case OP_FAMILIES:
         break;

@@ -60,6 +60,7 @@ typedef enum {
     OP_RELU6,                 /* forward; backward dx */
     OP_GLOBAL_POOL,           /* NCHW -> NC mean; backward dx */
     OP_CHANNEL_SCALE,         /* x sigmoid(gate) per (sample, channel); backward dx, dgate */
+    OP_RESIZE,                /* bilinear batch resize (forward only) */
     OP_FAMILIES
 } OpFamily;
 
@@ -107,11 +108,13 @@ typedef struct {
     /* CNN maps [batch, channels, height, width]. conv: cin -> cout channels, kernel k of the
      * supernet's super_kernel, weight [super_cout, super_cin, K, K] (depthwise: cin = cout,
      * super_cin 1), no_dx as linear's. batch norm: channels of super_channels-long arrays,
-     * momentum; recalibration: `batches` batches in a row. pooling, gating: channels. */
+     * momentum; recalibration: `batches` batches in a row. pooling, gating: channels. resize:
+     * channels, height x width to out_h x out_w. */
     int cin, cout, height, width, kernel, stride, super_cin, super_cout, super_kernel;
     bool depthwise;
     int super_channels, batches;
     double momentum;
+    int out_h, out_w;
 } OpShape;
 
 typedef struct {

@@ -11,11 +11,20 @@ autograd returns the gradient of the whole supernet tensor (zero outside the vie
 is F.batch_norm with PyTorch's running-statistics rule, recalibration nn.BatchNorm2d with
 momentum=None.
 
+The batch resize is compared float32 against float32: F.interpolate(mode="bilinear",
+align_corners=False, antialias=False) on the same float32 input. The C code computes the
+weights as ATen does and sums the four products as ATen's one-channel kernel does, so it must
+equal PyTorch bit for bit on each plane alone; on the whole batch ATen's generic kernel (two or
+more channels) blends rows with float fused multiply-adds, a few ulp away.
+
 Tolerances are relative to the largest entry of the reference tensor:
   conv outputs and gradients  1e-5  float32 sums of up to 3136 products (oneDNN's order)
   batch norm                  1e-5  float32 normalisation of statistics summed in double
   running statistics          1e-6  one float32 rounding of double statistics
   activations, pool, gate     1e-6  per-entry float32 arithmetic (oneDNN's exp for SiLU)
+  bilinear resize             1e-6  ATen's generic kernel (2 or more channels): float32
+                                    fused multiply-adds, a few ulp of entries below 3; equal
+                                    sizes: exact (a copy); one channel at a time: bit for bit
 and entries of an accumulated weight gradient outside the subnet's view must be exactly what
 they were before.
 
@@ -28,7 +37,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-TOL_CONV, TOL_NORM, TOL_RUNNING, TOL_POINTWISE = 1e-5, 1e-5, 1e-6, 1e-6
+TOL_CONV, TOL_NORM, TOL_RUNNING, TOL_POINTWISE, TOL_RESIZE = 1e-5, 1e-5, 1e-6, 1e-6, 1e-6
 
 failures = []
 
@@ -150,6 +159,22 @@ def gate(g):
     compare("dgate", g["dgate"], s.grad, TOL_POINTWISE)
 
 
+def resize(g):
+    x = torch.from_numpy(np.asarray(g["x"], dtype=np.float32))
+    got = np.asarray(g["y"], dtype=np.float32)
+    size = tuple(got.shape[-2:])
+    ref = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
+    compare("y", got, ref.numpy(), 0.0 if size == tuple(x.shape[-2:]) else TOL_RESIZE)
+    # one channel at a time: ATen's one-channel kernel, whose arithmetic the C code follows
+    planes = F.interpolate(x.reshape(-1, 1, *x.shape[-2:]), size=size, mode="bilinear",
+                           align_corners=False, antialias=False).reshape(ref.shape).numpy()
+    differ = int((got != planes).sum())
+    print(f"    {'y, planes one by one: bit-equal':<34} {differ == 0}"
+          f" ({differ} of {got.size} differ){'' if differ == 0 else '  <-- FAIL'}")
+    if differ:
+        failures.append("resize, planes one by one")
+
+
 CHECKS = {
     "conv": conv,
     "batchnorm": batchnorm,
@@ -158,6 +183,7 @@ CHECKS = {
     "relu6": lambda g: activation(g, lambda x: F.hardtanh(x, 0.0, 6.0)),
     "pool": pool,
     "gate": gate,
+    "resize": resize,
 }
 
 
