@@ -26,6 +26,7 @@ static const char *const BASE[] = {
     "se = true; }",
     ");",
     "head = { channels = [64]; };",
+    "groups = { flops = [2.0, 4.0]; tolerance = 0.1; };",
 };
 enum { BASE_LINES = sizeof BASE / sizeof BASE[0] };
 
@@ -71,6 +72,20 @@ static const struct {
      "stages[1].se: expected true or false", 10},
     {12, "head = { channels = [64]; width = 2; };", "head.width: unknown key", 12},
     {12, "", "missing key 'head'", 0},
+    {13, "groups = [2.0];", "groups: expected a group", 13},
+    {13, "groups = { flops = [2.0]; };", "groups: missing key 'tolerance'", 13},
+    {13, "groups = { flops = [2.0]; tolerance = 0.6; };",
+     "groups.tolerance: 0.6 is outside [0, 0.5]", 13},
+    {13, "groups = { flops = []; tolerance = 0.1; };", "groups.flops: 0 groups (expected 1 to 16)",
+     13},
+    {13, "groups = { flops = [2.0, -1.0]; tolerance = 0.1; };",
+     "groups.flops: -1 MFLOPs is outside (0, 1e9]", 13},
+    {13, "groups = { flops = [4.0, 2.0]; tolerance = 0.1; };",
+     "groups.flops: groups 4 and 2: each band must lie above the previous one", 13},
+    {13, "groups = { flops = [2.0, 2.4]; tolerance = 0.1; };",
+     "groups.flops: groups 2 and 2.4: each band must lie above the previous one", 13},
+    {13, "groups = { flops = [2.0]; tolerance = 0.1; width = 1; };", "groups.width: unknown key",
+     13},
 };
 
 static void validation_errors(void) {
@@ -82,7 +97,30 @@ static void validation_errors(void) {
         CHECK_EQ_I64(space->n_stages, 2);
         CHECK(space->stages[1].se && !space->stages[0].se);
         CHECK_EQ_I64(space->activation, CNN_SWISH);
+        /* groups: [T (1 - t), T (1 + t)] in whole FLOPs, both ends in */
+        const CnnGroups *g = &space->groups;
+        CHECK_EQ_I64(g->count, 2);
+        CHECK_EQ_I64(g->lo[0], 1800000);
+        CHECK_EQ_I64(g->hi[1], 4400000);
+        CHECK_EQ_I64(cnn_group_of(g, 1799999), -1);
+        CHECK_EQ_I64(cnn_group_of(g, 1800000), 0);
+        CHECK_EQ_I64(cnn_group_of(g, 2200000), 0);
+        CHECK_EQ_I64(cnn_group_of(g, 3600000), 1);
+        CHECK_EQ_I64(cnn_group_of(g, 4400001), -1);
     }
+    cnn_space_free(space);
+    free(config);
+    /* the groups are optional */
+    config = config_case(BASE, BASE_LINES, 13, "");
+    space = cnn_space_load_text(config, "case.cfg", &err);
+    if (CHECK(space != NULL)) CHECK_EQ_I64(space->groups.count, 0);
+    cnn_space_free(space);
+    free(config);
+    /* whole numbers too; tolerance 0 is one value per group */
+    config = config_case(BASE, BASE_LINES, 13, "groups = { flops = [2, 4]; tolerance = 0; };");
+    space = cnn_space_load_text(config, "case.cfg", &err);
+    if (CHECK(space != NULL))
+        CHECK(space->groups.lo[1] == 4000000 && space->groups.hi[1] == 4000000);
     cnn_space_free(space);
     free(config);
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {

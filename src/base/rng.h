@@ -24,6 +24,8 @@ enum {
     RNG_STREAM_ISOMERS = 12,       /* prenas-arch --isomers --limit: which members */
     RNG_STREAM_MIX_BATCH = 13,     /* prenas-train: mixup / cutmix, batch mode: one per step */
     RNG_STREAM_ARCH_SAMPLE = 14,   /* prenas-arch --sample: which architectures */
+    RNG_STREAM_CNN_SELECT = 15,    /* CNN selection: the uniform draws */
+    RNG_STREAM_CNN_FILL = 16,      /* CNN selection: draws inside group g (item g) */
 };
 
 typedef struct {

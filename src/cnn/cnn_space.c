@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -71,6 +72,42 @@ static bool read_head(CfgReader *r, const config_setting_t *root, CnnSpace *sp) 
            choices(r, g, "channels", 1, CNN_MAX_CHANNELS, &sp->head_channels);
 }
 
+/* The optional FLOPs groups (cnn_space.h): targets in MFLOPs, strictly ascending, bands that
+ * do not overlap. */
+static bool read_groups(CfgReader *r, const config_setting_t *root, CnnSpace *sp) {
+    static const char *const keys[] = {"flops", "tolerance", NULL};
+    if (!config_setting_get_member(root, "groups")) return true;
+    const config_setting_t *g = cfg_group_or(r, root, "groups");
+    if (!g) return false;
+    CnnGroups *out = &sp->groups;
+    if (!cfg_check_keys(r, g, keys) || !cfg_real(r, g, "tolerance", 0, 0.5, &out->tolerance))
+        return false;
+    const config_setting_t *s = cfg_member(r, g, "flops", CONFIG_TYPE_ARRAY, "an array");
+    if (!s) return false;
+    const int n = config_setting_length(s);
+    if (n < 1 || n > CNN_MAX_GROUPS)
+        return cfg_fail(r, s, "%d groups (expected 1 to %d)", n, CNN_MAX_GROUPS);
+    for (int i = 0; i < n; i++) {
+        const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+        const int type = config_setting_type(e);
+        if (type != CONFIG_TYPE_FLOAT && type != CONFIG_TYPE_INT)
+            return cfg_fail(r, s, "expected numbers (MFLOPs)");
+        const double t = cfg_number(e);
+        if (!(t > 0 && t <= 1e9)) return cfg_fail(r, s, "%g MFLOPs is outside (0, 1e9]", t);
+        out->target[i] = t;
+        out->lo[i] = llround(t * (1 - out->tolerance) * 1e6);
+        out->hi[i] = llround(t * (1 + out->tolerance) * 1e6);
+        if (i > 0 && out->lo[i] <= out->hi[i - 1])
+            return cfg_fail(r, s,
+                            "groups %g and %g: each band must lie above the previous one "
+                            "(ascending, apart at tolerance %g), so that an architecture is in "
+                            "at most one",
+                            out->target[i - 1], t, out->tolerance);
+    }
+    out->count = n;
+    return true;
+}
+
 /* A ViT file given where a CNN space is needed says so, rather than failing at its keys:
  * read before them. */
 static bool read_family(CfgReader *r, const config_setting_t *root) {
@@ -89,7 +126,7 @@ static bool read_space(CfgReader *r, const config_setting_t *root, void *out) {
     CnnSpace *sp = out;
     static const char *const keys[] = {"family",     "name",       "in_channels", "num_classes",
                                        "activation", "resolution", "stem",        "stages",
-                                       "head",       NULL};
+                                       "head",       "groups",     NULL};
     static const char *const activations[] = {"swish", "relu6", NULL};
     if (!read_family(r, root) || !cfg_check_keys(r, root, keys)) return false;
     const config_setting_t *name = cfg_member(r, root, "name", CONFIG_TYPE_STRING, "a string");
@@ -102,7 +139,8 @@ static bool read_space(CfgReader *r, const config_setting_t *root, void *out) {
         !choices(r, root, "resolution", 1, CNN_MAX_RESOLUTION, &sp->resolution))
         return false;
     sp->activation = activation == 1 ? CNN_RELU6 : CNN_SWISH;
-    return read_stem(r, root, sp) && read_stages(r, root, sp) && read_head(r, root, sp);
+    return read_stem(r, root, sp) && read_stages(r, root, sp) && read_head(r, root, sp) &&
+           read_groups(r, root, sp);
 }
 
 CnnSpace *cnn_space_load_text(const char *text, const char *origin, Error *err) {

@@ -32,6 +32,7 @@
 #include "error.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 enum {
     CNN_MAX_STAGES = 12,
@@ -43,6 +44,7 @@ enum {
     CNN_MAX_STRIDE = 4,
     CNN_MAX_RESOLUTION = 2048,
     CNN_MAX_IN_CHANNELS = 4, /* as the ViT's: what datasets hold (src/data/dataset) */
+    CNN_MAX_GROUPS = 16,     /* FLOPs groups of the preferred set */
 };
 
 typedef enum { CNN_SWISH, CNN_RELU6 } CnnActivation;
@@ -61,6 +63,21 @@ typedef struct {
     bool se;                 /* squeeze-and-excitation in every layer */
 } CnnStageSpace;
 
+/* The FLOPs groups of zero-cost selection (method.md §13: PreNAS's CNN constraints 200, 400,
+ * 600 and 1000 MFLOPs), from the optional key `groups = { flops = [..]; tolerance = t; };`
+ * (millions of FLOPs = MACs, cnn_cost.h): group g holds the architectures whose FLOPs lie in
+ * [lo_g, hi_g] = [round(T_g (1 - t) 10^6), round(T_g (1 + t) 10^6)], both ends inclusive. The
+ * band is two-sided because the papers' group names are round figures of models on either side
+ * (BigNAS-S/M/L/XL: 242, 418, 586, 1040 MFLOPs), and BigNAS's smallest architecture (206.4 M)
+ * lies above 200 M, so "at most 200 M" would be empty. t is in [0, 0.5]; the bands must ascend
+ * without overlapping (hi_g < lo_{g+1}), so that an architecture is in at most one. */
+typedef struct {
+    int count; /* 0: the space names none */
+    double tolerance;
+    double target[CNN_MAX_GROUPS];                  /* MFLOPs as the file gives them */
+    int64_t lo[CNN_MAX_GROUPS], hi[CNN_MAX_GROUPS]; /* whole FLOPs */
+} CnnGroups;
+
 typedef struct {
     char name[64];
     char source[4096]; /* where the configuration came from (a path), for messages */
@@ -76,6 +93,7 @@ typedef struct {
     int n_stages;
     CnnStageSpace stages[CNN_MAX_STAGES];
     CnnChoices head_channels; /* the 1x1 conv before pooling */
+    CnnGroups groups;
 } CnnSpace;
 
 /* Read and validate; NULL and err set (file, line and key named) on any problem. The file
@@ -90,6 +108,8 @@ double cnn_space_count(const CnnSpace *space);
 /* Feature-map side after a conv of stride s with padding k/2 (k odd): ceil(side / s). */
 int cnn_conv_side(int side, int stride);
 const char *cnn_activation_name(CnnActivation activation);
+/* The FLOPs group holding `flops` (cnn_cost.h), or -1 when none does. */
+int cnn_group_of(const CnnGroups *groups, int64_t flops);
 
 bool cnn_choices_contain(const CnnChoices *choices, int value);
 /* "3, 5" for messages and summaries. */

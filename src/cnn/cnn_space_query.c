@@ -24,6 +24,12 @@ const char *cnn_activation_name(CnnActivation activation) {
     return activation == CNN_RELU6 ? "relu6" : "swish";
 }
 
+int cnn_group_of(const CnnGroups *groups, int64_t flops) {
+    for (int g = 0; g < groups->count; g++)
+        if (flops >= groups->lo[g] && flops <= groups->hi[g]) return g;
+    return -1;
+}
+
 bool cnn_choices_contain(const CnnChoices *choices, int value) {
     for (int i = 0; i < choices->count; i++)
         if (choices->values[i] == value) return true;

@@ -109,7 +109,9 @@ def view(module_shape, super_shape):
     return tuple(slices)
 
 
-def check_case(g):
+def load_subnet(g):
+    """A case's subnet in float64 train mode with its weights: (space, arch, supernet arrays by
+    name, model, [(supernet name, module parameter, slices)]); prints the case's label."""
     space_path, arch_text = text(g.attrs["space"]), text(g.attrs["arch"])
     with open(space_path) as f:
         space = parse_config(f.read())
@@ -127,7 +129,11 @@ def check_case(g):
     with torch.no_grad():
         for name, p, sl in params:
             p.copy_(torch.from_numpy(P[name][sl]))
+    return space, arch, P, model, params
 
+
+def check_case(g):
+    space, arch, P, model, params = load_subnet(g)
     images = torch.from_numpy(np.asarray(g["images"], dtype=np.float64))
     labels = torch.from_numpy(np.asarray(g["labels"], dtype=np.int64))
     logits = model(images)
@@ -204,16 +210,21 @@ def check_case(g):
     compare("logits (eval mode, recalibrated)", g["eval_logits"], eval_logits.numpy(), TOL_LOGITS)
 
 
-def main(path):
+def run_cases(path, check, what):
+    """Checks every case of the file with `check`; prints the verdict as `what`; exit status."""
     torch.set_default_dtype(torch.float64)
     torch.set_num_threads(1)
     with h5py.File(path, "r") as f:
         for name in f:
-            check_case(f[name])
+            check(f[name])
     verdict = f"{len(failures)} checks past their tolerance: {', '.join(failures)}" if failures \
         else "every check within its tolerance"
-    print(f"cnn oracle: {verdict}")
+    print(f"{what}: {verdict}")
     return 1 if failures else 0
+
+
+def main(path):
+    return run_cases(path, check_case, "cnn oracle")
 
 
 if __name__ == "__main__":
