@@ -42,6 +42,7 @@
 # level, as the libraries report them from inside the PyTorch process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/vs-torch-lib.sh
 
 usage() {
     echo "usage: $0 [--steps N] [--baseline BUILD_DIR [--pairs P]] [BUILD_DIR]" >&2
@@ -60,7 +61,7 @@ while [ $# -gt 0 ]; do
         shift 2
         ;;
     -h | --help)
-        sed -n '2,/^set -euo/{/^set -euo/d; s/^# \{0,1\}//; p}' "$0"
+        print_help "$0"
         exit 0
         ;;
     -*) usage ;;
@@ -70,53 +71,9 @@ while [ $# -gt 0 ]; do
         ;;
     esac
 done
-[[ $steps =~ ^[0-9]+$ && $steps -ge 3 ]] || { echo "$0: --steps: at least 3" >&2; exit 2; }
-[[ $pairs =~ ^[0-9]+$ && $pairs -ge 1 ]] || { echo "$0: --pairs: at least 1" >&2; exit 2; }
-for dir in "$build" ${baseline:+"$baseline"}; do
-    [ -x "$dir/prenas-bench-step" ] || { echo "$0: no $dir/prenas-bench-step" >&2; exit 2; }
-done
+check_runs "$steps" "$pairs" prenas-bench-step "$build" ${baseline:+"$baseline"}
 
-packages=(libopenblas0-pthread python3-torch)
-missing=()
-for p in "${packages[@]}"; do
-    dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "step-vs-torch: installing ${missing[*]}" >&2
-    sudo=()
-    if [ "$(id -u)" -ne 0 ]; then
-        command -v sudo >/dev/null || { echo "$0: run as root or install: ${missing[*]}" >&2; exit 1; }
-        sudo=(sudo)
-    fi
-    "${sudo[@]}" apt-get update -q >&2
-    # through env: sudo's env_reset would drop DEBIAN_FRONTEND, and apt would ask on a terminal
-    "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-        "${missing[@]}" >&2
-fi
-
-export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-python=/usr/bin/python3
-openblas=$(dpkg -L libopenblas0-pthread | grep '/libblas\.so\.3$')
-system_blas=$(readlink -f "$(dirname "$(dirname "$openblas")")/libblas.so.3")
-flags=$(grep -m1 '^flags' /proc/cpuinfo)
-has_flag() { grep -qw "$1" <<<"$flags"; }
-torch_env=(env)
-if [ "$system_blas" != "$(readlink -f "$openblas")" ]; then
-    torch_env+=("LD_PRELOAD=$openblas${LD_PRELOAD:+ $LD_PRELOAD}")
-fi
-openblas_core=$(env -u OPENBLAS_CORETYPE "$python" -c 'import ctypes, sys
-blas = ctypes.CDLL(sys.argv[1])
-blas.openblas_get_corename.restype = ctypes.c_char_p
-print(blas.openblas_get_corename().decode())' "$openblas")
-if has_flag avx512f; then
-    [ -n "${ATEN_CPU_CAPABILITY:-}" ] || torch_env+=(ATEN_CPU_CAPABILITY=avx512)
-    if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-        case $openblas_core in
-        SkylakeX | Cooperlake | SapphireRapids) ;; # OpenBLAS's AVX-512 cores
-        *) torch_env+=(OPENBLAS_CORETYPE=SkylakeX) ;;
-        esac
-    fi
-fi
+torch_env_setup
 
 tiny_arch=192:12:4,4,4,4,3,3,3,3,3,4,3,4:4,4,4,4,4,3.5,3.5,4,4,3.5,4,4
 cases=("(i) vit-tiny $tiny_arch 8" "(ii) micro - 128") # name, space, subnet (- = largest), batch
@@ -125,20 +82,11 @@ precisions=(fp32 bf16)
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
 
-# field FILE: a figure of one prenas-bench-step output, empty where the run gave none
-img_of() { sed -n 's/^img_per_s=//p' "$1"; }
+# field FILE: a figure of one prenas-bench-step output, empty where the run gave none (img_of,
+# why_failed, median and ratio: bench/vs-torch-lib.sh)
 gflops_of() { sed -n 's/^train [0-9.]* img\/s, \([0-9.]*\) GFLOP\/s;.*/\1/p' "$1"; }
 ceiling_of() { sed -n 's/^gemm [0-9]*^3 on this device now: \([0-9.]*\) GFLOP\/s.*/\1/p' "$1"; }
 device_of() { sed -n 's/^device \([^;]*\);.*/\1/p' "$1"; }
-why_failed() { # OUT: the last line of its stderr (OUT.err), else of its stdout
-    awk 'FNR == 1 && NR > 1 && last != "" { exit } NF { last = $0 }
-         END { print (last == "" ? "no output" : last) }' "$1.err" "$1"
-}
-median() { # of the numbers on stdin, to 5 significant digits; empty for none
-    awk NF | sort -g | awk '{ v[NR] = $1 }
-        END { if (NR) printf "%.5g\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.2fx", a / b }'; }
 share() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && b > 0) printf "%.0f%%", 100 * a / b }'; }
 progress() { echo "step-vs-torch: [${SECONDS} s] $*" >&2; }
 
@@ -202,11 +150,7 @@ echo "prenas: $build/prenas-bench-step ($("$build/prenas-bench-step" --version |
     "$steps measured steps after 2 warm-up, $pairs run(s) of each"
 [ -z "$baseline" ] ||
     echo "baseline: $baseline/prenas-bench-step ($("$baseline/prenas-bench-step" --version | head -1 | cut -d' ' -f2))"
-echo "system libblas.so.3: $system_blas; OpenBLAS's own choice of core here: $openblas_core"
-added=${torch_env[*]:1}
-inherited=$(env | grep -E '^(OPENBLAS_CORETYPE|ATEN_CPU_CAPABILITY)=' | paste -sd ' ' || true)
-echo "PyTorch: $python bench/torch_step.py; set here: ${added:-nothing}; from the environment:" \
-    "${inherited:-nothing}"
+torch_env_report bench/torch_step.py
 cat "$logs"/*-torch | sed -n 's/^torch .*sgemm_.*/PyTorch ran: &/p' | sort -u
 echo
 columns=(case prec "img/s" "GFLOP/s" ceiling share)

@@ -15,14 +15,19 @@
  * 10% of the convolution at the micro shapes. A tensor already in the chosen layout is used in
  * place. The weight gradient is computed into the primitive's layout, then reordered into the
  * gradient's view with a sum post-op (dw += , as the other ops' parameter gradients): the
- * reorder writes the view's entries only.
+ * reorder writes the view's entries only. One pass is ours: the weight gradient of a depthwise
+ * convolution wider than 3x3, which oneDNN's direct kernels do not take
+ * (depthwise_backward_weights below).
  *
  * double (the gradient-check build) and PRENAS_NO_DNNL (the device check's tier 1): plain
  * loops, written to be read, summing in double: the reference. */
 #include "kernels.h"
 
 #include "error.h"
+#include "parallel.h"
 #include "primitives.h"
+
+#include <stdlib.h>
 
 int conv_output_size(int size, int kernel, int stride) {
     return (size + 2 * (kernel / 2) - kernel) / stride + 1;
@@ -43,13 +48,13 @@ static void check_shape(const ConvShape *s) {
                  s->weight_kernel, s->stride, s->depthwise ? "depthwise" : "dense", s->weight_in);
 }
 
-#ifndef CPU_DNNL_PRIMITIVES
-
 /* Entry (o, i, ky, kx) of the subnet's weight in the supernet tensor: the centred crop. */
 static size_t weight_at(const ConvShape *s, int o, int i, int ky, int kx) {
     const int K = s->weight_kernel, off = (K - s->kernel) / 2;
     return (((size_t)o * s->weight_in + i) * K + ky + off) * K + kx + off;
 }
+
+#ifndef CPU_DNNL_PRIMITIVES
 
 /* The input channels output channel o reads: all of them, or its own (depthwise). */
 static int first_input(const ConvShape *s, int o) {
@@ -318,10 +323,112 @@ void conv2d_forward(CpuPrimitives *cache, real *y, const real *x, const real *w,
     run(cache, s, CONV_FORWARD, x, y, w);
 }
 
+/* ---- the weight gradient of a depthwise convolution wider than 3x3: a loop of our own ----
+ *
+ * oneDNN's direct depthwise backward-weights kernel (jit_uni_dw_conv_bwd_weights, 2.6) takes
+ * kernels up to 3 columns only; for 5x5 and 7x7 it falls back to im2col and one small GEMM per
+ * channel (x64:gemm:jit), which took 375 of the 650 ms oneDNN spent in a micro training step
+ * (the largest subnet, batch 128, one thread; docs/benchmarks.md, "CNN training step against
+ * PyTorch"), at about 1 GFLOP/s.
+ *
+ * dw[c, ky, kx] += sum over (b, oy, ox) of dy[b, c, oy, ox] x[b, c, oy s - pad + ky,
+ * ox s - pad + kx]. The zero-padded input plane of each (sample, channel) is split into its
+ * s x s phases, P_ab[i, j] = xpad[i s + a, j s + b], each stored as Hq = OH + q rows of
+ * Wq = OW + q, q = (k - 1) / s, and dy likewise with zeros in its last q rows and columns; then
+ * tap (ky, kx) is a dot product between dy and phase (ky mod s, kx mod s) shifted by
+ * (ky / s) Wq + kx / s, as if both were flat arrays: the zeros of dy cancel the products that
+ * wrap around a row or into the next plane. So the planes of several samples, one after the
+ * other, make one long dot product per tap (short ones would cost their calls: the late
+ * stages' maps are 4 x 4). Each runs in LANES fixed float lanes, element-wise (so it vectorises
+ * without reassociating a sum, and its order does not depend on alignment), summed into double
+ * after every ~CHUNK products per lane group; the threads split the channels and a channel's
+ * sums are one thread's, in a fixed order: the same bits for any thread count and every call. */
+
+enum { LANES = 16, CHUNK = 1024 };
+
+/* sum over j < n of a[j] b[j], n a multiple of LANES, in LANES float lanes. */
+CPU_DISPATCH static double lane_dot(const real *restrict a, const real *restrict b, int n) {
+    real lane[LANES] = {0};
+    for (int j = 0; j < n; j += LANES)
+        for (int l = 0; l < LANES; l++) lane[l] += a[j + l] * b[j + l];
+    double sum = 0;
+    for (int l = 0; l < LANES; l++) sum += lane[l];
+    return sum;
+}
+
+/* out[j] = in[j st + first] for j in [0, n), zero where that index falls outside [0, len). */
+static void gather_row(real *out, const real *in, int len, int n, int st, int first) {
+    const int lo = first >= 0 ? 0 : (-first + st - 1) / st;
+    const int hi_in = first < len ? (len - 1 - first) / st + 1 : 0;
+    const int hi = hi_in < n ? hi_in : n;
+    for (int j = 0; j < n; j++) out[j] = 0;
+    for (int j = lo; j < hi; j++) out[j] = in[j * st + first];
+}
+
+static void depthwise_backward_weights(real *dw, const real *dy, const real *x,
+                                       const ConvShape *s) {
+    const int H = s->height, W = s->width, k = s->kernel, st = s->stride, pad = k / 2;
+    const int OH = conv_output_size(H, k, st), OW = conv_output_size(W, k, st);
+    const int q = (k - 1) / st, Wq = OW + q, block = (OH + q) * Wq;
+    const int per = block >= CHUNK ? 1 : CHUNK / block; /* samples per dot product */
+    const int longest = (per * block + LANES - 1) / LANES * LANES;
+    /* a phase is read up to q Wq + q entries past the dot product's length */
+    const size_t phase = (size_t)longest + (size_t)q * Wq + q;
+#pragma omp parallel
+    {
+        real *g = xmalloc((size_t)longest * sizeof *g);
+        real *phases = xmalloc((size_t)st * st * phase * sizeof *phases);
+        double *sum = xmalloc((size_t)k * k * sizeof *sum);
+#pragma omp for schedule(static)
+        for (int c = 0; c < s->in_channels; c++) {
+            for (int t = 0; t < k * k; t++) sum[t] = 0;
+            for (int b0 = 0; b0 < s->batch; b0 += per) {
+                const int nb = s->batch - b0 < per ? s->batch - b0 : per;
+                const int n = (nb * block + LANES - 1) / LANES * LANES;
+                for (int b = 0; b < nb; b++) {
+                    const size_t plane = (size_t)(b0 + b) * s->in_channels + c;
+                    const real *in = x + plane * H * W, *grad = dy + plane * OH * OW;
+                    real *gb = g + (size_t)b * block;
+                    for (int i = 0; i < OH + q; i++)
+                        gather_row(gb + i * Wq, grad + (size_t)i * OW, i < OH ? OW : 0, Wq, 1, 0);
+                    for (int a = 0; a < st * st; a++) {
+                        real *p = phases + a * phase + (size_t)b * block;
+                        for (int i = 0; i < OH + q; i++) {
+                            const int iy = i * st + a / st - pad;
+                            const bool inside = iy >= 0 && iy < H;
+                            gather_row(p + i * Wq, in + (size_t)(inside ? iy : 0) * W,
+                                       inside ? W : 0, Wq, st, a % st - pad);
+                        }
+                    }
+                }
+                /* zeros past the planes: nothing stale (a NaN times zero) enters a sum */
+                for (int j = nb * block; j < n; j++) g[j] = 0;
+                for (int a = 0; a < st * st; a++)
+                    for (size_t j = (size_t)nb * block; j < (size_t)n + (size_t)q * Wq + q; j++)
+                        phases[a * phase + j] = 0;
+                for (int ky = 0; ky < k; ky++)
+                    for (int kx = 0; kx < k; kx++) {
+                        const real *p = phases + (size_t)((ky % st) * st + kx % st) * phase;
+                        sum[ky * k + kx] += lane_dot(g, p + (ky / st) * Wq + kx / st, n);
+                    }
+            }
+            for (int ky = 0; ky < k; ky++)
+                for (int kx = 0; kx < k; kx++)
+                    dw[weight_at(s, c, 0, ky, kx)] += (real)sum[ky * k + kx];
+        }
+        free(g);
+        free(phases);
+        free(sum);
+    }
+}
+
 void conv2d_backward(CpuPrimitives *cache, real *dx, real *dw, const real *dy, const real *x,
                      const real *w, const ConvShape *s) {
     check_shape(s);
     if (dx) run(cache, s, CONV_BACKWARD_DATA, dx, dy, w);
-    run(cache, s, CONV_BACKWARD_WEIGHTS, x, dy, dw);
+    if (s->depthwise && s->kernel > 3)
+        depthwise_backward_weights(dw, dy, x, s);
+    else
+        run(cache, s, CONV_BACKWARD_WEIGHTS, x, dy, dw);
 }
 #endif
