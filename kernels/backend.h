@@ -4,10 +4,10 @@
 /* Where the engine computes: a backend owns memory (the supernet's arenas, activations, step
  * buffers) and implements the op set on it. Two exist, both in one binary and chosen at run
  * time: the CPU (kernels/cpu/, the reference) and CUDA (kernels/cuda/, when built with nvcc).
- * The model code (src/vit/vit.c, src/model/model.c, src/train/optim.c, src/train/trainer.c) calls ops only through
- * `be->ops`, on pointers the backend allocated; only weight, checkpoint and table code copies
- * to and from the host (`upload`, `download`). After ggml's backend interface and llm.c's one
- * model API over CPU and CUDA files.
+ * The model code (src/vit/vit.c, src/model/model.c, src/train/optim.c, src/train/trainer.c) calls
+ * ops only through `be->ops`, on pointers the backend allocated; only weight, checkpoint and table
+ * code copies to and from the host (`upload`, `download`). After ggml's backend interface and
+ * llm.c's one model API over CPU and CUDA files.
  *
  * Every compute op has the signature and meaning of its CPU version in kernels.h with the
  * backend first; shapes and conventions are documented there. A backend may leave an op

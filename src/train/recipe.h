@@ -85,7 +85,7 @@ Recipe *recipe_parse(const char *text, const char *origin, const char *const *se
                      Error *err);
 void recipe_free(Recipe *recipe);
 double recipe_peak_lr(const Recipe *recipe);
-/* Whether mixup or cutmix is on (an alpha > 0): then samples are mixed in pairs (src/data/mix.h). */
+/* Whether mixup or cutmix is on (an alpha > 0): then samples are mixed in pairs (data/mix.h). */
 bool recipe_mixes(const Recipe *recipe);
 /* Whether a run with `now` trains every step as one with `was` would: all settings but the
  * resumable ones, which only decide where it runs and what is saved or reported. When not, the
