@@ -104,8 +104,10 @@ CONF
     echo $! >"$dir/slurmctld.pid"
     slurmd -D -f "$SLURM_CONF" >"$dir/log/slurmd.out" 2>&1 &
     echo $! >"$dir/slurmd.pid"
+    # each sinfo bounded too: with slurmd down (say, no cgroup filesystem) it can wait minutes
+    # on the controller, and the test would hang instead of failing with the reason below
     for _ in $(seq 120); do
-        if [ "$(sinfo -h -o %T 2>/dev/null)" = idle ]; then
+        if [ "$(timeout 5 sinfo -h -o %T 2>/dev/null)" = idle ]; then
             echo "export SLURM_CONF=$SLURM_CONF"
             exit 0
         fi
