@@ -252,8 +252,7 @@ int main(int argc, char **argv) {
     EvalTable table;
     if (!plan_table(&o, &supernet, &table, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
-    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err))
-        artefact_guard_watch(&guard, &writer);
+    if (comm.rank == 0) artefact_begin_guarded(&writer, o.out, &guard, &err);
     comm_check(&comm, &err);
 
     const SplitInfo *train = dataset_split(&data, "train");

@@ -186,16 +186,15 @@ static bool plan_val(Source *source, const PackArgs *args, Holdout *holdout, Err
 int main(int argc, char **argv) {
     const double start = monotonic_seconds();
     /* before OpenMP starts threads; static: the signal thread may outlive main's frame */
+    PackArgs args = parse_args(argc, argv);
     static ArtefactGuard guard;
     artefact_guard_start(&guard);
-    PackArgs args = parse_args(argc, argv);
     h5_silence();
 
     /* The output first: a mistyped --out is reported before a long scan of the source. */
     Error err = {0};
     ArtefactWriter writer;
-    if (!artefact_begin(&writer, args.out_path, &err)) die(&err);
-    artefact_guard_watch(&guard, &writer);
+    if (!artefact_begin_guarded(&writer, args.out_path, &guard, &err)) die(&err);
     Source source;
     Holdout holdout;
     if (!source_open(&source, &args.source, &err) || !plan_val(&source, &args, &holdout, &err))

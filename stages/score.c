@@ -168,8 +168,7 @@ int main(int argc, char **argv) {
     if (o.data && !gradient_pass_open_data(&pass, o.data, &err)) die(&err);
     /* the output directory must be writable before an hour of work; only rank 0 writes */
     ArtefactWriter writer = {.file = -1};
-    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err))
-        artefact_guard_watch(&guard, &writer);
+    if (comm.rank == 0) artefact_begin_guarded(&writer, o.out, &guard, &err);
     comm_check(&comm, &err);
 
     Backend backend;

@@ -352,8 +352,7 @@ int main(int argc, char **argv) {
     if (!weights_load_supernet(o.supernet, run.model->table, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
     ArtefactMeta meta = {0};
-    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err)) {
-        artefact_guard_watch(&guard, &writer);
+    if (comm.rank == 0 && artefact_begin_guarded(&writer, o.out, &guard, &err)) {
         if (!describe(&meta, &o, space, &run, &comm, argc, argv, &err)) artefact_abort(&writer);
     }
     comm_check(&comm, &err);

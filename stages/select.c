@@ -208,8 +208,7 @@ int main(int argc, char **argv) {
     IsomerGroups groups;
     if (!isomer_groups(space, o.all_count_vectors, &groups, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
-    if (comm.rank == 0 && artefact_begin(&writer, o.out, &err))
-        artefact_guard_watch(&guard, &writer);
+    if (comm.rank == 0) artefact_begin_guarded(&writer, o.out, &guard, &err);
     comm_check(&comm, &err);
 
     const double start = MPI_Wtime();

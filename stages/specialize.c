@@ -199,10 +199,7 @@ static ArtefactWriter *begin_outputs(const Options *o, char *const *paths, Artef
     }
     ArtefactWriter *writers = xcalloc((size_t)o->n_targets, sizeof *writers);
     for (int i = 0; i < o->n_targets; i++)
-        if (artefact_begin(&writers[i], paths[i], err))
-            artefact_guard_watch(guard, &writers[i]);
-        else
-            abandon(writers, i, err);
+        if (!artefact_begin_guarded(&writers[i], paths[i], guard, err)) abandon(writers, i, err);
     return writers;
 }
 

@@ -380,13 +380,19 @@ void artefact_guard_start(ArtefactGuard *guard) {
     pthread_detach(thread);
 }
 
-void artefact_guard_watch(ArtefactGuard *guard, ArtefactWriter *writer) {
+bool artefact_begin_guarded(ArtefactWriter *w, const char *path, ArtefactGuard *guard, Error *err) {
+    /* The lock from before PATH.tmp exists until the guard knows it: a signal in between,
+     * taken without it, would end the stage with the file left behind. */
     pthread_mutex_lock(&guard->lock);
-    guard->tmp_paths =
-        xrealloc(guard->tmp_paths, sizeof *guard->tmp_paths * (size_t)(guard->n + 1));
-    guard->tmp_paths[guard->n++] = xstrdup(writer->tmp_path);
+    const bool ok = artefact_begin(w, path, err);
+    if (ok) {
+        guard->tmp_paths =
+            xrealloc(guard->tmp_paths, sizeof *guard->tmp_paths * (size_t)(guard->n + 1));
+        guard->tmp_paths[guard->n++] = xstrdup(w->tmp_path);
+        w->guard = guard;
+    }
     pthread_mutex_unlock(&guard->lock);
-    writer->guard = guard;
+    return ok;
 }
 
 /* The signal thread takes the lock before it removes anything and never gives it back: while

@@ -76,7 +76,7 @@ typedef struct {
 typedef struct {
     hid_t file; /* write datasets here between begin and commit */
     char path[ARTEFACT_PATH_MAX], tmp_path[ARTEFACT_PATH_MAX + 8];
-    ArtefactGuard *guard; /* set by artefact_guard_watch */
+    ArtefactGuard *guard; /* set by artefact_begin_guarded */
     bool in_memory;       /* begun by artefact_begin_in_memory */
 } ArtefactWriter;
 
@@ -103,8 +103,10 @@ void artefact_abort(ArtefactWriter *writer);
  * signal it took would end the process with PATH.tmp still there. A signal ends the process
  * as it would have without the guard (the shell sees 128 + the signal's number). */
 void artefact_guard_start(ArtefactGuard *guard);
-/* From now until `writer` (begun) commits or aborts, a signal removes its PATH.tmp first. */
-void artefact_guard_watch(ArtefactGuard *guard, ArtefactWriter *writer);
+/* artefact_begin, after which, until `writer` commits or aborts, a signal removes its PATH.tmp
+ * first; a signal while it runs waits for it, so that no PATH.tmp is left unknown to the guard. */
+bool artefact_begin_guarded(ArtefactWriter *writer, const char *path, ArtefactGuard *guard,
+                            Error *err);
 /* Between these a signal waits: text outputs (atomic_write_text, the plot's files) written
  * between them are never left as PATH.tmp. No commit or abort may come between them. */
 void artefact_guard_hold(ArtefactGuard *guard);
