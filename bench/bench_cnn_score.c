@@ -118,13 +118,6 @@ static double peak_rss_mb(void) {
     return usage.ru_maxrss / 1024.0; /* kB on Linux */
 }
 
-static void print_arch_row(int rank, const CnnCandidate *c) {
-    char text[CNN_ARCH_TEXT_MAX];
-    cnn_arch_format(&c->arch, text, sizeof text);
-    printf("  %2d  %-78s %8.1f %7.3f  %.6e\n", rank, text, c->cost.flops / 1e6,
-           c->cost.params / 1e6, c->score);
-}
-
 /* Scoring alone, over the first `samples` uniform draws (the selection's own): its rate. */
 static double time_scoring(const CnnSpace *space, const CnnScoreTables *tables, int64_t samples,
                            uint64_t seed) {
@@ -206,18 +199,8 @@ int main(int argc, char **argv) {
     printf("selection: %lld uniform draws (cost, group, score of members) %.3f s, %lld in no "
            "group; filling %.3f s\n",
            (long long)sel.samples, sel.seconds_uniform, (long long)sel.outside, sel.seconds_fill);
-    for (int g = 0; g < sel.n_groups; g++) {
-        const CnnGroupSelection *gs = &sel.groups[g];
-        printf("\ngroup %g MFLOPs, [%.1f, %.1f] M: %lld of %lld uniform draws (%.4f %%)",
-               space->groups.target[g], gs->lo / 1e6, gs->hi / 1e6, (long long)gs->uniform,
-               (long long)sel.samples,
-               sel.samples ? 100.0 * (double)gs->uniform / (double)sel.samples : 0.0);
-        if (gs->fill_draws)
-            printf("; filled with %lld of %lld draws from its box of %.4g architectures",
-                   (long long)gs->fill_members, (long long)gs->fill_draws, gs->box_size);
-        printf("\n  rank %-78s %8s %7s  %s\n", "architecture", "MFLOPs", "Mparams", "SNIP");
-        for (int i = 0; i < gs->kept; i++) print_arch_row(i + 1, &gs->best[i]);
-    }
+    printf("\n");
+    cnn_selection_print(stdout, &sel, space);
     printf("\npeak RSS %.0f MB\n", peak_rss_mb());
     cnn_selection_free(&sel);
     cnn_score_tables_free(tables);

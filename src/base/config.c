@@ -349,9 +349,13 @@ bool cfg_family(CfgReader *r, const config_setting_t *root, ModelFamily *out) {
     return true;
 }
 
+bool cfg_text_family(const char *text, const char *origin, ModelFamily *out, Error *err) {
+    return cfg_read_text(text, origin, read_family, out, err);
+}
+
 bool cfg_file_family(const char *path, ModelFamily *out, Error *err) {
     char *text = cfg_read_file(path, "space configuration", err);
-    bool ok = text && cfg_read_text(text, path, read_family, out, err);
+    bool ok = text && cfg_text_family(text, path, out, err);
     free(text);
     return ok;
 }

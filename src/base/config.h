@@ -68,5 +68,7 @@ typedef enum { FAMILY_VIT, FAMILY_CNN } ModelFamily;
 bool cfg_family(CfgReader *r, const config_setting_t *root, ModelFamily *out);
 /* The family of the space in a file, read before the family's own reader takes the file. */
 bool cfg_file_family(const char *path, ModelFamily *out, Error *err);
+/* The same for a space's text (an artefact's /meta/config); origin names it in errors. */
+bool cfg_text_family(const char *text, const char *origin, ModelFamily *out, Error *err);
 
 #endif

@@ -140,3 +140,26 @@ void cnn_selection_free(CnnSelection *sel) {
     for (int g = 0; g < sel->n_groups; g++) free(sel->groups[g].best);
     memset(sel, 0, sizeof *sel);
 }
+
+void cnn_selection_print(FILE *out, const CnnSelection *sel, const CnnSpace *space) {
+    for (int g = 0; g < sel->n_groups; g++) {
+        const CnnGroupSelection *gs = &sel->groups[g];
+        fprintf(out, "group %g MFLOPs, [%.1f, %.1f] M: %lld of %lld uniform draws (%.4f %%)",
+                space->groups.target[g], gs->lo / 1e6, gs->hi / 1e6, (long long)gs->uniform,
+                (long long)sel->samples,
+                sel->samples ? 100.0 * (double)gs->uniform / (double)sel->samples : 0.0);
+        if (gs->fill_draws)
+            fprintf(out, "; filled with %lld of %lld draws from its box of %.4g architectures",
+                    (long long)gs->fill_members, (long long)gs->fill_draws, gs->box_size);
+        fprintf(out, "\n  rank %-78s %8s %7s  %s\n", "architecture", "MFLOPs", "Mparams", "SNIP");
+        for (int i = 0; i < gs->kept; i++) {
+            const CnnCandidate *c = &gs->best[i];
+            char text[CNN_ARCH_TEXT_MAX];
+            cnn_arch_format(&c->arch, text, sizeof text);
+            fprintf(out, "  %4d %-78s %8.1f %7.3f  %.6e\n", i + 1, text, c->cost.flops / 1e6,
+                    c->cost.params / 1e6, c->score);
+        }
+        if (gs->kept == 0)
+            fprintf(out, "  (none: no architecture of the space fell in the band)\n");
+    }
+}

@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* The score of an architecture (cnn_score for SNIP; tests pass others). */
 typedef double (*CnnScoreFn)(const CnnArch *arch, const void *ctx);
@@ -64,6 +65,9 @@ typedef struct {
 CnnSelection cnn_select(const CnnSpace *space, const CnnSelectOptions *options, CnnScoreFn score,
                         const void *ctx);
 void cnn_selection_free(CnnSelection *selection);
+/* Group by group: its band, its share of the uniform draws, its filling, and its kept
+ * architectures (rank, text, MFLOPs, Mparams, score). */
+void cnn_selection_print(FILE *out, const CnnSelection *selection, const CnnSpace *space);
 
 /* A sub-space, a product of sub-lists of `space`'s lists, that holds every architecture whose
  * FLOPs lie in [lo, hi]: FLOPs grow with every choice (resolution, widths, depth, kernel,

@@ -161,6 +161,21 @@ CnnSpace *cnn_space_load_file(const char *path, Error *err) {
     return sp;
 }
 
+CnnSpace *cnn_space_recorded(const char *text, const char *origin, const char *config_path,
+                             const char *made, Error *err) {
+    CnnSpace *recorded = cnn_space_load_text(text, origin, err);
+    if (!recorded || !config_path) return recorded;
+    CnnSpace *given = cnn_space_load_file(config_path, err);
+    if (given && !cnn_space_same_search(given, recorded)) {
+        input_error(err, "%s for the space '%s' recorded in %s, not for %s", made, recorded->name,
+                    origin, config_path);
+        cnn_space_free(given);
+        given = NULL;
+    }
+    cnn_space_free(recorded);
+    return given;
+}
+
 void cnn_space_free(CnnSpace *space) {
     if (!space) return;
     free(space->text);

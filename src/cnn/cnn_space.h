@@ -29,6 +29,7 @@
  * supernet itself (src/cnn/cnn_net.h) is the largest architecture. Limits (below) keep every
  * cost of every architecture within int64 (src/cnn/cnn_cost.h). */
 
+#include "checksum.h"
 #include "error.h"
 
 #include <stdbool.h>
@@ -102,6 +103,19 @@ CnnSpace *cnn_space_load_file(const char *path, Error *err);
 /* The same from text; `origin` names it in messages. */
 CnnSpace *cnn_space_load_text(const char *text, const char *origin, Error *err);
 void cnn_space_free(CnnSpace *space);
+/* The space an artefact recorded (its /meta/config text, from `origin`), or, given
+ * config_path, that file's space, which must have the same supernet and architectures
+ * (cnn_space_same_search; its name and FLOPs groups may differ): else NULL and an input error
+ * "<made> for the space '<name>' recorded in <origin>, not for <config_path>". As the ViT's
+ * space_recorded. */
+CnnSpace *cnn_space_recorded(const char *text, const char *origin, const char *config_path,
+                             const char *made, Error *err);
+/* Whether two spaces have the same supernet and the same architectures: every list, the
+ * strides, SE, the activation, channels and classes (not the name nor the groups). */
+bool cnn_space_same_search(const CnnSpace *a, const CnnSpace *b);
+/* The digest of what cnn_space_same_search compares, for artefacts' /meta/lineage (lineage.h;
+ * the ViT's lineage_space_digest). */
+void cnn_space_digest(const CnnSpace *space, char hex[SHA256_HEX_SIZE]);
 
 /* The number of architectures: the product of every list's length (exact below 2^53). */
 double cnn_space_count(const CnnSpace *space);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # seeds.sh OUT: the HDF5 harnesses' seed corpus, OUT/<harness>/, made by the real stages on the
-# tiny space (tests/fuzz/tiny.cfg) and a 24-image IDX dataset written here: a dataset, scores,
+# tiny space (tests/fuzz/tiny.cfg) and a 24-image IDX dataset written here (and CNN scores on
+# tests/spaces/cnn-tiny.cfg): a dataset, scores,
 # preferred architectures, a checkpoint and the supernet after two steps, an evaluation table
 # and a model. Made at test time rather than committed: they follow the schemas as they change.
 set -euo pipefail
@@ -25,6 +26,8 @@ PY
 "$bin/prenas-pack" --from idx "$work/idx" --val-fraction 0.25 --out "$work/data.h5" >/dev/null
 "$bin/prenas-score" --config "$space" --out "$work/scores.h5" --batch 4 >/dev/null
 "$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" >/dev/null
+"$bin/prenas-score" --config "$here/../spaces/cnn-tiny.cfg" --out "$work/scores_cnn.h5" --batch 2 \
+    >/dev/null
 "$bin/prenas-train" --config "$space" --recipe "$here/../../configs/recipes/micro-fmnist-quick.cfg" \
     --data "$work/data.h5" --preferred "$work/preferred.h5" --out "$work/run" --steps 2 \
     --set batch=4 --set precision=fp32 --set checkpoint.every_steps=1 --set eval.every_epochs=0 \
@@ -37,7 +40,7 @@ PY
 rm -rf "$out"
 mkdir -p "$out"/{dataset,scores,preferred,supernet,checkpoint,eval,model}
 cp "$work/data.h5" "$out/dataset/"
-cp "$work/scores.h5" "$out/scores/"
+cp "$work/scores.h5" "$work/scores_cnn.h5" "$out/scores/"
 cp "$work/preferred.h5" "$out/preferred/"
 cp "$work/run/supernet.h5" "$out/supernet/"
 cp "$work/run"/checkpoint-*.h5 "$out/checkpoint/"
