@@ -17,6 +17,7 @@
 #include "proxy.h"
 #include "scores.h"
 #include "space.h"
+#include "text.h"
 
 #include <getopt.h>
 #include <mpi.h>
@@ -47,13 +48,14 @@ static const char USAGE[] =
     "  --proxy NAME       the isomer proxy prenas-select uses by default (default\n"
     "                     snip-layernorm); every proxy is tabulated: %s\n"
     "  --drop-path P      drop-path rate of the last supernet block (default 0.1)\n"
-    "  --seed S           weights, images and drop path (default 0)\n"
+    "  --seed S           weights, images and drop path (default 0)\n" DEVICE_OPTIONS_HELP
+    "  --help, --version\n"
     "CNN spaces only (the ViT's --data, --batches, --micro-batch, --proxy and --drop-path do not\n"
-    "apply; a CNN space is scored data-free):\n"
-    "  --resolution R     the pass's input side (default: the space's largest)\n"
+    "apply; a CNN space is scored data-free, and on the CPU: --device auto means cpu there, and\n"
+    "--device cuda is refused, as the CUDA backend has no CNN ops yet):\n"
+    "  --resolution R     the pass's input side, one of the space's (default: its largest)\n"
     "  --bignas-gamma     keep BigNAS's zero gamma of each residual block's last BN in the pass\n"
-    "                     (then every residual layer has saliency 0 and SNIP cannot see "
-    "depth)\n" DEVICE_OPTIONS_HELP "  --help, --version\n"
+    "                     (then every residual layer has saliency 0 and SNIP cannot see depth)\n"
     "\n"
     "MPI: ranks share the images (the result does not depend on the rank count beyond float\n"
     "rounding); gradients are summed across ranks. A CNN space's pass is one batch on rank 0\n"
@@ -65,7 +67,8 @@ typedef struct {
     double drop_path;
     uint64_t seed;
     DeviceOptions device;
-    bool bignas_gamma, vit_only; /* vit_only: an option that only the ViT's pass takes */
+    bool bignas_gamma;
+    const char *vit_only, *cnn_only; /* the first option given that only one family takes */
 } Options;
 
 static Options parse(int argc, char **argv) {
@@ -99,32 +102,34 @@ static Options parse(int argc, char **argv) {
             break;
         case 'd':
             o.data = optarg;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--data";
             break;
         case 'b':
             o.batch = (int)cli_long("--batch", optarg, 1, 1 << 20);
             break;
         case OPT_BATCHES:
             o.batches = (int)cli_long("--batches", optarg, 1, 1 << 20);
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--batches";
             break;
         case OPT_MICRO:
             o.micro_batch = (int)cli_long("--micro-batch", optarg, 1, 1 << 16);
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--micro-batch";
             break;
         case 'p':
             o.proxy = optarg;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--proxy";
             break;
         case OPT_DROP:
             o.drop_path = cli_double("--drop-path", optarg, 0, 0.99);
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--drop-path";
             break;
         case OPT_RESOLUTION:
             o.resolution = (int)cli_long("--resolution", optarg, 1, CNN_MAX_RESOLUTION);
+            o.cnn_only = o.cnn_only ? o.cnn_only : "--resolution";
             break;
         case OPT_GAMMA:
             o.bignas_gamma = true;
+            o.cnn_only = o.cnn_only ? o.cnn_only : "--bignas-gamma";
             break;
         case 's':
             o.seed = (uint64_t)cli_long("--seed", optarg, 0, INT64_MAX);
@@ -140,7 +145,6 @@ static Options parse(int argc, char **argv) {
     if (!o.config) cli_usage_error("--config SPACE.cfg is required");
     if (!o.out) cli_usage_error("--out scores.h5 is required");
     if (!proxy_find(o.proxy)) cli_usage_error("--proxy '%s': unknown (known: %s)", o.proxy, names);
-    if (!o.data && o.batches != 1) cli_usage_error("--batches goes with --data");
     return o;
 }
 
@@ -179,9 +183,9 @@ static void print_summary(const ScoreTables *tables, const Proxy *proxy, const S
 }
 
 static void score_vit(Options o, const Comm *comm, ArtefactGuard *guard, int argc, char **argv) {
-    if (o.resolution || o.bignas_gamma)
-        cli_usage_error("--resolution and --bignas-gamma are for CNN spaces; %s is a ViT space",
-                        o.config);
+    if (o.cnn_only)
+        cli_usage_error("%s is for CNN spaces; %s is a ViT space", o.cnn_only, o.config);
+    if (!o.data && o.batches != 1) cli_usage_error("--batches goes with --data");
     if (!o.batch) o.batch = 64;
     if (o.micro_batch > o.batch * o.batches) o.micro_batch = o.batch * o.batches;
     Error err = {0};
@@ -190,13 +194,13 @@ static void score_vit(Options o, const Comm *comm, ArtefactGuard *guard, int arg
     GradientPass pass = {.space = space,
                          .options = {o.batch, o.batches, o.micro_batch, o.drop_path, o.seed}};
     if (o.data && !gradient_pass_open_data(&pass, o.data, &err)) die(&err);
+    /* the device first: its refusal exits at once, with no output begun */
+    Backend backend;
+    device_open(&backend, o.device.device, o.device.precision, comm, stdout);
     /* the output directory must be writable before an hour of work; only rank 0 writes */
     ArtefactWriter writer = {.file = -1};
     if (comm->rank == 0) artefact_begin_guarded(&writer, o.out, guard, &err);
     comm_check(comm, &err);
-
-    Backend backend;
-    device_open(&backend, o.device.device, o.device.precision, comm, stdout);
     Model *model = model_create(&backend, space, o.micro_batch);
     Vit *vit = model->vit;
     vit_init(vit, o.seed); /* the same weights on every rank */
@@ -252,27 +256,46 @@ static void score_vit(Options o, const Comm *comm, ArtefactGuard *guard, int arg
     space_free(space);
 }
 
+/* Usage errors of a CNN pass: a resolution the space does not have, and a batch whose last
+ * feature map leaves batch norm one value per channel (its batch statistics need two). */
+static void check_pass(const CnnSpace *space, const CnnArch *arch, int batch) {
+    if (!cnn_choices_contain(&space->resolution, arch->resolution)) {
+        char list[CNN_MAX_CHOICES * 8];
+        cnn_choices_format(&space->resolution, list, sizeof list);
+        cli_usage_error("--resolution %d: not one of the space's resolutions (%s), %s",
+                        arch->resolution, list, space->source);
+    }
+    int side = cnn_conv_side(arch->resolution, space->stem.stride);
+    for (int s = 0; s < space->n_stages; s++) side = cnn_conv_side(side, space->stages[s].stride);
+    if ((int64_t)batch * side * side < 2)
+        cli_usage_error("--batch %d at resolution %d leaves batch norm one value per channel in "
+                        "the last stage (%d x %d): its batch statistics need two; give --batch 2 "
+                        "or more",
+                        batch, arch->resolution, side, side);
+}
+
 /* A CNN space (method.md §13): one data-free pass on rank 0, the saliency into scores.h5. */
 static void score_cnn(Options o, const Comm *comm, ArtefactGuard *guard, int argc, char **argv) {
     if (o.vit_only)
-        cli_usage_error("--data, --batches, --micro-batch, --proxy and --drop-path are for ViT "
-                        "spaces; %s is a CNN space (scored data-free, by plain SNIP)",
-                        o.config);
+        cli_usage_error("%s is for ViT spaces; %s is a CNN space (scored data-free, by plain SNIP)",
+                        o.vit_only, o.config);
     if (!o.batch) o.batch = 8;
     Error err = {0};
     CnnSpace *space = cnn_space_load_file(o.config, &err);
     if (!space) die(&err);
+    CnnArch pass_arch;
+    cnn_arch_largest(space, &pass_arch);
+    if (o.resolution) pass_arch.resolution = o.resolution;
+    check_pass(space, &pass_arch, o.batch);
+    /* "auto" is the CPU: the CUDA backend has no CNN ops yet (kernels/backend.h) */
+    const char *device =
+        o.device.device && strcmp(o.device.device, "auto") != 0 ? o.device.device : "cpu";
+    Backend backend;
+    device_open(&backend, device, o.device.precision, comm, stdout);
     ArtefactWriter writer = {.file = -1};
     if (comm->rank == 0) artefact_begin_guarded(&writer, o.out, guard, &err);
     comm_check(comm, &err);
-    /* "auto" is the CPU: the CUDA backend has no CNN ops yet (kernels/backend.h) */
-    const char *device = o.device.device ? o.device.device : "cpu";
-    Backend backend;
-    device_open(&backend, device, o.device.precision, comm, stdout);
     if (comm->rank == 0) {
-        CnnArch pass_arch;
-        cnn_arch_largest(space, &pass_arch);
-        if (o.resolution) pass_arch.resolution = o.resolution;
         CnnNet *net = cnn_score_net_create(&backend, space, pass_arch.resolution, o.batch, &err);
         if (!net) {
             artefact_abort(&writer);
@@ -313,8 +336,8 @@ static void score_cnn(Options o, const Comm *comm, ArtefactGuard *guard, int arg
         cnn_arch_largest(space, &largest);
         printf("prenas-score: %s (CNN), data-free, seed %llu -> %s\n", space->name,
                (unsigned long long)o.seed, o.out);
-        printf("gradient pass: %s, %d images, objective %.6g, %.2f s; %zu parameters (%s)\n", text,
-               o.batch, objective, seconds, net->table.n_params,
+        printf("gradient pass: %s, %d %s, objective %.6g, %.2f s; %zu parameters (%s)\n", text,
+               o.batch, plural(o.batch, "image", "images"), objective, seconds, net->table.n_params,
                o.bignas_gamma ? "BigNAS's zero residual gammas kept" : "residual gammas 1");
         printf("SNIP score (method.md 13): smallest architecture %.6g, largest %.6g\n",
                cnn_score(tables, &smallest), cnn_score(tables, &largest));

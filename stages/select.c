@@ -73,7 +73,7 @@ typedef struct {
     int64_t samples, group_min, group_cap; /* CNN spaces */
     uint64_t seed;
     bool seed_given, budget_given;
-    bool vit_only, cnn_only; /* an option that only one family's selection takes was given */
+    const char *vit_only, *cnn_only; /* the first option given that only one family takes */
 } Options;
 
 static Options parse(int argc, char **argv) {
@@ -131,11 +131,11 @@ static Options parse(int argc, char **argv) {
             break;
         case 'j':
             o.json = optarg;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--json";
             break;
         case OPT_REFINED:
             o.refined = optarg;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--refined";
             break;
         case 'b':
             if (!budget_parse(optarg, &o.budget))
@@ -144,15 +144,15 @@ static Options parse(int argc, char **argv) {
             break;
         case OPT_MIN:
             o.min = optarg;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--min";
             break;
         case OPT_MAX:
             o.max = optarg;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--max";
             break;
         case OPT_WIDTH:
             o.width = optarg;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--width";
             break;
         case OPT_PER:
             o.per_interval = (int)cli_long("--per-interval", optarg, -1000000, 1000000);
@@ -161,31 +161,32 @@ static Options parse(int argc, char **argv) {
             break;
         case 'p':
             o.proxy = optarg;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--proxy";
             break;
         case OPT_RANK:
             o.rank_by = optarg;
-            o.vit_only = true;
+            /* snip is the CNN's ranking too */
+            if (strcmp(optarg, "snip") != 0) o.vit_only = o.vit_only ? o.vit_only : "--rank-by";
             break;
         case OPT_ALL:
             o.all_count_vectors = true;
-            o.vit_only = true;
+            o.vit_only = o.vit_only ? o.vit_only : "--all-count-vectors";
             break;
         case OPT_SAMPLES:
-            o.samples = cli_long("--samples", optarg, 0, 1000000000L);
-            o.cnn_only = true;
+            o.samples = cli_long("--samples", optarg, 1, 1000000000L);
+            o.cnn_only = o.cnn_only ? o.cnn_only : "--samples";
             break;
         case OPT_GROUP_MIN:
             o.group_min = cli_long("--group-min", optarg, 0, 1000000000L);
-            o.cnn_only = true;
+            o.cnn_only = o.cnn_only ? o.cnn_only : "--group-min";
             break;
         case OPT_GROUP_CAP:
             o.group_cap = cli_long("--group-cap", optarg, 0, 1000000000000L);
-            o.cnn_only = true;
+            o.cnn_only = o.cnn_only ? o.cnn_only : "--group-cap";
             break;
         case OPT_SEED:
             o.seed = (uint64_t)cli_long("--seed", optarg, 0, INT64_MAX);
-            o.cnn_only = true;
+            o.cnn_only = o.cnn_only ? o.cnn_only : "--seed";
             o.seed_given = true;
             break;
         case 'h':
@@ -243,9 +244,7 @@ static void select_vit(Options o, const Comm *comm, ArtefactGuard *guard, const 
                        int argc, char **argv) {
     if (!o.per_interval) o.per_interval = 1;
     if (o.cnn_only)
-        cli_usage_error("--samples, --group-min, --group-cap and --seed are for CNN scores; %s "
-                        "holds a ViT space's",
-                        o.in);
+        cli_usage_error("%s is for CNN scores; %s holds a ViT space's", o.cnn_only, o.in);
     Error err = {0};
     Space *space =
         space_recorded(scores->meta.config, o.in, o.config, "the scores were computed", &err);
@@ -346,9 +345,7 @@ static double score_of(const CnnArch *arch, const void *tables) {
 static void select_cnn(Options o, const Comm *comm, ArtefactGuard *guard, const Artefact *scores,
                        int argc, char **argv) {
     if (o.vit_only)
-        cli_usage_error("--min, --max, --width, --proxy, --rank-by, --all-count-vectors, --json "
-                        "and --refined are for ViT scores; %s holds a CNN space's",
-                        o.in);
+        cli_usage_error("%s is for ViT scores; %s holds a CNN space's", o.vit_only, o.in);
     if (o.budget_given && o.budget != BUDGET_FLOPS)
         cli_usage_error("--budget %s: a CNN space is selected by FLOPs groups (method.md 13)",
                         budget_name(o.budget));
@@ -358,9 +355,8 @@ static void select_cnn(Options o, const Comm *comm, ArtefactGuard *guard, const 
         cnn_space_recorded(scores->meta.config, o.in, o.config, "the scores were computed", &err);
     if (space && space->groups.count == 0)
         input_error(&err,
-                    "the space names no FLOPs groups (its `groups` key, docs/spaces.md); give "
-                    "--config with them, %s",
-                    space->source);
+                    "the space names no FLOPs groups (its `groups` key, docs/spaces.md)%s, %s",
+                    o.config ? "" : "; give --config with them", space->source);
     comm_check(comm, &err);
     const H5Source src = {scores->file, o.in, &err};
     CnnScoreTables *tables = comm->rank == 0 ? cnn_scores_tables_read(&src, space) : NULL;

@@ -195,6 +195,7 @@ static void directory_of(const char *path, char *dir, size_t size) {
 }
 
 bool artefact_check_output(const char *path, Error *err) {
+    if (!path[0]) return input_error(err, "the output path is empty");
     char dir[ARTEFACT_PATH_MAX];
     directory_of(path, dir, sizeof dir);
     struct stat st;

@@ -1,6 +1,7 @@
 /* The CNN family's scores.h5 and preferred.h5 (cnn_artefacts.h). */
 #include "cnn_artefacts.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 void cnn_scores_write(hid_t file, const CnnNet *net, const double *saliency) {
@@ -8,6 +9,22 @@ void cnn_scores_write(hid_t file, const CnnNet *net, const double *saliency) {
     h5_attr_int(file, "n_params", (int64_t)net->table.n_params);
     const hsize_t n[1] = {net->table.n_params};
     h5_write(file, "saliency", H5T_NATIVE_DOUBLE, 1, n, saliency);
+    /* the map from /saliency's entries to tensors, for a reader with h5py alone */
+    const ParamTable *t = &net->table;
+    const char **names = xmalloc(sizeof *names * (size_t)(t->n_tensors + 1));
+    int64_t *offset = xmalloc(sizeof *offset * (size_t)(t->n_tensors + 1)),
+            *count = xmalloc(sizeof *count * (size_t)(t->n_tensors + 1));
+    for (int i = 0; i < t->n_tensors; i++) {
+        names[i] = t->tensors[i].name;
+        offset[i] = (int64_t)t->tensors[i].offset, count[i] = (int64_t)t->tensors[i].count;
+    }
+    hid_t g = h5_create_group(file, "tensors");
+    const hsize_t k[1] = {(hsize_t)t->n_tensors};
+    h5_write_strings(g, "name", names, t->n_tensors);
+    h5_write(g, "offset", H5T_NATIVE_INT64, 1, k, offset);
+    h5_write(g, "count", H5T_NATIVE_INT64, 1, k, count);
+    CHECK_H5(H5Gclose(g));
+    free(names), free(offset), free(count);
 }
 
 double *cnn_scores_read(const H5Source *src, size_t n) {
@@ -20,11 +37,18 @@ double *cnn_scores_read(const H5Source *src, size_t n) {
                     "/saliency holds %llu values, the space's supernet has %zu parameters, %s",
                     (unsigned long long)dims[0], n, src->path);
     /* a dataset declared and never written reads as its fill value: not a saliency */
-    else if (H5Dget_storage_size(d) < n * sizeof *saliency)
+    else if (n > 0 && H5Dget_storage_size(d) == 0)
         input_error(src->err, "/saliency was never written, %s", src->path);
     else {
         saliency = xmalloc(sizeof *saliency * (n ? n : 1));
-        if (!h5_read(src, d, "saliency", H5T_NATIVE_DOUBLE, 0, 0, saliency)) {
+        bool ok = h5_read(src, d, "saliency", H5T_NATIVE_DOUBLE, 0, 0, saliency);
+        for (size_t i = 0; ok && i < n; i++)
+            if (!(saliency[i] >= 0 && isfinite(saliency[i])))
+                ok = input_error(src->err,
+                                 "/saliency[%zu] is %g: a saliency |w * dL/dw| is finite and "
+                                 "not negative, %s",
+                                 i, saliency[i], src->path);
+        if (!ok) {
             free(saliency);
             saliency = NULL;
         }

@@ -159,7 +159,6 @@ void cnn_selection_print(FILE *out, const CnnSelection *sel, const CnnSpace *spa
             fprintf(out, "  %4d %-78s %8.1f %7.3f  %.6e\n", i + 1, text, c->cost.flops / 1e6,
                     c->cost.params / 1e6, c->score);
         }
-        if (gs->kept == 0)
-            fprintf(out, "  (none: no architecture of the space fell in the band)\n");
+        if (gs->kept == 0) fprintf(out, "  (none: no draw fell in the band)\n");
     }
 }

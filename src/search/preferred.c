@@ -1,6 +1,7 @@
 #include "preferred.h"
 
 #include "allocate.h"
+#include "config.h"
 #include "error.h"
 #include "h5.h"
 #include "text.h"
@@ -273,6 +274,17 @@ bool preferred_open(PreferredFile *f, const char *path, Error *err) {
     memset(f, 0, sizeof *f);
     if (!artefact_open(&f->artefact, path, PREFERRED_SCHEMA, PREFERRED_SCHEMA_VERSION, err))
         return false;
+    /* a CNN selection's architectures are no ViT's: say so rather than fail to parse them */
+    ModelFamily family = FAMILY_VIT;
+    if (!cfg_text_family(f->artefact.meta.config, path, &family, err) ||
+        (family == FAMILY_CNN &&
+         input_error(err,
+                     "the architectures were selected in a CNN space; training, evaluating and "
+                     "specialising take ViT spaces only so far, %s",
+                     path))) {
+        artefact_close(&f->artefact);
+        return false;
+    }
     H5Source src = {f->artefact.file, path, err};
     int n = 0;
     char **texts = h5_read_strings(&src, "candidates/arch", H5_LIST_MAX, &n);

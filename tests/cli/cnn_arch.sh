@@ -115,7 +115,8 @@ bad head "" 's/^head = .*//' "missing key 'head'"
 run "$bin/prenas-train" --config "$spaces/cnn-micro.cfg" --recipe "$src/configs/recipes/micro-fmnist-quick.cfg" \
     --data "$work/none.h5" --out "$work/run" --sampling space
 expect_status 2 "prenas-train on a CNN space"
-expect_error_line "family: a CNN space, where a ViT space is needed, $spaces/cnn-micro.cfg:" "train on CNN"
+expect_error_line "family: a CNN space, where a ViT space is needed (CNN spaces go to prenas-arch, prenas-score and prenas-select so far), $spaces/cnn-micro.cfg:" \
+    "train on CNN"
 
 run "$arch" --help
 expect_status 0 "--help"

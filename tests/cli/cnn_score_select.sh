@@ -29,6 +29,11 @@ with h5py.File(sys.argv[1], "r") as f:
     assert f.attrs["resolution"] == 32 and f.attrs["images"] == 8
     assert (s >= 0).all() and np.count_nonzero(s) > s.size // 2
     total = s.sum()
+    # /tensors maps the entries to the supernet's tensors, back to back
+    names = [n.decode() for n in f["tensors/name"][:]]
+    off, cnt = f["tensors/offset"][:], f["tensors/count"][:]
+    assert names[0] == "stem.conv.weight" and off[0] == 0 and (off[1:] == off[:-1] + cnt[:-1]).all()
+    assert off[-1] + cnt[-1] == s.size and names[-1] == "classifier.bias", names[-5:]
 assert abs(total - float(sys.argv[3])) <= 1e-5 * total, (total, sys.argv[3])
 with h5py.File(sys.argv[2], "r") as f:
     assert f.attrs["family"] == "cnn" and f.attrs["budget"] == "flops"
@@ -75,16 +80,16 @@ expect_out "0" "another seed and resolution, another saliency"
 # Errors: one line, exit 2, no output.
 run "$bin/prenas-score" --config "$micro" --out "$work/bad.h5" --proxy snip
 expect_status 2 "--proxy on a CNN space"
-expect_error_line "are for ViT spaces; $micro is a CNN space" "--proxy on a CNN space"
+expect_error_line "--proxy is for ViT spaces; $micro is a CNN space" "--proxy on a CNN space"
 run "$bin/prenas-score" --config "$spaces/micro.cfg" --out "$work/bad.h5" --resolution 24
 expect_status 2 "--resolution on a ViT space"
-expect_error_line "are for CNN spaces; $spaces/micro.cfg is a ViT space" "--resolution on a ViT space"
+expect_error_line "--resolution is for CNN spaces; $spaces/micro.cfg is a ViT space" "--resolution on a ViT space"
 run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/bad.h5" --budget params
 expect_status 2 "--budget params on CNN scores"
 expect_error_line "a CNN space is selected by FLOPs groups" "--budget params on CNN scores"
 run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/bad.h5" --json "$work/bad.json"
 expect_status 2 "--json on CNN scores"
-expect_error_line "are for ViT scores; $work/s1.h5 holds a CNN space's" "--json on CNN scores"
+expect_error_line "--json is for ViT scores; $work/s1.h5 holds a CNN space's" "--json on CNN scores"
 run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/bad.h5" --config "$spaces/cnn-bignas.cfg"
 expect_status 2 "select with another space"
 expect_error_line "the scores were computed for the space 'cnn-micro' recorded in $work/s1.h5, not for $spaces/cnn-bignas.cfg" \
@@ -104,5 +109,29 @@ run "$bin/prenas-select" --in "$work/short.h5" --out "$work/bad.h5"
 expect_status 2 "a saliency of another size"
 expect_error_line "/saliency holds 280729 values, the space's supernet has 280730 parameters, $work/short.h5" \
     "a saliency of another size"
+cp "$work/s1.h5" "$work/nan.h5"
+"$py" -c "import h5py,sys; f=h5py.File(sys.argv[1],'a'); d=f['saliency']; d[7]=float('nan')" "$work/nan.h5"
+run "$bin/prenas-select" --in "$work/nan.h5" --out "$work/bad.h5"
+expect_status 2 "a NaN saliency"
+expect_error_line "/saliency[7] is nan: a saliency |w * dL/dw| is finite and not negative, $work/nan.h5" \
+    "a NaN saliency"
+run "$bin/prenas-score" --config "$micro" --out "$work/bad.h5" --resolution 30
+expect_status 2 "a resolution outside the space"
+expect_error_line "--resolution 30: not one of the space's resolutions (24, 28, 32), $micro" \
+    "a resolution outside the space"
+# the device is opened before the output is begun: its refusal leaves nothing (no GPU here:
+# no usable GPU; on a GPU: no CNN ops on CUDA)
+run "$bin/prenas-score" --config "$micro" --out "$work/bad.h5" --device cuda
+expect_status 2 "--device cuda on a CNN space"
+run "$bin/prenas-score" --config "$micro" --out ""
+expect_status 2 "an empty --out"
+expect_error_line "the output path is empty" "an empty --out"
+run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/p6.h5" --rank-by snip --samples 1000
+expect_status 0 "--rank-by snip, the CNN's ranking, is accepted"
+run "$bin/prenas-train" --config "$spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist-quick.cfg" \
+    --data "$work/none.h5" --preferred "$work/p1.h5" --out "$work/run"
+expect_status 2 "training a ViT space on a CNN selection"
+expect_error_line "the architectures were selected in a CNN space; training, evaluating and specialising take ViT spaces only so far, $work/p1.h5" \
+    "training a ViT space on a CNN selection"
 [ ! -e "$work/bad.h5" ] && [ ! -e "$work/bad.h5.tmp" ] && pass || fail "a failed run left bad.h5"
 finish
