@@ -352,12 +352,15 @@ static void score_cnn(Options o, const Comm *comm, ArtefactGuard *guard, int arg
 
 int main(int argc, char **argv) {
     const Options o = parse(argc, argv);
+    Error err = {0};
+    if (!artefact_check_not_input(o.out, o.config, &err) ||
+        !artefact_check_not_input(o.out, o.data, &err))
+        die(&err);
     /* before MPI starts threads; static: the signal thread may outlive main's frame */
     static ArtefactGuard guard;
     artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
-    Error err = {0};
     ModelFamily family;
     if (!cfg_file_family(o.config, &family, &err)) die(&err);
     if (family == FAMILY_CNN)

@@ -404,12 +404,15 @@ static void select_cnn(Options o, const Comm *comm, ArtefactGuard *guard, const 
 
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
+    Error err = {0};
+    if (!artefact_check_not_input(o.out, o.in, &err) ||
+        !artefact_check_not_input(o.out, o.config, &err))
+        die(&err);
     /* before MPI starts threads; static: the signal thread may outlive main's frame */
     static ArtefactGuard guard;
     artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
-    Error err = {0};
     Artefact scores;
     ModelFamily family = FAMILY_VIT;
     if (!artefact_open(&scores, o.in, SCORES_SCHEMA, SCORES_SCHEMA_VERSION, &err) ||

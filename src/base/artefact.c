@@ -208,6 +208,14 @@ bool artefact_check_output(const char *path, Error *err) {
     return true;
 }
 
+bool artefact_check_not_input(const char *path, const char *input, Error *err) {
+    struct stat out, in;
+    if (!input || stat(path, &out) != 0 || stat(input, &in) != 0) return true;
+    if (out.st_dev == in.st_dev && out.st_ino == in.st_ino)
+        return input_error(err, "the output would replace an input, %s", path);
+    return true;
+}
+
 /* PATH.tmp opened without truncating it and locked (flock), or -1 after an input error that
  * names the cause: another process writing it (a second stage with the same output), or the
  * file system's refusal. */

@@ -133,5 +133,14 @@ run "$bin/prenas-train" --config "$spaces/micro.cfg" --recipe "$src/configs/reci
 expect_status 2 "training a ViT space on a CNN selection"
 expect_error_line "the architectures were selected in a CNN space; training, evaluating and specialising take ViT spaces only so far, $work/p1.h5" \
     "training a ViT space on a CNN selection"
+cp "$work/s1.h5" "$work/same.h5"
+run "$bin/prenas-select" --in "$work/same.h5" --out "$work/./same.h5"
+expect_status 2 "--out is --in"
+expect_error_line "the output would replace an input, $work/./same.h5" "--out is --in"
+cmp -s "$work/s1.h5" "$work/same.h5" && pass || fail "the scores given as --in and --out changed"
+cp "$micro" "$work/space.cfg"
+run "$bin/prenas-score" --config "$work/space.cfg" --out "$work/space.cfg"
+expect_status 2 "--out is --config"
+cmp -s "$micro" "$work/space.cfg" && pass || fail "the space given as --config and --out changed"
 [ ! -e "$work/bad.h5" ] && [ ! -e "$work/bad.h5.tmp" ] && pass || fail "a failed run left bad.h5"
 finish
