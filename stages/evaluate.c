@@ -229,12 +229,13 @@ static bool write_outputs(const Options *o, const EvalTable *t, const TrainedSup
 
 int main(int argc, char **argv) {
     const Options o = parse(argc, argv);
+    Error err = {0};
+    if (!artefact_check_not_input(o.out, 2, (const char *[]){o.supernet, o.data}, &err)) die(&err);
     /* before MPI starts threads; static: the signal thread may outlive main's frame */
     static ArtefactGuard guard;
     artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
-    Error err = {0};
     Backend backend;
     device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
     TrainedSupernet supernet;

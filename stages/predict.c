@@ -134,12 +134,13 @@ static void print_summary(FILE *out, const Options *o, const Standalone *s, cons
 
 int main(int argc, char **argv) {
     const Options o = parse(argc, argv);
+    Error err = {0};
+    if (!artefact_check_not_input(o.out, 2, (const char *[]){o.model, o.data}, &err)) die(&err);
     /* before MPI starts threads; static: the signal thread may outlive main's frame */
     static ArtefactGuard guard;
     artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
-    Error err = {0};
     /* a mistyped --out is reported before the work */
     if (o.out && !artefact_check_output(o.out, &err)) die(&err);
     Standalone model;

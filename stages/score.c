@@ -353,9 +353,7 @@ static void score_cnn(Options o, const Comm *comm, ArtefactGuard *guard, int arg
 int main(int argc, char **argv) {
     const Options o = parse(argc, argv);
     Error err = {0};
-    if (!artefact_check_not_input(o.out, o.config, &err) ||
-        !artefact_check_not_input(o.out, o.data, &err))
-        die(&err);
+    if (!artefact_check_not_input(o.out, 2, (const char *[]){o.config, o.data}, &err)) die(&err);
     /* before MPI starts threads; static: the signal thread may outlive main's frame */
     static ArtefactGuard guard;
     artefact_guard_start(&guard);

@@ -334,12 +334,13 @@ static Space *search_space(const char *trained_text, const Options *o, Error *er
 
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
+    Error err = {0};
+    if (!artefact_check_not_input(o.out, 2, (const char *[]){o.supernet, o.data}, &err)) die(&err);
     /* before MPI starts threads; static: the signal thread may outlive main's frame */
     static ArtefactGuard guard;
     artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
-    Error err = {0};
     char *trained = weights_supernet_space(o.supernet, &err);
     Space *space = trained ? search_space(trained, &o, &err) : NULL;
     free(trained);

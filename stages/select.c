@@ -405,9 +405,7 @@ static void select_cnn(Options o, const Comm *comm, ArtefactGuard *guard, const 
 int main(int argc, char **argv) {
     Options o = parse(argc, argv);
     Error err = {0};
-    if (!artefact_check_not_input(o.out, o.in, &err) ||
-        !artefact_check_not_input(o.out, o.config, &err))
-        die(&err);
+    if (!artefact_check_not_input(o.out, 2, (const char *[]){o.in, o.config}, &err)) die(&err);
     /* before MPI starts threads; static: the signal thread may outlive main's frame */
     static ArtefactGuard guard;
     artefact_guard_start(&guard);

@@ -233,6 +233,31 @@ static void aborted_write(void) {
     CHECK_STR_CONTAINS(err.message, "the output path is a directory");
 }
 
+/* An output that names an input, by another path or a hard link, is refused; others pass. */
+static void output_not_input(void) {
+    char input[256], other[256], link_path[256], dotted[300];
+    path_in_dir(input, sizeof input, "input.txt");
+    path_in_dir(other, sizeof other, "other.txt");
+    path_in_dir(link_path, sizeof link_path, "linked.txt");
+    snprintf(dotted, sizeof dotted, "%s/./input.txt", dir);
+    FILE *f = fopen(other, "w");
+    fclose(f);
+    unlink(link_path);
+    CHECK(link(input, link_path) == 0);
+    Error err = {0};
+    CHECK(!artefact_check_not_input(dotted, 2, (const char *[]){NULL, input}, &err));
+    CHECK_EQ_I64(err.code, EXIT_INPUT);
+    CHECK_STR_CONTAINS(err.message, "the output would replace an input, ");
+    memset(&err, 0, sizeof err);
+    CHECK(!artefact_check_not_input(link_path, 1, (const char *[]){input}, &err));
+    memset(&err, 0, sizeof err);
+    CHECK(artefact_check_not_input(other, 2, (const char *[]){input, NULL}, &err));
+    CHECK(
+        artefact_check_not_input("/nonexistent-prenas-dir/x.h5", 1, (const char *[]){input}, &err));
+    CHECK(artefact_check_not_input(input, 1, (const char *[]){"/nonexistent-prenas-dir/x"}, &err));
+    CHECK_EQ_I64(err.code, 0);
+}
+
 static void dataset_schema(void) {
     char path[256];
     path_in_dir(path, sizeof path, "dataset.h5");
@@ -325,6 +350,7 @@ int main(void) {
     damaged_files();
     interrupted_write();
     aborted_write();
+    output_not_input();
     dataset_schema();
     int rc = check_summary();
     if (rc == 0) {

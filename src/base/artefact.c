@@ -208,11 +208,13 @@ bool artefact_check_output(const char *path, Error *err) {
     return true;
 }
 
-bool artefact_check_not_input(const char *path, const char *input, Error *err) {
+bool artefact_check_not_input(const char *path, int n, const char *const *inputs, Error *err) {
     struct stat out, in;
-    if (!input || stat(path, &out) != 0 || stat(input, &in) != 0) return true;
-    if (out.st_dev == in.st_dev && out.st_ino == in.st_ino)
-        return input_error(err, "the output would replace an input, %s", path);
+    if (!path || stat(path, &out) != 0) return true;
+    for (int i = 0; i < n; i++)
+        if (inputs[i] && stat(inputs[i], &in) == 0 && out.st_dev == in.st_dev &&
+            out.st_ino == in.st_ino)
+            return input_error(err, "the output would replace an input, %s", path);
     return true;
 }
 

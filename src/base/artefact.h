@@ -116,10 +116,11 @@ void artefact_guard_release(ArtefactGuard *guard);
  * directory. artefact_begin checks this; a stage that writes text at its end calls it first,
  * so that a mistyped output is reported before the work. */
 bool artefact_check_output(const char *path, Error *err);
-/* An input error when the output PATH is the file `input` (the same file by device and inode,
- * whatever the paths): the rename would replace the input, e.g. scores.h5 given as both
- * --in and --out. A missing input or output passes (other checks report those). */
-bool artefact_check_not_input(const char *path, const char *input, Error *err);
+/* An input error when the output PATH is one of the n files `inputs` (the same file by device
+ * and inode, whatever the paths): the rename would replace that input, e.g. scores.h5 given as
+ * both --in and --out. NULL inputs (options not given), a missing input or a missing output
+ * pass: other checks report those. */
+bool artefact_check_not_input(const char *path, int n, const char *const *inputs, Error *err);
 /* A text file (JSON, a configuration) written the same way: PATH.tmp, fsync, rename. Under a
  * guard, write it between artefact_guard_hold and artefact_guard_release. */
 bool atomic_write_text(const char *path, const char *text, Error *err);
