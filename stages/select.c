@@ -416,6 +416,13 @@ int main(int argc, char **argv) {
     if (!artefact_open(&scores, o.in, SCORES_SCHEMA, SCORES_SCHEMA_VERSION, &err) ||
         !cfg_text_family(scores.meta.config, o.in, &family, &err))
         die(&err);
+    /* a --config of the other family: said so, not as a key its reader misses */
+    ModelFamily given = family;
+    if (o.config && cfg_file_family(o.config, &given, &err) && given != family)
+        input_error(&err, "the scores were computed for a %s space, %s is a %s space, %s",
+                    family == FAMILY_CNN ? "CNN" : "ViT", o.config,
+                    given == FAMILY_CNN ? "CNN" : "ViT", o.in);
+    if (err.code) die(&err);
     if (family == FAMILY_CNN)
         select_cnn(o, &comm, &guard, &scores, argc, argv);
     else

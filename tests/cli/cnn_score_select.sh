@@ -94,6 +94,10 @@ run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/bad.h5" --config "$spac
 expect_status 2 "select with another space"
 expect_error_line "the scores were computed for the space 'cnn-micro' recorded in $work/s1.h5, not for $spaces/cnn-bignas.cfg" \
     "select with another space"
+run "$bin/prenas-select" --in "$work/s1.h5" --out "$work/bad.h5" --config "$spaces/micro.cfg"
+expect_status 2 "select with a ViT --config"
+expect_error_line "the scores were computed for a CNN space, $spaces/micro.cfg is a ViT space, $work/s1.h5" \
+    "select with a ViT --config"
 grep -v '^groups' "$micro" >"$work/nogroups.cfg"
 run "$bin/prenas-score" --config "$work/nogroups.cfg" --out "$work/s5.h5" --batch 2
 expect_status 0 "score a space without groups"
