@@ -295,12 +295,13 @@ static void score_cnn(Options o, const Comm *comm, ArtefactGuard *guard, int arg
     ArtefactWriter writer = {.file = -1};
     if (comm->rank == 0) artefact_begin_guarded(&writer, o.out, guard, &err);
     comm_check(comm, &err);
+    /* collective: a backend without CNN ops (CUDA) fails every rank, with no output left */
+    CnnNet *net = comm->rank == 0
+                      ? cnn_score_net_create(&backend, space, pass_arch.resolution, o.batch, &err)
+                      : NULL;
+    if (comm_failed(comm, &err) && comm->rank == 0) artefact_abort(&writer);
+    comm_check(comm, &err);
     if (comm->rank == 0) {
-        CnnNet *net = cnn_score_net_create(&backend, space, pass_arch.resolution, o.batch, &err);
-        if (!net) {
-            artefact_abort(&writer);
-            die(&err);
-        }
         cnn_score_init(net, o.seed, o.bignas_gamma);
         const size_t image = (size_t)net->in_channels * pass_arch.resolution * pass_arch.resolution;
         real *images = xmalloc(sizeof *images * image * (size_t)o.batch);
