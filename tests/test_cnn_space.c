@@ -22,8 +22,9 @@ static const char *const BASE[] = {
     "stem = { channels = [8, 16]; kernel = 3; stride = 1; };",
     "stages = (",
     "  { expand_ratio = [1]; kernel = [3]; channels = [8]; depth = [1]; stride = 1; },",
-    "  { expand_ratio = [6]; kernel = [3, 5]; channels = [16, 24]; depth = [1, 2]; stride = 2; "
-    "se = true; }",
+    /* one line of the file, split here for width */
+    ("  { expand_ratio = [6]; kernel = [3, 5]; channels = [16, 24]; depth = [1, 2]; stride = 2; "
+     "se = true; }"),
     ");",
     "head = { channels = [64]; };",
     "groups = { flops = [2.0, 4.0]; tolerance = 0.1; };",
