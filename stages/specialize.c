@@ -198,8 +198,11 @@ static ArtefactWriter *begin_outputs(const Options *o, char *const *paths, Artef
         die(err);
     }
     ArtefactWriter *writers = xcalloc((size_t)o->n_targets, sizeof *writers);
+    const char *inputs[] = {o->supernet, o->eval, o->test, o->data};
     for (int i = 0; i < o->n_targets; i++)
-        if (!artefact_begin_guarded(&writers[i], paths[i], guard, err)) abandon(writers, i, err);
+        if (!artefact_check_not_input(paths[i], 4, inputs, err) ||
+            !artefact_begin_guarded(&writers[i], paths[i], guard, err))
+            abandon(writers, i, err);
     return writers;
 }
 

@@ -112,6 +112,11 @@ run "$bin/prenas-specialize" --supernet "$supernet" --budgets 0.3M,1K --out-dir 
 expect_status 2 "one budget nothing meets"
 expect_error_line "no architecture meets params <= 1K" "unsatisfiable budget"
 [ ! -e "$work/none.h5" ] && [ ! -e "$work/partly" ] && pass || fail "written on error: $(ls "$work")"
+cp "$supernet" "$work/supernet-copy.h5"
+run "$bin/prenas-specialize" --supernet "$supernet" --max-params 0.3M --out "$supernet"
+expect_status 2 "--out is the supernet"
+expect_error_line "the output would replace an input, $supernet" "--out is the supernet"
+cmp -s "$supernet" "$work/supernet-copy.h5" && pass || fail "the supernet given as --out changed"
 
 "$bin/prenas-evaluate" --supernet "$work/B/supernet.h5" "${evaluate[@]}" --out "$work/evalB.h5" >/dev/null 2>&1
 run "$bin/prenas-specialize" --supernet "$supernet" --eval "$work/evalB.h5" --max-params 0.3M --out "$work/none.h5"
