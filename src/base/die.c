@@ -34,6 +34,7 @@ static bool primary_process(void) {
 }
 
 _Noreturn void die(const Error *err) {
+    fflush(stdout); /* what the stage printed comes first in a log of both streams */
     if (primary_process())
         fprintf(stderr, "%s: error: %s\n", program_invocation_short_name, err->message);
     if (mpi_running()) MPI_Finalize();

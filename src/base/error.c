@@ -30,6 +30,7 @@ _Noreturn void fatal_at(const char *file, int line, const char *fmt, ...) {
     errno = saved_errno; /* for %m */
     vsnprintf(message, sizeof message, fmt, args);
     va_end(args);
+    fflush(stdout); /* what the stage printed comes first in a log of both streams */
     fprintf(stderr, "%s: internal error: %s, %s:%d\n", program_invocation_short_name, message, file,
             line);
     exit(EXIT_RUNTIME);
