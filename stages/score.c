@@ -102,34 +102,34 @@ static Options parse(int argc, char **argv) {
             break;
         case 'd':
             o.data = optarg;
-            o.vit_only = o.vit_only ? o.vit_only : "--data";
+            cli_first(&o.vit_only, "--data");
             break;
         case 'b':
             o.batch = (int)cli_long("--batch", optarg, 1, 1 << 20);
             break;
         case OPT_BATCHES:
             o.batches = (int)cli_long("--batches", optarg, 1, 1 << 20);
-            o.vit_only = o.vit_only ? o.vit_only : "--batches";
+            cli_first(&o.vit_only, "--batches");
             break;
         case OPT_MICRO:
             o.micro_batch = (int)cli_long("--micro-batch", optarg, 1, 1 << 16);
-            o.vit_only = o.vit_only ? o.vit_only : "--micro-batch";
+            cli_first(&o.vit_only, "--micro-batch");
             break;
         case 'p':
             o.proxy = optarg;
-            o.vit_only = o.vit_only ? o.vit_only : "--proxy";
+            cli_first(&o.vit_only, "--proxy");
             break;
         case OPT_DROP:
             o.drop_path = cli_double("--drop-path", optarg, 0, 0.99);
-            o.vit_only = o.vit_only ? o.vit_only : "--drop-path";
+            cli_first(&o.vit_only, "--drop-path");
             break;
         case OPT_RESOLUTION:
             o.resolution = (int)cli_long("--resolution", optarg, 1, CNN_MAX_RESOLUTION);
-            o.cnn_only = o.cnn_only ? o.cnn_only : "--resolution";
+            cli_first(&o.cnn_only, "--resolution");
             break;
         case OPT_GAMMA:
             o.bignas_gamma = true;
-            o.cnn_only = o.cnn_only ? o.cnn_only : "--bignas-gamma";
+            cli_first(&o.cnn_only, "--bignas-gamma");
             break;
         case 's':
             o.seed = (uint64_t)cli_long("--seed", optarg, 0, INT64_MAX);

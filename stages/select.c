@@ -131,11 +131,11 @@ static Options parse(int argc, char **argv) {
             break;
         case 'j':
             o.json = optarg;
-            o.vit_only = o.vit_only ? o.vit_only : "--json";
+            cli_first(&o.vit_only, "--json");
             break;
         case OPT_REFINED:
             o.refined = optarg;
-            o.vit_only = o.vit_only ? o.vit_only : "--refined";
+            cli_first(&o.vit_only, "--refined");
             break;
         case 'b':
             if (!budget_parse(optarg, &o.budget))
@@ -144,15 +144,15 @@ static Options parse(int argc, char **argv) {
             break;
         case OPT_MIN:
             o.min = optarg;
-            o.vit_only = o.vit_only ? o.vit_only : "--min";
+            cli_first(&o.vit_only, "--min");
             break;
         case OPT_MAX:
             o.max = optarg;
-            o.vit_only = o.vit_only ? o.vit_only : "--max";
+            cli_first(&o.vit_only, "--max");
             break;
         case OPT_WIDTH:
             o.width = optarg;
-            o.vit_only = o.vit_only ? o.vit_only : "--width";
+            cli_first(&o.vit_only, "--width");
             break;
         case OPT_PER:
             o.per_interval = (int)cli_long("--per-interval", optarg, -1000000, 1000000);
@@ -161,32 +161,32 @@ static Options parse(int argc, char **argv) {
             break;
         case 'p':
             o.proxy = optarg;
-            o.vit_only = o.vit_only ? o.vit_only : "--proxy";
+            cli_first(&o.vit_only, "--proxy");
             break;
         case OPT_RANK:
             o.rank_by = optarg;
             /* snip is the CNN's ranking too */
-            if (strcmp(optarg, "snip") != 0) o.vit_only = o.vit_only ? o.vit_only : "--rank-by";
+            if (strcmp(optarg, "snip") != 0) cli_first(&o.vit_only, "--rank-by");
             break;
         case OPT_ALL:
             o.all_count_vectors = true;
-            o.vit_only = o.vit_only ? o.vit_only : "--all-count-vectors";
+            cli_first(&o.vit_only, "--all-count-vectors");
             break;
         case OPT_SAMPLES:
             o.samples = cli_long("--samples", optarg, 1, 1000000000L);
-            o.cnn_only = o.cnn_only ? o.cnn_only : "--samples";
+            cli_first(&o.cnn_only, "--samples");
             break;
         case OPT_GROUP_MIN:
             o.group_min = cli_long("--group-min", optarg, 0, 1000000000L);
-            o.cnn_only = o.cnn_only ? o.cnn_only : "--group-min";
+            cli_first(&o.cnn_only, "--group-min");
             break;
         case OPT_GROUP_CAP:
             o.group_cap = cli_long("--group-cap", optarg, 0, 1000000000000L);
-            o.cnn_only = o.cnn_only ? o.cnn_only : "--group-cap";
+            cli_first(&o.cnn_only, "--group-cap");
             break;
         case OPT_SEED:
             o.seed = (uint64_t)cli_long("--seed", optarg, 0, INT64_MAX);
-            o.cnn_only = o.cnn_only ? o.cnn_only : "--seed";
+            cli_first(&o.cnn_only, "--seed");
             o.seed_given = true;
             break;
         case 'h':

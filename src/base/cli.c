@@ -24,6 +24,10 @@ _Noreturn void cli_usage_error(const char *fmt, ...) {
     die_input("%s (see %s --help)", message, program_invocation_short_name);
 }
 
+void cli_first(const char **first, const char *option) {
+    if (!*first) *first = option;
+}
+
 _Noreturn void cli_common_option(int option, const char *usage, char **argv) {
     if (option == 'h' && usage) {
         fputs(usage, stdout);

@@ -20,6 +20,9 @@ _Noreturn void cli_usage_error(const char *fmt, ...) __attribute__((format(print
 _Noreturn void cli_common_option(int option, const char *usage, char **argv);
 
 long cli_long(const char *option, const char *value, long min, long max);
+/* Keeps in *first the first option given of a set (those only one model family takes), so that
+ * a refusal names the one the user typed: *first = *first ? *first : option. */
+void cli_first(const char **first, const char *option);
 double cli_double(const char *option, const char *value, double min, double max);
 /* A size (parse_size, src/base/text.h): a bare number counts `bare_unit`s (1, 10^6 or 10^9). */
 int64_t cli_size(const char *option, const char *value, int64_t bare_unit);
