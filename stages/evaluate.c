@@ -258,7 +258,7 @@ int main(int argc, char **argv) {
 
     const SplitInfo *train = dataset_split(&data, "train");
     const EvalImages images = {&split, o.images && o.images < split.count ? o.images : split.count,
-                               train->mean, train->std};
+                               train->mean, train->std, NULL};
     if (comm.rank == 0)
         printf("prenas-evaluate: %d %s of %s (step %lld), %s split (%lld images), %d "
                "rank(s) x %d thread(s)\n",

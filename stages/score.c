@@ -201,7 +201,9 @@ static void score_vit(Options o, const Comm *comm, ArtefactGuard *guard, int arg
     ArtefactWriter writer = {.file = -1};
     if (comm->rank == 0) artefact_begin_guarded(&writer, o.out, guard, &err);
     comm_check(comm, &err);
-    Model *model = model_create(&backend, space, o.micro_batch);
+    const ModelSpace model_space = model_space_of_vit(space);
+    Model *model = model_create(&backend, &model_space, o.micro_batch, 0, &err);
+    if (!model) die(&err);
     Vit *vit = model->vit;
     vit_init(vit, o.seed); /* the same weights on every rank */
     Arch largest;

@@ -227,7 +227,7 @@ static bool open_images(Run *r, const Options *o, const Space *space, Error *err
         return input_error(err, "--images %lld: the '%s' split has %lld images, %s",
                            (long long)o->images, o->split, (long long)r->split.count, o->data);
     const SplitInfo *train = dataset_split(&r->data, "train");
-    r->images = (EvalImages){&r->split, r->split.count, train->mean, train->std};
+    r->images = (EvalImages){&r->split, r->split.count, train->mean, train->std, NULL};
     if (o->images == 0) return true;
     int64_t *rows = xmalloc(sizeof *rows * (size_t)r->split.count);
     for (int64_t i = 0; i < r->split.count; i++) rows[i] = i;
@@ -251,8 +251,10 @@ static bool open_images(Run *r, const Options *o, const Space *space, Error *err
 static void top1(const Arch *archs, int n, double *fitness, void *ctx) {
     Run *r = ctx;
     Error err = {0}; /* the images are in memory (sample_images): none can fail to be read */
-    for (int i = 0; i < n; i++)
-        fitness[i] = evaluate_subnet(r->model, &archs[i], &r->images, r->batch, r->comm, &err).top1;
+    for (int i = 0; i < n; i++) {
+        const ModelArch arch = model_arch_of_vit(&archs[i]);
+        fitness[i] = evaluate_subnet(r->model, &arch, &r->images, r->batch, r->comm, &err).top1;
+    }
     comm_check(r->comm, &err);
 }
 
@@ -349,7 +351,9 @@ int main(int argc, char **argv) {
     if (!open_images(&run, &o, space, &err)) die(&err);
     Backend backend;
     device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
-    run.model = model_create(&backend, space, o.batch);
+    const ModelSpace model_space = model_space_of_vit(space);
+    run.model = model_create(&backend, &model_space, o.batch, 0, &err);
+    if (!run.model) die(&err);
     if (!weights_load_supernet(o.supernet, run.model->table, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
     ArtefactMeta meta = {0};

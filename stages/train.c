@@ -13,6 +13,7 @@
 #include "host_memory.h"
 #include "lineage.h"
 #include "loader.h"
+#include "model_space.h"
 #include "optim.h"
 #include "recipe.h"
 #include "sampler.h"
@@ -199,6 +200,19 @@ static bool images_in_memory(ImagePlace place, const DatasetFile *data, const Co
     return too_big == 0;
 }
 
+/* The rows of the final test table: the architectures trained on, or the monitored pair. */
+static EvalTable vit_test_table(const TrainingSet *set) {
+    const int n = set->n ? set->n : set->n_monitored;
+    const ModelArch *from = set->n ? set->archs : set->monitored;
+    Arch *archs = xmalloc(sizeof *archs * (size_t)n);
+    for (int i = 0; i < n; i++) archs[i] = from[i].vit;
+    EvalTable table =
+        set->n ? eval_table_new(archs, n, set->interval, set->score, true, set->training.vit)
+               : eval_table_new(archs, n, NULL, NULL, false, set->training.vit);
+    free(archs);
+    return table;
+}
+
 /* A live progress bar only on a terminal that is really the user's: MPI launchers hand their
  * ranks a pseudo-terminal even when their own output goes to a file. */
 static bool live_bar(void) {
@@ -223,12 +237,23 @@ int main(int argc, char **argv) {
                   comm.size, o.recipe);
     TrainingSet set;
     if (!training_set_open(&set, o.config, o.sampling, o.preferred, o.arch, &err)) die(&err);
-    const Space *training = set.training;
+    const ModelSpace *training = &set.training;
+    if (training->family == FAMILY_CNN && recipe->drop_path > 0)
+        die_input("drop_path %g: drop path is the ViT's; a CNN trains without it (--set "
+                  "drop_path=0, or a CNN recipe: configs/recipes/cnn-*.cfg), %s",
+                  recipe->drop_path, o.recipe);
+    const int share = recipe->batch / comm.size;
+    if (training->family == FAMILY_CNN && recipe->bn_group && share % recipe->bn_group != 0)
+        die_input("bn_group %d: each of the %d ranks' %d images must be whole batch-norm groups, "
+                  "%s",
+                  recipe->bn_group, comm.size, share, o.recipe);
     DatasetFile data;
     if (!dataset_open(&data, o.data, &err)) die(&err);
     Lineage lineage;
-    if (!dataset_fits_space(&data, training, &err) ||
-        !lineage_of_training(set.search, o.preferred, &data, &lineage, &err))
+    char space_digest[SHA256_HEX_SIZE];
+    model_space_digest(&set.search, space_digest);
+    if (!model_space_fits_dataset(training, &data, &err) ||
+        !lineage_of_training(space_digest, o.preferred, &data, &lineage, &err))
         die(&err);
     const bool in_memory = images_in_memory(o.images, &data, &comm);
     SplitImages train, val, test;
@@ -258,7 +283,10 @@ int main(int argc, char **argv) {
     Model *model =
         model_create(&backend, training,
                      recipe->batch / comm.size < recipe->eval_batch ? recipe->eval_batch
-                                                                    : recipe->batch / comm.size);
+                                                                    : recipe->batch / comm.size,
+                     data.shape.height, &err);
+    if (!model) die(&err); /* the backend's ops: the same answer on every rank */
+    model_set_bn_group(model, recipe->bn_group);
     AdamW opt =
         adamw_create(model->table, recipe->beta1, recipe->beta2, recipe->eps, recipe->weight_decay);
     TrainState state = {.seed = o.seed, .world_size = comm.size, .batch = recipe->batch};
@@ -271,8 +299,14 @@ int main(int argc, char **argv) {
             artefact_meta_add_input(&inputs, "preferred", o.preferred, &err);
     }
     comm_check(&comm, &err);
-    const CheckpointContext context = {training->text,  &set, recipe->text, inputs.inputs,
-                                       inputs.n_inputs, argc, argv,         &lineage};
+    const CheckpointContext context = {model_space_text(training),
+                                       &set,
+                                       recipe->text,
+                                       inputs.inputs,
+                                       inputs.n_inputs,
+                                       argc,
+                                       argv,
+                                       &lineage};
     if (latest[0]) {
         if (!checkpoint_resume(latest, &context, recipe, &state, model->table, &opt, &err))
             die(&err);
@@ -285,7 +319,7 @@ int main(int argc, char **argv) {
         }
         state.world_size = comm.size;
     } else {
-        vit_init(model->vit, o.seed);
+        model_init(model, o.seed);
     }
 
     Loader loader;
@@ -293,7 +327,11 @@ int main(int argc, char **argv) {
                 o.workers);
     Sampler sampler;
     sampler_init(&sampler, o.sampling, state.seed, set.archs, set.n,
-                 o.sampling == SAMPLING_RESAMPLE ? set.training : set.search, set.archs);
+                 o.sampling == SAMPLING_RESAMPLE ? &set.training : &set.search, set.archs);
+    /* a CNN's subnets are evaluated after BN recalibration on training images (evaluate.h) */
+    Calibration calibration;
+    calibration_init(&calibration, &train, train_info->mean, train_info->std,
+                     recipe->eval_bn_images, recipe->eval_batch, state.seed);
     FILE *log = NULL;
     if (comm.rank == 0) {
         char path[4200];
@@ -309,9 +347,9 @@ int main(int argc, char **argv) {
         printf(
             "prenas-train: %s, %s sampling, %d preferred, %d rank(s) x %d images, %lld steps per "
             "epoch, %d epochs, peak lr %.3g, images %s -> %s\n",
-            training->name, sampling_name(o.sampling), set.n, comm.size, recipe->batch / comm.size,
-            (long long)loader.steps_per_epoch, recipe->epochs, recipe_peak_lr(recipe),
-            in_memory ? "in memory" : "read from the file", o.out);
+            model_space_name(training), sampling_name(o.sampling), set.n, comm.size,
+            recipe->batch / comm.size, (long long)loader.steps_per_epoch, recipe->epochs,
+            recipe_peak_lr(recipe), in_memory ? "in memory" : "read from the file", o.out);
         fflush(stdout);
     }
     pthread_t waiter;
@@ -330,7 +368,7 @@ int main(int argc, char **argv) {
                        .checkpoint = &context,
                        .rundir = o.out,
                        .val = {val.count ? &val : &test, val.count ? val.count : test.count,
-                               train_info->mean, train_info->std},
+                               train_info->mean, train_info->std, &calibration},
                        .monitored = set.monitored,
                        .monitored_names = set.monitored_names,
                        .n_monitored = set.n_monitored,
@@ -354,11 +392,10 @@ int main(int argc, char **argv) {
         printf(
             "stopped by signal %d at step %lld: checkpointed; run the same command to continue\n",
             (int)signalled, (long long)state.step);
-    if (outcome == TRAIN_DONE && test.count > 0) {
-        const EvalImages test_images = {&test, test.count, train_info->mean, train_info->std};
-        EvalTable table =
-            set.n ? eval_table_new(set.archs, set.n, set.interval, set.score, true, training)
-                  : eval_table_new(set.monitored, set.n_monitored, NULL, NULL, false, training);
+    /* the table of a ViT's architectures; a CNN's comes with prenas-evaluate (to come) */
+    if (outcome == TRAIN_DONE && test.count > 0 && training->family == FAMILY_VIT) {
+        const EvalImages test_images = {&test, test.count, train_info->mean, train_info->std, NULL};
+        EvalTable table = vit_test_table(&set);
         snprintf(table.split, sizeof table.split, "test");
         evaluate_table(model, &table, &test_images, recipe->eval_batch, &comm, false);
         if (comm.rank == 0) {
@@ -369,6 +406,7 @@ int main(int argc, char **argv) {
     }
     if (log) fclose(log);
     loader_free(&loader);
+    calibration_free(&calibration);
     artefact_meta_free(&inputs);
     adamw_free(&opt);
     model_free(model);

@@ -169,7 +169,7 @@ static void families(void) {
     memset(&err, 0, sizeof err);
     CHECK(space_load_file("configs/spaces/cnn-micro.cfg", &err) == NULL);
     CHECK_STR_CONTAINS(err.message, "family: a CNN space, where a ViT space is needed (CNN spaces "
-                                    "go to prenas-arch, prenas-score and prenas-select so far), "
+                                    "go to prenas-arch, -score, -select and -train so far), "
                                     "configs/spaces/cnn-micro.cfg:");
     /* a ViT space may say family = "vit" */
     memset(&err, 0, sizeof err);

@@ -32,7 +32,8 @@ static real *random_images(int n, int size, uint64_t seed) {
 /* Cross-entropy through the model against the ops called one by one. */
 static void cross_entropy_head(void) {
     Space *space = micro();
-    Model *m = model_create(backend_cpu(), space, 4);
+    Model *m =
+        model_create(backend_cpu(), &(const ModelSpace){FAMILY_VIT, space, NULL}, 4, 0, NULL);
     Arch arch;
     arch_largest(space, &arch);
     vit_init(m->vit, 5);
@@ -43,8 +44,9 @@ static void cross_entropy_head(void) {
     const Loss loss = {LOSS_CROSS_ENTROPY, labels, partner, mix, 0.1};
     const DropPath drop = {0.1, 9, 40};
     param_table_zero_grads(&m->vit->table);
-    const double sum = model_forward(m, &arch, images, n, &loss, &drop);
-    model_backward(m, &arch, n, 0.25);
+    const double sum = model_forward(m, &(const ModelArch){.family = FAMILY_VIT, .vit = arch},
+                                     images, n, &loss, &drop);
+    model_backward(m, &(const ModelArch){.family = FAMILY_VIT, .vit = arch}, n, 0.25);
     real *grads = malloc(sizeof(real) * m->vit->table.n_params);
     memcpy(grads, m->vit->table.grads, sizeof(real) * m->vit->table.n_params);
 
@@ -69,18 +71,20 @@ static void cross_entropy_head(void) {
  * of all-ones dlogits scaled. */
 static void logit_sum_head(void) {
     Space *space = micro();
-    Model *m = model_create(backend_cpu(), space, 2);
+    Model *m =
+        model_create(backend_cpu(), &(const ModelSpace){FAMILY_VIT, space, NULL}, 2, 0, NULL);
     Arch arch;
     arch_smallest(space, &arch);
     vit_init(m->vit, 6);
     real *images = random_images(2, 784, 3);
     const Loss loss = {.kind = LOSS_LOGIT_SUM};
     param_table_zero_grads(&m->vit->table);
-    const double sum = model_forward(m, &arch, images, 2, &loss, NULL);
+    const double sum = model_forward(m, &(const ModelArch){.family = FAMILY_VIT, .vit = arch},
+                                     images, 2, &loss, NULL);
     double expected = 0;
     for (int i = 0; i < 2 * m->vit->classes; i++) expected += m->logits[i];
     CHECK_NEAR(sum, expected, 1e-5 * fabs(expected) + 1e-6);
-    model_backward(m, &arch, 2, 3.0);
+    model_backward(m, &(const ModelArch){.family = FAMILY_VIT, .vit = arch}, 2, 3.0);
     real *grads = malloc(sizeof(real) * m->vit->table.n_params);
     memcpy(grads, m->vit->table.grads, sizeof(real) * m->vit->table.n_params);
     real logits[20], threes[20];
@@ -97,7 +101,8 @@ static void logit_sum_head(void) {
 /* Top-k counts on hand-made logits, including NaN and infinite rows. */
 static void metrics_of_nonfinite_logits(void) {
     Space *space = micro();
-    Model *m = model_create(backend_cpu(), space, 4);
+    Model *m =
+        model_create(backend_cpu(), &(const ModelSpace){FAMILY_VIT, space, NULL}, 4, 0, NULL);
     const int C = m->vit->classes, labels[4] = {0, 1, 2, 3};
     for (int i = 0; i < 4 * C; i++) m->logits[i] = (real)(i % C) * 0.01f;
     m->logits[0 * C + 0] = 5;                               /* sample 0: correct */

@@ -36,9 +36,11 @@ static double max_logit_difference(Model *supernet, const Standalone *s, const r
                                    double *scale) {
     const Loss loss = {.kind = LOSS_LOGIT_SUM};
     const int C = supernet->vit->classes;
-    model_forward(supernet, &s->arch, images, BATCH, &loss, NULL);
+    model_forward(supernet, &(const ModelArch){.family = FAMILY_VIT, .vit = s->arch}, images, BATCH,
+                  &loss, NULL);
     Model *dense = standalone_model(backend_cpu(), s, BATCH);
-    model_forward(dense, &s->arch, images, BATCH, &loss, NULL);
+    model_forward(dense, &(const ModelArch){.family = FAMILY_VIT, .vit = s->arch}, images, BATCH,
+                  &loss, NULL);
     double worst = 0;
     *scale = 0;
     for (int i = 0; i < BATCH * C; i++) {
@@ -172,8 +174,10 @@ static void round_trip(const Standalone *s) {
     const Loss loss = {.kind = LOSS_LOGIT_SUM};
     Model *extracted = standalone_model(backend_cpu(), s, BATCH),
           *read = standalone_model(backend_cpu(), &back, BATCH);
-    model_forward(extracted, &s->arch, images, BATCH, &loss, NULL);
-    model_forward(read, &back.arch, images, BATCH, &loss, NULL);
+    model_forward(extracted, &(const ModelArch){.family = FAMILY_VIT, .vit = s->arch}, images,
+                  BATCH, &loss, NULL);
+    model_forward(read, &(const ModelArch){.family = FAMILY_VIT, .vit = back.arch}, images, BATCH,
+                  &loss, NULL);
     CHECK(memcmp(extracted->logits, read->logits,
                  sizeof(real) * BATCH * (size_t)extracted->vit->classes) == 0);
     model_free(extracted), model_free(read);
@@ -198,7 +202,8 @@ static void extracted_models(void) {
     Error err = {0};
     Space *space = space_load_file("configs/spaces/micro.cfg", &err);
     if (!CHECK(space)) return;
-    Model *supernet = model_create(backend_cpu(), space, BATCH);
+    Model *supernet =
+        model_create(backend_cpu(), &(const ModelSpace){FAMILY_VIT, space, NULL}, BATCH, 0, NULL);
     vit_init(supernet->vit, 1);
     /* biases and LayerNorms start at 0 and 1: move every weight so that a misplaced row or
      * a missing tensor shows in the logits */

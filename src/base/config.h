@@ -5,6 +5,7 @@
  * the key, and `--set key=value` overrides. */
 
 #include "error.h"
+#include "family.h"
 
 #include <libconfig.h>
 #include <stdbool.h>
@@ -62,9 +63,7 @@ const config_setting_t *cfg_group_or(CfgReader *r, const config_setting_t *group
 bool cfg_ascending_ints(CfgReader *r, const config_setting_t *s, int min, int max, int capacity,
                         int *values, int *count);
 
-/* The model family a search space is for (docs/design.md §8): its top-level `family` key,
- * absent or "vit" for the ViT (src/vit/space), "cnn" for the MBConv CNN (src/cnn/cnn_space). */
-typedef enum { FAMILY_VIT, FAMILY_CNN } ModelFamily;
+/* A search space's `family` key (family.h). */
 bool cfg_family(CfgReader *r, const config_setting_t *root, ModelFamily *out);
 /* The family of the space in a file, read before the family's own reader takes the file. */
 bool cfg_file_family(const char *path, ModelFamily *out, Error *err);

@@ -101,15 +101,15 @@ void lineage_of_scores(const Space *space, const DatasetFile *data, Lineage *out
     if (data) memcpy(out->classes, lineage_of_dataset(data).lineage.classes, sizeof out->classes);
 }
 
-bool lineage_of_training(const Space *search, const char *preferred, const DatasetFile *data,
-                         Lineage *out, Error *err) {
+bool lineage_of_training(const char space_digest[SHA256_HEX_SIZE], const char *preferred,
+                         const DatasetFile *data, Lineage *out, Error *err) {
     const LineageOf given = lineage_of_dataset(data);
     LineageOf selected;
     if (preferred &&
         (!lineage_load(preferred, &selected, err) || !lineage_same_classes(&selected, &given, err)))
         return false;
     memset(out, 0, sizeof *out);
-    lineage_space_digest(search, out->space);
+    memcpy(out->space, space_digest, sizeof out->space);
     memcpy(out->classes, given.lineage.classes, sizeof out->classes);
     return true;
 }

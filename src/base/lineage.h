@@ -39,10 +39,10 @@ bool lineage_same_run(const char *a, const char *b, Error *err);
 /* prenas-score's: the space, and the data's classes when it scores on data (NULL: none). */
 void lineage_of_scores(const Space *space, const DatasetFile *data, Lineage *out);
 /* prenas-train's: --preferred (when given) must have been selected on scores of --data's
- * classes (when it was scored on data); the supernet's lineage is the search space and the
- * data's classes. */
-bool lineage_of_training(const Space *search, const char *preferred, const DatasetFile *data,
-                         Lineage *out, Error *err);
+ * classes (when it was scored on data); the supernet's lineage is the search space (its digest,
+ * model_space_digest) and the data's classes. */
+bool lineage_of_training(const char space_digest[SHA256_HEX_SIZE], const char *preferred,
+                         const DatasetFile *data, Lineage *out, Error *err);
 /* A trained supernet run on a dataset (prenas-evaluate, -search, -specialize): the dataset must
  * hold the classes the supernet was trained on; what the stage writes has the supernet's space
  * and the data's classes. */

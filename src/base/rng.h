@@ -10,22 +10,23 @@
 
 /* Stream numbers: one per consumer, so adding randomness in one place never shifts another. */
 enum {
-    RNG_STREAM_DATASET_SPLIT = 1,  /* prenas-pack: which training images become validation */
-    RNG_STREAM_INIT = 2,           /* supernet initialisation, mixed with each tensor's name */
-    RNG_STREAM_DROP_PATH = 3,      /* drop-path decisions, one stream per sample */
-    RNG_STREAM_DATA_FREE = 4,      /* prenas-score: the synthetic images, one stream per image */
-    RNG_STREAM_SCORE_SAMPLE = 5,   /* prenas-score, data mode: which training images */
-    RNG_STREAM_SAMPLER = 6,        /* prenas-train: the subnet of each step */
-    RNG_STREAM_DATA_ORDER = 7,     /* prenas-train: each epoch's order of the images */
-    RNG_STREAM_AUGMENT = 8,        /* prenas-train: each sample's augmentation */
-    RNG_STREAM_MIX = 9,            /* prenas-train: mixup / cutmix, elem mode: one per sample */
-    RNG_STREAM_EVOLUTION = 10,     /* prenas-search: each generation's draws */
-    RNG_STREAM_SEARCH_IMAGES = 11, /* prenas-search: which images measure the fitness */
-    RNG_STREAM_ISOMERS = 12,       /* prenas-arch --isomers --limit: which members */
-    RNG_STREAM_MIX_BATCH = 13,     /* prenas-train: mixup / cutmix, batch mode: one per step */
-    RNG_STREAM_ARCH_SAMPLE = 14,   /* prenas-arch --sample: which architectures */
-    RNG_STREAM_CNN_SELECT = 15,    /* CNN selection: the uniform draws */
-    RNG_STREAM_CNN_FILL = 16,      /* CNN selection: draws inside group g (item g) */
+    RNG_STREAM_DATASET_SPLIT = 1,   /* prenas-pack: which training images become validation */
+    RNG_STREAM_INIT = 2,            /* supernet initialisation, mixed with each tensor's name */
+    RNG_STREAM_DROP_PATH = 3,       /* drop-path decisions, one stream per sample */
+    RNG_STREAM_DATA_FREE = 4,       /* prenas-score: the synthetic images, one stream per image */
+    RNG_STREAM_SCORE_SAMPLE = 5,    /* prenas-score, data mode: which training images */
+    RNG_STREAM_SAMPLER = 6,         /* prenas-train: the subnet of each step */
+    RNG_STREAM_DATA_ORDER = 7,      /* prenas-train: each epoch's order of the images */
+    RNG_STREAM_AUGMENT = 8,         /* prenas-train: each sample's augmentation */
+    RNG_STREAM_MIX = 9,             /* prenas-train: mixup / cutmix, elem mode: one per sample */
+    RNG_STREAM_EVOLUTION = 10,      /* prenas-search: each generation's draws */
+    RNG_STREAM_SEARCH_IMAGES = 11,  /* prenas-search: which images measure the fitness */
+    RNG_STREAM_ISOMERS = 12,        /* prenas-arch --isomers --limit: which members */
+    RNG_STREAM_MIX_BATCH = 13,      /* prenas-train: mixup / cutmix, batch mode: one per step */
+    RNG_STREAM_ARCH_SAMPLE = 14,    /* prenas-arch --sample: which architectures */
+    RNG_STREAM_CNN_SELECT = 15,     /* CNN selection: the uniform draws */
+    RNG_STREAM_CNN_FILL = 16,       /* CNN selection: draws inside group g (item g) */
+    RNG_STREAM_BN_CALIBRATION = 17, /* BN recalibration: which training images */
 };
 
 typedef struct {

@@ -131,7 +131,7 @@ static void bind_views(const CnnNet *net, real *arena, CnnTensors *view) {
 
 typedef struct {              /* a conv, its batch norm and (unless `act` is NULL) the activation */
     real *raw, *normed, *act; /* conv output, BN output, activation output */
-    real *mean, *rstd;        /* the batch statistics, for BN's backward */
+    real *mean, *rstd;        /* the batch statistics [groups, C], for BN's backward */
 } UnitActivations;
 
 typedef struct {
@@ -166,12 +166,14 @@ static real *carve(Carver *c, size_t n) {
     return p;
 }
 
-static void carve_unit(Carver *c, UnitActivations *u, size_t map, int channels, bool act) {
+/* The statistics have room for one group per image (bn_group 1 at max_batch). */
+static void carve_unit(Carver *c, UnitActivations *u, size_t map, size_t batch, int channels,
+                       bool act) {
     u->raw = carve(c, map);
     u->normed = carve(c, map);
     u->act = act ? carve(c, map) : NULL;
-    u->mean = carve(c, (size_t)channels);
-    u->rstd = carve(c, (size_t)channels);
+    u->mean = carve(c, batch * (size_t)channels);
+    u->rstd = carve(c, batch * (size_t)channels);
 }
 
 static size_t max_size(size_t a, size_t b) {
@@ -185,7 +187,7 @@ static void layout(const CnnNet *net, CnnActivations *a, Carver *c) {
     const size_t B = (size_t)net->max_batch;
     int side = cnn_conv_side(net->max_resolution, net->stem_stride);
     size_t largest_map = B * net->stem_channels * side * side, widest = net->head_channels, se = 1;
-    carve_unit(c, &a->stem, largest_map, net->stem_channels, true);
+    carve_unit(c, &a->stem, largest_map, B, net->stem_channels, true);
     for (int s = 0; s < net->n_stages; s++)
         for (int l = 0; l < net->depth[s]; l++) {
             const CnnLayerDims *d = &net->dims[s][l];
@@ -194,8 +196,8 @@ static void layout(const CnnNet *net, CnnActivations *a, Carver *c) {
             const size_t in_map = B * d->mid * side * side,
                          mid_map = B * d->mid * out_side * out_side;
             const size_t out_map = B * d->out * out_side * out_side;
-            if (d->expand) carve_unit(c, &la->expand, in_map, d->mid, true);
-            carve_unit(c, &la->depthwise, mid_map, d->mid, true);
+            if (d->expand) carve_unit(c, &la->expand, in_map, B, d->mid, true);
+            carve_unit(c, &la->depthwise, mid_map, B, d->mid, true);
             if (d->has_se) {
                 la->pooled = carve(c, B * d->mid);
                 la->se_hidden = carve(c, B * d->se);
@@ -203,7 +205,7 @@ static void layout(const CnnNet *net, CnnActivations *a, Carver *c) {
                 la->gate = carve(c, B * d->mid);
                 la->gated = carve(c, mid_map);
             }
-            carve_unit(c, &la->project, out_map, d->out, false);
+            carve_unit(c, &la->project, out_map, B, d->out, false);
             if (d->residual) la->sum = carve(c, out_map);
             largest_map = max_size(largest_map, max_size(in_map, max_size(mid_map, out_map)));
             widest = max_size(widest, (size_t)d->mid);
@@ -211,7 +213,7 @@ static void layout(const CnnNet *net, CnnActivations *a, Carver *c) {
             side = out_side;
         }
     const size_t head_map = B * net->head_channels * side * side;
-    carve_unit(c, &a->head, head_map, net->head_channels, true);
+    carve_unit(c, &a->head, head_map, B, net->head_channels, true);
     a->pooled = carve(c, B * net->head_channels);
     largest_map = max_size(largest_map, head_map);
     for (int i = 0; i < 4; i++) a->map[i] = carve(c, largest_map);
@@ -395,6 +397,15 @@ static ConvShape conv_shape(int batch, int side, int in, int out, int kernel, in
                        .weight_kernel = weight_kernel};
 }
 
+/* Images per batch-norm group of a training batch: net->bn_group, or the whole batch. */
+static int bn_group(const CnnNet *net, int batch) {
+    const int group = net->bn_group ? net->bn_group : batch;
+    if (batch % group != 0)
+        fatal_at(__FILE__, __LINE__, "batch %d is not whole groups of %d images for batch norm",
+                 batch, group);
+    return group;
+}
+
 static BatchNormShape bn_shape(const ConvShape *c) {
     const int side = conv_output_size(c->height, c->kernel, c->stride);
     return (BatchNormShape){c->batch, c->out_channels, side, side, BN_EPS};
@@ -425,10 +436,18 @@ static const real *unit_forward(const CnnNet *net, const BnPass *bn, UnitActivat
     const BatchNormShape s = bn_shape(c);
     ops->conv2d_forward(be, u->raw, x, w->weight, c);
     switch (bn->pass) {
-    case PASS_TRAINING:
-        ops->batchnorm_forward_train(be, u->normed, u->mean, u->rstd, NULL, NULL, u->raw,
-                                     w->bn_weight, w->bn_bias, &s, 0);
+    case PASS_TRAINING: {
+        /* each group of bn_group images by its own statistics (ghost batch norm) */
+        const int group = bn_group(net, s.batch);
+        const size_t map = (size_t)group * s.channels * s.height * s.width;
+        BatchNormShape g = s;
+        g.batch = group;
+        for (int k = 0; k < s.batch / group; k++)
+            ops->batchnorm_forward_train(be, u->normed + k * map, u->mean + (size_t)k * s.channels,
+                                         u->rstd + (size_t)k * s.channels, NULL, NULL,
+                                         u->raw + k * map, w->bn_weight, w->bn_bias, &g, 0);
         break;
+    }
     case PASS_EVALUATION:
         ops->batchnorm_forward_eval(be, u->normed, u->raw, w->bn_weight, w->bn_bias, running.mean,
                                     running.var, &s);
@@ -597,8 +616,14 @@ static void unit_backward(const CnnNet *net, const UnitActivations *u, const Cnn
         act_backward(net, t1, dy, u->normed, (size_t)s.batch * s.channels * s.height * s.width);
         d_normed = t1;
     }
-    be->ops->batchnorm_backward(be, t2, g->bn_weight, g->bn_bias, d_normed, u->raw, u->mean,
-                                u->rstd, w->bn_weight, &s);
+    const int group = bn_group(net, s.batch);
+    const size_t map = (size_t)group * s.channels * s.height * s.width;
+    BatchNormShape gs = s;
+    gs.batch = group;
+    for (int k = 0; k < s.batch / group; k++)
+        be->ops->batchnorm_backward(be, t2 + k * map, g->bn_weight, g->bn_bias, d_normed + k * map,
+                                    u->raw + k * map, u->mean + (size_t)k * s.channels,
+                                    u->rstd + (size_t)k * s.channels, w->bn_weight, &gs);
     be->ops->conv2d_backward(be, dx, g->weight, t2, x, w->weight, c);
 }
 

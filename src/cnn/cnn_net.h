@@ -89,6 +89,11 @@ typedef struct {
     CnnLayerDims dims[CNN_MAX_STAGES][CNN_MAX_DEPTH];
 
     int max_batch; /* the activations have room for this many images */
+    /* Training mode normalises each group of bn_group consecutive images of a batch by the
+     * group's own statistics ("ghost" batch norm, Hoffer et al. 2017), so that the result does
+     * not depend on how many ranks share a batch; a batch must be whole groups. 0 (as created):
+     * the whole batch, as PyTorch's BatchNorm2d. */
+    int bn_group;
     CnnActivations *act;
     bool backward_ready; /* the last forward was in training mode (what backward needs) */
 } CnnNet;

@@ -2,6 +2,7 @@
  * space are in cnn_space_query.c, which builds without libconfig. */
 #include "cnn_space.h"
 
+#include "checksum.h"
 #include "config.h"
 
 #include <math.h>
@@ -180,4 +181,37 @@ void cnn_space_free(CnnSpace *space) {
     if (!space) return;
     free(space->text);
     free(space);
+}
+
+static void print_choices(FILE *f, const char *key, const CnnChoices *choices) {
+    char list[CNN_MAX_CHOICES * 8];
+    cnn_choices_format(choices, list, sizeof list);
+    fprintf(f, "%s [%s]\n", key, list);
+}
+
+/* Here, not in cnn_space_query.c: the digest needs OpenSSL, which the GPU machine's tier-1
+ * build of the engine lacks (tests/device/CMakeLists.txt). */
+void cnn_space_digest(const CnnSpace *space, char hex[SHA256_HEX_SIZE]) {
+    /* every fact cnn_space_same_search compares, one per line */
+    char *text = NULL;
+    size_t size = 0;
+    FILE *f = open_memstream(&text, &size);
+    if (!f) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    fprintf(f, "cnn\nin %d classes %d %s\n", space->in_channels, space->num_classes,
+            cnn_activation_name(space->activation));
+    print_choices(f, "resolution", &space->resolution);
+    fprintf(f, "stem kernel %d stride %d\n", space->stem.kernel, space->stem.stride);
+    print_choices(f, "stem channels", &space->stem.channels);
+    for (int s = 0; s < space->n_stages; s++) {
+        const CnnStageSpace *stage = &space->stages[s];
+        fprintf(f, "stage %d stride %d se %d\n", s, stage->stride, stage->se);
+        print_choices(f, "expand_ratio", &stage->expand_ratio);
+        print_choices(f, "kernel", &stage->kernel);
+        print_choices(f, "channels", &stage->channels);
+        print_choices(f, "depth", &stage->depth);
+    }
+    print_choices(f, "head channels", &space->head_channels);
+    if (fclose(f) != 0) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
+    sha256_text(text, hex);
+    free(text);
 }

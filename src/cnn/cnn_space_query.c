@@ -2,8 +2,6 @@
  * the libconfig reader, so that they build without libconfig, as the ViT's space_query.c. */
 #include "cnn_space.h"
 
-#include "checksum.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -53,37 +51,6 @@ bool cnn_space_same_search(const CnnSpace *a, const CnnSpace *b) {
                same_choices(&x->depth, &y->depth) && x->stride == y->stride && x->se == y->se;
     }
     return same;
-}
-
-static void print_choices(FILE *f, const char *key, const CnnChoices *choices) {
-    char list[CNN_MAX_CHOICES * 8];
-    cnn_choices_format(choices, list, sizeof list);
-    fprintf(f, "%s [%s]\n", key, list);
-}
-
-void cnn_space_digest(const CnnSpace *space, char hex[SHA256_HEX_SIZE]) {
-    /* every fact cnn_space_same_search compares, one per line */
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    if (!f) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
-    fprintf(f, "cnn\nin %d classes %d %s\n", space->in_channels, space->num_classes,
-            cnn_activation_name(space->activation));
-    print_choices(f, "resolution", &space->resolution);
-    fprintf(f, "stem kernel %d stride %d\n", space->stem.kernel, space->stem.stride);
-    print_choices(f, "stem channels", &space->stem.channels);
-    for (int s = 0; s < space->n_stages; s++) {
-        const CnnStageSpace *stage = &space->stages[s];
-        fprintf(f, "stage %d stride %d se %d\n", s, stage->stride, stage->se);
-        print_choices(f, "expand_ratio", &stage->expand_ratio);
-        print_choices(f, "kernel", &stage->kernel);
-        print_choices(f, "channels", &stage->channels);
-        print_choices(f, "depth", &stage->depth);
-    }
-    print_choices(f, "head channels", &space->head_channels);
-    if (fclose(f) != 0) fatal_at(__FILE__, __LINE__, "open_memstream: %m");
-    sha256_text(text, hex);
-    free(text);
 }
 
 bool cnn_choices_contain(const CnnChoices *choices, int value) {

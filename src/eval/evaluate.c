@@ -3,13 +3,61 @@
 #include "clock.h"
 #include "error.h"
 #include "eval_table.h"
+#include "rng.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-EvalResult evaluate_subnet(Model *model, const Arch *arch, const EvalImages *d, int batch,
+void calibration_init(Calibration *c, const SplitImages *train, const double *mean,
+                      const double *std, int64_t count, int batch, uint64_t seed) {
+    int64_t *all = xmalloc(sizeof *all * (size_t)(train->count + 1));
+    for (int64_t i = 0; i < train->count; i++) all[i] = i;
+    Rng rng = rng_stream_at(seed, RNG_STREAM_BN_CALIBRATION, 0);
+    rng_shuffle_i64(&rng, all, train->count);
+    *c = (Calibration){train, mean, std, count < train->count ? count : train->count, batch, all};
+}
+
+void calibration_free(Calibration *c) {
+    free(c->rows);
+    c->rows = NULL;
+}
+
+/* n images of `split` at `rows` as normalised tensors; a row this rank cannot read sets err
+ * (the first such error) and gives zeros. */
+static void load_rows(const SplitImages *split, const int64_t *rows, int n, const double *mean,
+                      const double *std, uint8_t *raw, real *images, Error *err) {
+    const ImageShape shape = split->shape;
+    Error failed = {0};
+    if (!split_images_gather(split, rows, n, raw, &failed)) {
+        memset(raw, 0, image_bytes(shape) * (size_t)n); /* the result is not used */
+        if (!err->code) *err = failed;
+    }
+    images_to_tensor(images, raw, n, shape, mean, std);
+}
+
+/* BN recalibration of a CNN subnet on the calibration set (nothing for a ViT). */
+static void recalibrate(Model *model, const ModelArch *arch, const Calibration *c, Error *err) {
+    if (!model_needs_recalibration(model)) return;
+    if (!c) fatal_at(__FILE__, __LINE__, "a CNN subnet to evaluate without calibration images");
+    const int batch = c->batch;
+    if (batch > model->max_batch)
+        fatal_at(__FILE__, __LINE__, "calibration batch %d above the model's %d", batch,
+                 model->max_batch);
+    const ImageShape shape = c->split->shape;
+    uint8_t *raw = xmalloc(image_bytes(shape) * (size_t)batch);
+    real *images = xmalloc(sizeof(real) * image_bytes(shape) * (size_t)batch);
+    for (int64_t done = 0, b = 0; done < c->count; done += batch, b++) {
+        const int n = (int)(c->count - done < batch ? c->count - done : batch);
+        load_rows(c->split, c->rows + done, n, c->mean, c->std, raw, images, err);
+        model_recalibrate(model, arch, images, n, (int)b);
+    }
+    free(raw), free(images);
+}
+
+EvalResult evaluate_subnet(Model *model, const ModelArch *arch, const EvalImages *d, int batch,
                            const Comm *comm, Error *err) {
+    recalibrate(model, arch, d->calibration, err);
     size_t first, count;
     comm_share(comm, (size_t)d->count, &first, &count);
     if (batch > model->max_batch) batch = model->max_batch;
@@ -26,12 +74,7 @@ EvalResult evaluate_subnet(Model *model, const Arch *arch, const EvalImages *d, 
             rows[i] = (int64_t)at + i;
             labels[i] = d->split->labels[at + i];
         }
-        Error failed = {0};
-        if (!split_images_gather(d->split, rows, n, raw, &failed)) {
-            memset(raw, 0, image_bytes(shape) * (size_t)n); /* the result is not used */
-            if (!err->code) *err = failed;
-        }
-        images_to_tensor(images, raw, n, shape, d->mean, d->std);
+        load_rows(d->split, rows, n, d->mean, d->std, raw, images, err);
         const Loss loss = {.kind = LOSS_CROSS_ENTROPY, .labels = labels};
         model_forward(model, arch, images, n, &loss, NULL);
         const BatchMetrics m = model_metrics(model, labels, n);
@@ -58,8 +101,8 @@ void evaluate_table(Model *model, EvalTable *table, const EvalImages *data, int 
     for (int i = 0; i < n; i++) mine += !whole || i % comm->size == comm->rank;
     for (int i = 0; i < n; i++) {
         if (whole && i % comm->size != comm->rank) continue;
-        const EvalResult e =
-            evaluate_subnet(model, &table->rows[i].arch, data, batch, whole ? &solo : comm, &err);
+        const ModelArch arch = model_arch_of_vit(&table->rows[i].arch);
+        const EvalResult e = evaluate_subnet(model, &arch, data, batch, whole ? &solo : comm, &err);
         if (whole || comm->rank == 0) {
             double *r = results + 5 * (size_t)i;
             r[0] = e.top1, r[1] = e.top5, r[2] = e.loss, r[3] = (double)e.images,

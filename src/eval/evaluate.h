@@ -5,7 +5,6 @@
  * top-5 and mean cross-entropy (no smoothing). Ranks share the images; the counts are summed,
  * so the result does not depend on the rank count. */
 
-#include "arch.h"
 #include "comm.h"
 #include "dataset.h"
 #include "model.h"
@@ -18,10 +17,30 @@ typedef struct {
     int64_t nonfinite; /* images with a NaN or infinite logit, counted as wrong */
 } EvalResult;
 
+/* BigNAS's BN recalibration set (method.md §13): `count` training images, the same ones for
+ * every subnet, every rank and every call (the first `count` of a permutation of the split drawn
+ * from (seed, RNG_STREAM_BN_CALIBRATION)), without augmentation (the evaluation's
+ * normalisation only), in batches of `batch` (the last one may be smaller) whose statistics
+ * are averaged with equal weights, as PyTorch's momentum=None (cnn_net_recalibrate_batch). OFA
+ * and BigNAS's successors recalibrate on 2000 images. */
 typedef struct {
     const SplitImages *split;
-    int64_t count;            /* its first `count` images */
-    const double *mean, *std; /* the training split's */
+    const double *mean, *std;
+    int64_t count;
+    int batch;
+    int64_t *rows; /* [split->count]: the permutation */
+} Calibration;
+
+/* `count` images, or the whole split when it is smaller. */
+void calibration_init(Calibration *calibration, const SplitImages *train, const double *mean,
+                      const double *std, int64_t count, int batch, uint64_t seed);
+void calibration_free(Calibration *calibration);
+
+typedef struct {
+    const SplitImages *split;
+    int64_t count;                  /* its first `count` images */
+    const double *mean, *std;       /* the training split's */
+    const Calibration *calibration; /* the CNN's (model_needs_recalibration); NULL for a ViT */
 } EvalImages;
 
 struct EvalTable;
@@ -35,10 +54,12 @@ struct EvalTable;
 void evaluate_table(Model *model, struct EvalTable *table, const EvalImages *data, int batch,
                     const Comm *comm, bool progress);
 
-/* A subnet's accuracy, summed over the ranks of `comm`. Images of a streamed split that this
- * rank cannot read set err (the first such error) and count as zeros: the ranks must agree
- * (comm_check) before a result is used, since another rank may have read its share. */
-EvalResult evaluate_subnet(Model *model, const Arch *arch, const EvalImages *data, int batch,
+/* A subnet's accuracy, summed over the ranks of `comm`; a CNN's after its BN recalibration on
+ * data->calibration (each rank the whole set: the same statistics everywhere). Images of a
+ * streamed split that this rank cannot read set err (the first such error) and count as zeros:
+ * the ranks must agree (comm_check) before a result is used, since another rank may have read
+ * its share. */
+EvalResult evaluate_subnet(Model *model, const ModelArch *arch, const EvalImages *data, int batch,
                            const Comm *comm, Error *err);
 
 #endif

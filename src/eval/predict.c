@@ -116,7 +116,8 @@ static void predict_batch(Predictor *p, int n, const char *const *inputs, const 
     images_to_tensor(p->input, p->pixels, n, p->shape, s->mean, s->std);
     const Loss loss = labels ? (Loss){.kind = LOSS_CROSS_ENTROPY, .labels = labels}
                              : (Loss){.kind = LOSS_LOGIT_SUM};
-    model_forward(p->model, &s->arch, p->input, n, &loss, NULL);
+    const ModelArch arch = model_arch_of_vit(&s->arch);
+    model_forward(p->model, &arch, p->input, n, &loss, NULL);
     if (labels) { /* counted as prenas-evaluate counts them */
         const BatchMetrics m = model_metrics(p->model, labels, n);
         p->counts.top1 += m.top1;

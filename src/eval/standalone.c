@@ -116,7 +116,9 @@ void standalone_extract(Standalone *s, const Vit *vit, const Arch *arch, const S
 }
 
 Model *standalone_model(const Backend *be, const Standalone *s, int max_batch) {
-    Model *model = model_create(be, s->space, max_batch);
+    Error err = {0};
+    const ModelSpace space = model_space_of_vit(s->space);
+    Model *model = model_create(be, &space, max_batch, 0, &err); /* a ViT's cannot fail */
     Vit *vit = model->vit;
     const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
     real *params = backend_host_begin(be, vit->table.params, bytes);
@@ -170,9 +172,8 @@ void standalone_write(hid_t file, const Standalone *s) {
 
 /* Every tensor the architecture needs, at the shape its slice has. */
 static bool read_tensors(const H5Source *src, Standalone *s) {
-    Model *shape_only =
-        model_create(backend_cpu(), s->space, 1); /* the slices' shapes, from the table */
-    const Vit *vit = shape_only->vit;
+    Vit *shape_only = vit_create(backend_cpu(), s->space, 1); /* the slices' shapes */
+    const Vit *vit = shape_only;
     s->tensors = xcalloc((size_t)vit->table.n_tensors, sizeof *s->tensors);
     bool ok = true;
     for (int i = 0; ok && i < vit->table.n_tensors; i++) {
@@ -193,7 +194,7 @@ static bool read_tensors(const H5Source *src, Standalone *s) {
                            0, d->data);
         if (ds >= 0) H5Dclose(ds);
     }
-    model_free(shape_only);
+    vit_free(shape_only);
     return ok;
 }
 

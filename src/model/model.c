@@ -5,16 +5,43 @@
 #include <math.h>
 #include <stdlib.h>
 
-Model *model_create(const Backend *be, const Space *space, int max_batch) {
-    Model *m = xcalloc(1, sizeof *m);
-    m->vit = vit_create(be, space, max_batch);
+/* The family's supernet and the geometry of its inputs; false with err set (the CNN's ops). */
+static bool create_net(Model *m, const ModelSpace *space, int max_batch, int image_side,
+                       Error *err) {
+    if (space->family == FAMILY_CNN) {
+        if (!(m->cnn = cnn_net_create(m->be, space->cnn, max_batch, err))) return false;
+        m->table = &m->cnn->table;
+        m->bn = cnn_bn_stats_create(m->cnn);
+        m->classes = m->cnn->classes, m->channels = m->cnn->in_channels;
+        m->image_side = image_side ? image_side : m->cnn->max_resolution;
+        const size_t R = (size_t)m->cnn->max_resolution;
+        m->resized =
+            m->be->ops->alloc(m->be, sizeof(real) * (size_t)max_batch * m->channels * R * R);
+        return true;
+    }
+    m->vit = vit_create(m->be, space->vit, max_batch);
     m->table = &m->vit->table;
+    m->classes = m->vit->classes, m->channels = m->vit->channels;
+    m->image_side = m->vit->image_size;
+    if (image_side && image_side != m->image_side)
+        fatal_at(__FILE__, __LINE__, "a ViT of %dx%d images given %dx%d ones", m->image_side,
+                 m->image_side, image_side, image_side);
+    return true;
+}
+
+Model *model_create(const Backend *be, const ModelSpace *space, int max_batch, int image_side,
+                    Error *err) {
+    Model *m = xcalloc(1, sizeof *m);
+    m->family = space->family;
     m->be = be;
     m->max_batch = max_batch;
-    const Vit *vit = m->vit;
-    const size_t B = (size_t)max_batch, n = B * (size_t)vit->classes;
-    const size_t drop = 2 * (size_t)vit->depth * B;
-    const size_t image = (size_t)vit->channels * vit->image_size * vit->image_size;
+    if (!create_net(m, space, max_batch, image_side, err)) {
+        free(m);
+        return NULL;
+    }
+    const size_t B = (size_t)max_batch, n = B * (size_t)m->classes;
+    const size_t drop = m->vit ? 2 * (size_t)m->vit->depth * B : 1;
+    const size_t image = (size_t)m->channels * m->image_side * m->image_side;
     const BackendOps *ops = be->ops;
     m->logits = ops->alloc(be, sizeof(real) * n);
     m->targets = ops->alloc(be, sizeof(real) * n);
@@ -37,34 +64,74 @@ Model *model_create(const Backend *be, const Space *space, int max_batch) {
 void model_free(Model *m) {
     if (!m) return;
     const Backend *be = m->be;
-    void *on_backend[] = {m->logits, m->targets, m->probs,   m->dlogits, m->loss, m->drop_scales,
-                          m->images, m->labels,  m->partner, m->mix,     m->ranks};
+    void *on_backend[] = {m->logits, m->targets, m->probs,   m->dlogits, m->loss,  m->drop_scales,
+                          m->images, m->labels,  m->partner, m->mix,     m->ranks, m->resized};
     for (size_t i = 0; i < sizeof on_backend / sizeof on_backend[0]; i++)
-        be->ops->free(be, on_backend[i]);
+        if (on_backend[i]) be->ops->free(be, on_backend[i]);
     free(m->host_drop_scales), free(m->host_logits), free(m->host_loss), free(m->host_ranks);
     vit_free(m->vit);
+    cnn_bn_stats_free(m->bn);
+    cnn_net_free(m->cnn);
     free(m);
 }
 
-double model_forward(Model *m, const Arch *arch, const real *images, int n, const Loss *loss,
-                     const DropPath *drop) {
+void model_init(Model *m, uint64_t seed) {
+    if (m->cnn)
+        cnn_net_init(m->cnn, seed);
+    else
+        vit_init(m->vit, seed);
+}
+
+/* The batch on the backend at the CNN architecture's resolution. */
+static const real *cnn_input(Model *m, const CnnArch *arch, const real *images, int n) {
+    const size_t N = (size_t)n, S = (size_t)m->image_side;
+    const real *x = backend_input(m->be, m->images, images, sizeof(real) * N * m->channels * S * S);
+    if (arch->resolution == m->image_side) return x;
+    m->be->ops->resize_bilinear(m->be, m->resized, x, n, m->channels, m->image_side, m->image_side,
+                                arch->resolution, arch->resolution);
+    return m->resized;
+}
+
+static void check_batch(const Model *m, int n) {
     if (n < 1 || n > m->max_batch)
         fatal_at(__FILE__, __LINE__, "batch %d outside the model's 1..%d", n, m->max_batch);
-    Vit *vit = m->vit;
+}
+
+/* The logits of a forward into m->logits. */
+static void net_forward(Model *m, const ModelArch *arch, const real *images, int n,
+                        const DropPath *drop) {
     const Backend *be = m->be;
-    const BackendOps *ops = be->ops;
-    const int C = vit->classes;
     const size_t N = (size_t)n;
     m->last_scales = NULL;
+    if (m->cnn) {
+        if (drop && drop->max_rate > 0)
+            fatal_at(__FILE__, __LINE__, "drop path %g on a CNN: the ViT's only", drop->max_rate);
+        if (!drop && (m->bn_batches == 0 || !model_arch_equal(&m->bn_arch, arch)))
+            fatal_at(__FILE__, __LINE__, "a CNN subnet evaluated before its BN recalibration");
+        cnn_net_forward(m->cnn, &arch->cnn, cnn_input(m, &arch->cnn, images, n), n,
+                        drop ? CNN_TRAINING : CNN_EVALUATION, m->bn, m->logits);
+        return;
+    }
+    Vit *vit = m->vit;
     if (drop && drop->max_rate > 0) {
-        vit_drop_path_scales(m->host_drop_scales, vit, arch, n, drop->max_rate, drop->seed,
+        vit_drop_path_scales(m->host_drop_scales, vit, &arch->vit, n, drop->max_rate, drop->seed,
                              drop->first_sample);
         m->last_scales = backend_input(be, m->drop_scales, m->host_drop_scales,
                                        sizeof(real) * 2 * (size_t)vit->depth * N);
     }
     const size_t image = (size_t)vit->channels * vit->image_size * vit->image_size;
-    vit_forward(vit, arch, backend_input(be, m->images, images, sizeof(real) * N * image), n,
+    vit_forward(vit, &arch->vit, backend_input(be, m->images, images, sizeof(real) * N * image), n,
                 m->last_scales, m->logits);
+}
+
+double model_forward(Model *m, const ModelArch *arch, const real *images, int n, const Loss *loss,
+                     const DropPath *drop) {
+    check_batch(m, n);
+    const Backend *be = m->be;
+    const BackendOps *ops = be->ops;
+    const int C = m->classes;
+    const size_t N = (size_t)n;
+    net_forward(m, arch, images, n, drop);
     m->last_kind = loss->kind;
     if (loss->kind == LOSS_LOGIT_SUM) {
         ops->row_sums(be, m->loss, m->logits, n, C);
@@ -79,18 +146,39 @@ double model_forward(Model *m, const Arch *arch, const real *images, int n, cons
     return ops->sum(be, m->loss, N);
 }
 
-void model_backward(Model *m, const Arch *arch, int n, double grad_scale) {
+void model_backward(Model *m, const ModelArch *arch, int n, double grad_scale) {
     const Backend *be = m->be;
-    const int C = m->vit->classes;
+    const int C = m->classes;
     if (m->last_kind == LOSS_LOGIT_SUM) /* d(sum of logits) / d logit = 1 */
         be->ops->fill(be, m->dlogits, (size_t)n * C, grad_scale);
     else
         be->ops->cross_entropy_backward(be, m->dlogits, m->probs, m->targets, n, C, grad_scale);
-    vit_backward(m->vit, arch, m->dlogits, n, m->last_scales);
+    if (m->cnn)
+        cnn_net_backward(m->cnn, &arch->cnn, m->dlogits, n);
+    else
+        vit_backward(m->vit, &arch->vit, m->dlogits, n, m->last_scales);
+}
+
+void model_set_bn_group(Model *m, int images) {
+    if (m->cnn) m->cnn->bn_group = images;
+}
+
+bool model_needs_recalibration(const Model *m) {
+    return m->cnn != NULL;
+}
+
+void model_recalibrate(Model *m, const ModelArch *arch, const real *images, int n,
+                       int batches_seen) {
+    if (!m->cnn) return;
+    check_batch(m, n);
+    cnn_net_recalibrate_batch(m->cnn, &arch->cnn, cnn_input(m, &arch->cnn, images, n), n,
+                              batches_seen, m->bn);
+    m->bn_arch = *arch;
+    m->bn_batches = batches_seen + 1;
 }
 
 const real *model_logits(const Model *m, int n) {
-    const size_t bytes = sizeof(real) * (size_t)n * (size_t)m->vit->classes;
+    const size_t bytes = sizeof(real) * (size_t)n * (size_t)m->classes;
     if (m->be->kind == DEVICE_CPU) return m->logits;
     m->be->ops->download(m->be, m->host_logits, m->logits, bytes);
     return m->host_logits;
@@ -100,7 +188,7 @@ BatchMetrics model_metrics(const Model *m, const int *labels, int n) {
     const Backend *be = m->be;
     const size_t N = (size_t)n;
     be->ops->label_ranks(be, m->ranks, m->logits,
-                         backend_input(be, m->labels, labels, sizeof(int) * N), n, m->vit->classes);
+                         backend_input(be, m->labels, labels, sizeof(int) * N), n, m->classes);
     be->ops->download(be, m->host_ranks, m->ranks, sizeof(int) * N);
     be->ops->download(be, m->host_loss, m->loss, sizeof(real) * N);
     BatchMetrics r = {0, 0, 0, 0};

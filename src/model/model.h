@@ -1,19 +1,20 @@
 #ifndef PRENAS_MODEL_H
 #define PRENAS_MODEL_H
 
-/* A supernet with its loss head: the one "subnet + batch -> logits, loss, metrics" entry point
- * that training, scoring, evaluation, search and prediction share. The model owns the step
- * buffers (logits, soft targets, probabilities, per-sample losses, drop-path scales) sized
- * once for `max_batch` images, so no step allocates.
+/* A supernet of either family (model_family.h) with its loss head: the one "subnet + batch ->
+ * logits, loss, metrics" entry point that training, scoring, evaluation, search and prediction
+ * share. The model owns the step buffers (logits, soft targets, probabilities, per-sample
+ * losses, drop-path scales, the CNN's resized batch) sized once for `max_batch` images, so no
+ * step allocates.
  *
  * A step is model_forward (logits and the loss of every sample) followed, when training or
- * scoring, by model_backward (gradients added to vit->table.grads). The loss heads:
+ * scoring, by model_backward (gradients added to table->grads). The loss heads:
  *  - cross-entropy against soft targets: label smoothing and mixing partners (method.md §9.3);
  *    with smoothing 0 and no mixing it is the plain cross-entropy of evaluation (§10.1);
  *  - the sum of all logits: the data-free objective of zero-cost scoring (§6.1). */
 
-#include "arch.h"
-#include "space.h"
+#include "cnn_net.h"
+#include "model_family.h"
 #include "vit.h"
 
 #include <stdint.h>
@@ -35,15 +36,22 @@ typedef struct {
 } DropPath;
 
 typedef struct {
-    Vit *vit;
-    ParamTable *table; /* the supernet's tensors and arenas: &vit->table */
+    ModelFamily family;
+    Vit *vit;          /* FAMILY_VIT; NULL otherwise */
+    CnnNet *cnn;       /* FAMILY_CNN; NULL otherwise */
+    CnnBnStats *bn;    /* FAMILY_CNN: the running statistics of evaluation (model_recalibrate) */
+    ModelArch bn_arch; /* the subnet they were recalibrated for (bn_batches > 0) */
+    int bn_batches;
+    ParamTable *table; /* the supernet's tensors and arenas: &vit->table or &cnn->table */
     const Backend *be; /* table->be */
     int max_batch;
+    int classes, channels, image_side; /* of the logits and of the images model_forward takes */
     /* backend memory: */
     real *logits; /* [max_batch, classes]: the last forward's */
     real *loss;   /* [max_batch]: per sample (cross-entropy), or per-sample logit sums */
     real *targets, *probs, *dlogits, *drop_scales;
     real *images, *mix;    /* where host inputs are uploaded (not used on the CPU) */
+    real *resized;         /* FAMILY_CNN: the batch at the architecture's resolution */
     int *labels, *partner; /* likewise */
     int *ranks;            /* [max_batch]: label_ranks of the last metrics */
     /* host memory: */
@@ -54,17 +62,40 @@ typedef struct {
 } Model;
 
 /* A supernet of the space's shape on backend `be` with room for batches of up to max_batch
- * images. */
-Model *model_create(const Backend *be, const Space *space, int max_batch);
+ * images image_side x image_side (0: the space's own size: the ViT's image size, the CNN's
+ * largest resolution). The ViT takes only its image size; the CNN resizes each batch to the
+ * architecture's resolution (bilinear, torchvision's Resize without antialiasing). NULL with
+ * err set when the backend lacks the family's ops (cnn_net_create). The parameters start
+ * uninitialised: model_init. */
+Model *model_create(const Backend *be, const ModelSpace *space, int max_batch, int image_side,
+                    Error *err);
 void model_free(Model *model);
+/* The family's initialisation from `seed` (vit_init, cnn_net_init). */
+void model_init(Model *model, uint64_t seed);
 
-/* Logits of `arch` for normalised images [n, C, H, W] and each sample's loss; returns the sum
- * of the n losses (NaN or infinite when a logit is). drop NULL: evaluation (no drop path).
- * images and the loss's labels, partners and mix are host memory. */
-double model_forward(Model *model, const Arch *arch, const real *images, int n, const Loss *loss,
-                     const DropPath *drop);
-/* Adds grad_scale x d(sum of the last forward's losses) to vit->table.grads (1/n for a mean). */
-void model_backward(Model *model, const Arch *arch, int n, double grad_scale);
+/* Logits of `arch` for normalised images [n, C, S, S] (S the model's image_side) and each
+ * sample's loss; returns the sum of the n losses (NaN or infinite when a logit is). drop NULL:
+ * evaluation (no drop path; a CNN normalises by the statistics model_recalibrate gathered for
+ * this very architecture, which must come first); else training (a CNN normalises by batch
+ * statistics; drop path is the ViT's only: a CNN takes max_rate 0). images and the loss's
+ * labels, partners and mix are host memory. */
+double model_forward(Model *model, const ModelArch *arch, const real *images, int n,
+                     const Loss *loss, const DropPath *drop);
+/* Adds grad_scale x d(sum of the last forward's losses) to table->grads (1/n for a mean). */
+void model_backward(Model *model, const ModelArch *arch, int n, double grad_scale);
+
+/* Training batches normalised in groups of `images` (cnn_net.h bn_group; 0: the whole batch), so
+ * that a CNN trains alike on any rank count whose share of the batch is whole groups. A ViT has
+ * no batch norm: nothing to set. */
+void model_set_bn_group(Model *model, int images);
+
+/* Whether evaluation needs model_recalibrate first: the CNN's batch norms (BigNAS). */
+bool model_needs_recalibration(const Model *model);
+/* BigNAS's BN recalibration (cnn_net_recalibrate_batch): batch `batches_seen` (0 first, which
+ * starts afresh) of normalised training images [n, C, S, S] (host) goes into the cumulative
+ * running statistics of `arch`, which evaluation forwards then use. Nothing for a ViT. */
+void model_recalibrate(Model *model, const ModelArch *arch, const real *images, int n,
+                       int batches_seen);
 
 typedef struct {
     int64_t top1, top5; /* samples whose label is among the 1 / 5 highest logits */

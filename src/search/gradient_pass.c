@@ -67,6 +67,7 @@ GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Model
     size_t first, count;
     comm_share(comm, (size_t)total, &first, &count);
     Vit *vit = model->vit;
+    const ModelArch subnet = model_arch_of_vit(arch);
     const int m = o->micro_batch;
     const size_t image_size = (size_t)vit->channels * vit->image_size * vit->image_size;
     real *images = xmalloc(sizeof(real) * image_size * (size_t)m);
@@ -86,8 +87,8 @@ GradientPassResult gradient_pass_run(GradientPass *pass, const Comm *comm, Model
             pass->data_mode ? (Loss){.kind = LOSS_CROSS_ENTROPY, .labels = labels, .smoothing = 0.1}
                             : (Loss){.kind = LOSS_LOGIT_SUM};
         const double scale = pass->data_mode ? 1.0 / (double)total : 1.0;
-        result.objective += model_forward(model, arch, images, n, &loss, &drop) * scale;
-        model_backward(model, arch, n, scale);
+        result.objective += model_forward(model, &subnet, images, n, &loss, &drop) * scale;
+        model_backward(model, &subnet, n, scale);
     }
     result.seconds = MPI_Wtime() - start;
     free(images), free(labels), free(pixels);

@@ -274,14 +274,8 @@ bool preferred_open(PreferredFile *f, const char *path, Error *err) {
     memset(f, 0, sizeof *f);
     if (!artefact_open(&f->artefact, path, PREFERRED_SCHEMA, PREFERRED_SCHEMA_VERSION, err))
         return false;
-    /* a CNN selection's architectures are no ViT's: say so rather than fail to parse them */
     ModelFamily family = FAMILY_VIT;
-    if (!cfg_text_family(f->artefact.meta.config, path, &family, err) ||
-        (family == FAMILY_CNN &&
-         input_error(err,
-                     "the architectures were selected in a CNN space; training, evaluating and "
-                     "specialising take ViT spaces only so far, %s",
-                     path))) {
+    if (!cfg_text_family(f->artefact.meta.config, path, &family, err)) {
         artefact_close(&f->artefact);
         return false;
     }
@@ -295,7 +289,7 @@ bool preferred_open(PreferredFile *f, const char *path, Error *err) {
     f->interval = xcalloc((size_t)n + 1, sizeof *f->interval);
     f->score = xcalloc((size_t)n + 1, sizeof *f->score);
     for (int i = 0; ok && i < n; i++)
-        if (!arch_read_stored(texts[i], NULL, path, &f->archs[i], err)) ok = false;
+        if (!model_arch_read_stored(texts[i], family, NULL, path, &f->archs[i], err)) ok = false;
     hsize_t dims[1];
     hid_t d = ok ? h5_open_dataset(&src, "candidates/interval", 1, dims) : -1;
     ok = ok && d >= 0 && dims[0] == (hsize_t)n &&

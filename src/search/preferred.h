@@ -10,6 +10,7 @@
 #include "cost.h"
 #include "interval.h"
 #include "isomer.h"
+#include "model_family.h"
 #include "proxy.h"
 #include "scores.h"
 #include "space.h"
@@ -76,11 +77,12 @@ void preferred_write(hid_t file, const Preferred *preferred, const SelectOptions
 void preferred_write_json(FILE *out, const Preferred *preferred, const SelectOptions *options);
 void preferred_print_table(FILE *out, const Preferred *preferred, const SelectOptions *options);
 
-/* Reading preferred.h5 (prenas-train, prenas-evaluate): the chosen architectures in order. */
+/* Reading preferred.h5 (prenas-train): the chosen architectures in order, in the family of the
+ * space it records (a ViT's selection, or a CNN's: cnn_artefacts.h), syntax checked only. */
 typedef struct {
     Artefact artefact;
     int n;
-    Arch *archs;
+    ModelArch *archs;
     int *interval;
     double *score;
 } PreferredFile;

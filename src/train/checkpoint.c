@@ -1,6 +1,7 @@
 #include "checkpoint.h"
 
 #include "h5.h"
+#include "model_space.h"
 #include "weights.h"
 
 #include <dirent.h>
@@ -107,11 +108,12 @@ static char *read_space_text(const H5Source *src) {
     return h5_read_text(src, "space");
 }
 
-static Space *read_space(const H5Source *src) {
+static bool read_space(const H5Source *src, ModelSpace *space) {
     char *text = read_space_text(src);
-    Space *space = text ? space_load_text(text, src->path, src->err) : NULL;
+    *space = (ModelSpace){FAMILY_VIT, NULL, NULL};
+    const bool ok = text && model_space_load_text(text, src->path, space, src->err);
     free(text);
-    return space;
+    return ok;
 }
 
 /* Weights, AdamW moments and the run's state: all a run continues from. */
@@ -164,7 +166,7 @@ static bool same_archs(const H5Source *src, const TrainingSet *set, const char *
     bool ok = true;
     for (int i = 0; ok && i < (n > set->n ? n : set->n); i++) {
         char now[512] = "none", was[600], here[600];
-        if (i < set->n) arch_format(&set->archs[i], now, sizeof now);
+        if (i < set->n) model_arch_format(&set->archs[i], now, sizeof now);
         snprintf(was, sizeof was, "%s architecture %d of %d %s", option, i + 1, n,
                  i < n ? stored[i] : "none");
         snprintf(here, sizeof here, "%s architecture %d of %d %s", option, i + 1, set->n, now);
@@ -181,9 +183,10 @@ static bool resume(const Artefact *a, const CheckpointContext *run, const Recipe
                    TrainState *state, ParamTable *table, AdamW *opt, Error *err) {
     const char *path = a->path;
     const H5Source src = {a->file, path, err};
-    Space *stored = read_space(&src);
-    const bool same = stored && space_same_search(stored, run->set->training);
-    space_free(stored);
+    ModelSpace stored;
+    const bool same =
+        read_space(&src, &stored) && model_space_same_search(&stored, &run->set->training);
+    model_space_free(&stored);
     if (!same) {
         if (!err->code)
             input_error(err, "the checkpoint trains another supernet than this command, %s", path);
@@ -290,8 +293,17 @@ bool trained_supernet_open(TrainedSupernet *t, const Backend *be, const char *pa
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
     H5Source src = {a.file, path, err};
     snprintf(t->sampling, sizeof t->sampling, "%s", a.meta.mode);
-    bool ok = (t->space = read_space(&src)) != NULL;
-    if (ok) t->model = model_create(be, t->space, max_batch);
+    ModelSpace space;
+    bool ok = read_space(&src, &space);
+    if (ok && space.family == FAMILY_CNN) {
+        ok = input_error(err,
+                         "a CNN supernet: evaluating, searching and specialising take ViT "
+                         "supernets only so far, %s",
+                         path);
+        model_space_free(&space);
+    }
+    t->space = space.vit;
+    if (ok) ok = (t->model = model_create(be, &space, max_batch, 0, err)) != NULL;
     ok = ok && read_archs(&src, t) &&
          weights_read(&src, "params", t->model->table, t->model->table->params);
     if (ok && h5_exists(a.file, "state")) {

@@ -31,7 +31,7 @@ typedef struct {
 } TrainState;
 
 typedef struct {
-    const char *space_text;  /* the training supernet's space */
+    const char *space_text;  /* the training supernet's space (either family's) */
     const TrainingSet *set;  /* its architectures, kept as /archs */
     const char *recipe_text; /* recorded as /meta/config */
     const ArtefactInput *inputs;

@@ -38,6 +38,7 @@ typedef struct {
     double min_lr, warmup_lr, weight_decay, beta1, beta2, eps;
     bool lr_epoch_lag; /* epoch e trains at the rate scheduled for e - 1 (method.md §9.5) */
     double label_smoothing, drop_path, clip_grad; /* clip_grad 0: none */
+    int bn_group; /* a CNN's batch norm in training: images per group (0: each rank's share) */
     struct {
         double mixup_alpha, cutmix_alpha, prob, switch_prob;
         MixMode mode;
@@ -47,6 +48,7 @@ typedef struct {
     int checkpoint_every, checkpoint_keep;
     int eval_every_epochs, eval_batch;
     int eval_max_images; /* 0: the whole split */
+    int eval_bn_images;  /* a CNN's BN recalibration set, in batches of eval_batch (evaluate.h) */
     int log_every;
     int max_nonfinite;              /* consecutive skipped steps before giving up */
     const char *device, *precision; /* backend.h's names; --device, --precision override */

@@ -20,8 +20,8 @@ const char *sampling_name(SamplingMode mode) {
     return NAMES[mode];
 }
 
-void sampler_init(Sampler *s, SamplingMode mode, uint64_t seed, const Arch *candidates,
-                  int n_candidates, const Space *space, const Arch *fixed) {
+void sampler_init(Sampler *s, SamplingMode mode, uint64_t seed, const ModelArch *candidates,
+                  int n_candidates, const ModelSpace *space, const ModelArch *fixed) {
     memset(s, 0, sizeof *s);
     s->mode = mode;
     s->seed = seed;
@@ -32,12 +32,10 @@ void sampler_init(Sampler *s, SamplingMode mode, uint64_t seed, const Arch *cand
     if (n_candidates > SAMPLER_MAX_CANDIDATES)
         fatal_at(__FILE__, __LINE__, "more than %d preferred architectures",
                  SAMPLER_MAX_CANDIDATES);
-    /* groups keyed by (embed dim, depth), in order of first appearance */
+    /* the family's groups, in order of first appearance */
     for (int i = 0; i < n_candidates; i++) {
         int g = 0;
-        while (g < i && (candidates[g].embed_dim != candidates[i].embed_dim ||
-                         candidates[g].depth != candidates[i].depth))
-            g++;
+        while (g < i && !model_arch_same_group(&candidates[g], &candidates[i])) g++;
         s->group_of[i] = g == i ? s->n_groups++ : s->group_of[g];
         s->group_size[s->group_of[i]]++;
     }
@@ -50,7 +48,7 @@ static int member_of(const Sampler *s, int g, int k) {
     fatal_at(__FILE__, __LINE__, "group %d has no member %d", g, k);
 }
 
-void sampler_draw(const Sampler *s, int64_t step, Arch *arch) {
+void sampler_draw(const Sampler *s, int64_t step, ModelArch *arch) {
     Rng rng = rng_stream_at(s->seed, RNG_STREAM_SAMPLER, (uint64_t)step);
     switch (s->mode) {
     case SAMPLING_BALANCED: {
@@ -63,7 +61,7 @@ void sampler_draw(const Sampler *s, int64_t step, Arch *arch) {
         break;
     case SAMPLING_RESAMPLE:
     case SAMPLING_SPACE:
-        arch_sample(s->space, &rng, arch);
+        model_arch_sample(s->space, &rng, arch);
         break;
     case SAMPLING_FIXED:
         *arch = s->fixed;

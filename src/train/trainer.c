@@ -12,7 +12,7 @@
 
 /* One step: returns the global mean loss (NaN or infinite: the update was skipped). The
  * gradients are summed over ranks by `sync`, which the backward pass feeds as it goes. */
-static double train_step(Trainer *t, GradSync *sync, const Batch *batch, const Arch *arch,
+static double train_step(Trainer *t, GradSync *sync, const Batch *batch, const ModelArch *arch,
                          double lr) {
     const Recipe *r = t->recipe;
     Model *model = t->model;
@@ -146,7 +146,7 @@ TrainOutcome trainer_run(Trainer *t, Error *err) {
     while (t->state->step < t->stop_step) {
         const int64_t step = t->state->step, epoch = step / per_epoch;
         const double lr = lr_at_epoch(&schedule, (int)epoch);
-        Arch arch;
+        ModelArch arch;
         sampler_draw(t->sampler, step, &arch);
         const Batch *batch = loader_next(t->loader, step, &t->times.data, err);
         const double loss = train_step(t, sync, batch, &arch, lr);

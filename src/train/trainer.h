@@ -34,7 +34,7 @@ typedef struct {
     const CheckpointContext *checkpoint;
     const char *rundir;
     EvalImages val;
-    const Arch *monitored; /* evaluated on val at the end of epochs */
+    const ModelArch *monitored; /* evaluated on val at the end of epochs */
     const char *const *monitored_names;
     int n_monitored;
     int64_t stop_step;                /* --steps, or the recipe's end */

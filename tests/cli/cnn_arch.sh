@@ -111,12 +111,6 @@ bad order "$(line_of 'channels = \[24, 32\]')" 's/channels = \[24, 32\]/channels
     'stages[2].channels: choices must be strictly ascending'
 bad activation "$(line_of '^activation')" 's/"swish"/"gelu"/' 'activation: "gelu" is not one of "swish", "relu6"'
 bad head "" 's/^head = .*//' "missing key 'head'"
-# a CNN file where a ViT space is needed (training does not take CNN spaces yet)
-run "$bin/prenas-train" --config "$spaces/cnn-micro.cfg" --recipe "$src/configs/recipes/micro-fmnist-quick.cfg" \
-    --data "$work/none.h5" --out "$work/run" --sampling space
-expect_status 2 "prenas-train on a CNN space"
-expect_error_line "family: a CNN space, where a ViT space is needed (CNN spaces go to prenas-arch, prenas-score and prenas-select so far), $spaces/cnn-micro.cfg:" \
-    "train on CNN"
 
 run "$arch" --help
 expect_status 0 "--help"

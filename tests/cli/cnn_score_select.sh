@@ -135,7 +135,7 @@ expect_status 0 "--rank-by snip, the CNN's ranking, is accepted"
 run "$bin/prenas-train" --config "$spaces/micro.cfg" --recipe "$src/configs/recipes/micro-fmnist-quick.cfg" \
     --data "$work/none.h5" --preferred "$work/p1.h5" --out "$work/run"
 expect_status 2 "training a ViT space on a CNN selection"
-expect_error_line "the architectures were selected in a CNN space; training, evaluating and specialising take ViT spaces only so far, $work/p1.h5" \
+expect_error_line "the preferred architectures were selected in a CNN space ('cnn-micro'), $spaces/micro.cfg is a ViT space, $work/p1.h5" \
     "training a ViT space on a CNN selection"
 cp "$work/s1.h5" "$work/same.h5"
 run "$bin/prenas-select" --in "$work/same.h5" --out "$work/./same.h5"

@@ -80,8 +80,26 @@ same_state() {
     h5diff "$1" "$2" /params >/dev/null && h5diff "$1" "$2" /optim >/dev/null &&
         [ "$(state_step "$1")" = "$(state_step "$2")" ]
 }
-# same_over_ranks TWO ONE STEPS: sets $status and $out (same_over_ranks.py)
-same_over_ranks() { run "$py" "$(dirname "${BASH_SOURCE[0]}")/same_over_ranks.py" "$1" "$2" "$3"; }
+# resumed_equals_straight STRAIGHT RESUMED ARG...: prenas-train ARG... for 6 steps into the run
+# directory STRAIGHT, and for 3 then 6 into RESUMED (continued from its checkpoint): the two
+# checkpoints are equal bit for bit. Leaves $out of the straight run.
+resumed_equals_straight() {
+    local straight=$1 resumed=$2 straight_out
+    shift 2
+    run "$bin/prenas-train" "$@" --out "$straight" --steps 6
+    expect_status 0 "6 steps"
+    straight_out=$out
+    run "$bin/prenas-train" "$@" --out "$resumed" --steps 3
+    expect_status 0 "3 steps"
+    run "$bin/prenas-train" "$@" --out "$resumed" --steps 6
+    expect_status 0 "continued to 6"
+    expect_out_has "resuming $resumed/supernet.h5 at step 3" "resumed from the checkpoint"
+    same_state "$straight/supernet.h5" "$resumed/supernet.h5" && pass ||
+        fail "3 + 3 steps differ from 6"
+    out=$straight_out
+}
+# same_over_ranks TWO ONE STEPS [CLOSE]: sets $status and $out (same_over_ranks.py)
+same_over_ranks() { run "$py" "$(dirname "${BASH_SOURCE[0]}")/same_over_ranks.py" "$@"; }
 
 # require_gpu PROGRAM: exits 77 (ctest's skip) with the reason unless PROGRAM sees a GPU; the
 # tests that call it run where CUDA_VISIBLE_DEVICES is not emptied (label cuda).

@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     Space *space = text ? space_load_text(text, path, &err) : NULL;
     bool ok = space != NULL;
     if (ok) {
-        Model *model = model_create(backend_cpu(), space, 1);
+        Model *model =
+            model_create(backend_cpu(), &(const ModelSpace){FAMILY_VIT, space, NULL}, 1, 0, NULL);
         AdamW opt = adamw_create(model->table, 0.9, 0.999, 1e-8, 0.05);
         TrainState state;
         ok = checkpoint_load(path, model->table, &opt, &state, &err);

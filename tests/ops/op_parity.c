@@ -283,8 +283,11 @@ static double train_pass(Model *model, const StepCase *sc, const real *images, c
     param_table_zero_grads(&model->vit->table);
     const Loss loss = {LOSS_CROSS_ENTROPY, labels, NULL, NULL, 0.1};
     const DropPath drop = {0.1, STEP_DROP_SEED, 0};
-    const double sum = model_forward(model, &sc->arch, images, sc->batch, &loss, &drop);
-    model_backward(model, &sc->arch, sc->batch, 1.0 / sc->batch);
+    const double sum =
+        model_forward(model, &(const ModelArch){.family = FAMILY_VIT, .vit = sc->arch}, images,
+                      sc->batch, &loss, &drop);
+    model_backward(model, &(const ModelArch){.family = FAMILY_VIT, .vit = sc->arch}, sc->batch,
+                   1.0 / sc->batch);
     return sum;
 }
 
@@ -317,8 +320,10 @@ static double step_rate(Model *model, const StepCase *sc, const real *images, co
         if (s == 0) start = now();
         const DropPath drop = {0.1, STEP_DROP_SEED, (uint64_t)(s + 1) * (uint64_t)sc->batch};
         param_table_zero_grads(&model->vit->table);
-        model_forward(model, &sc->arch, images, sc->batch, &loss, &drop);
-        model_backward(model, &sc->arch, sc->batch, 1.0 / sc->batch);
+        model_forward(model, &(const ModelArch){.family = FAMILY_VIT, .vit = sc->arch}, images,
+                      sc->batch, &loss, &drop);
+        model_backward(model, &(const ModelArch){.family = FAMILY_VIT, .vit = sc->arch}, sc->batch,
+                       1.0 / sc->batch);
         adamw_step(&opt, model->table, 1e-4);
         be->ops->sync(be);
         if (s >= 0) {
@@ -332,8 +337,9 @@ static double step_rate(Model *model, const StepCase *sc, const real *images, co
 }
 
 static void run_step(const StepCase *sc, const Pair *pair, const Options *o, Tally *t) {
-    Model *ref = model_create(pair->ref, sc->space, sc->batch);
-    Model *test = model_create(pair->test, sc->space, sc->batch);
+    const ModelSpace space = model_space_of_vit(sc->space);
+    Model *ref = model_create(pair->ref, &space, sc->batch, 0, NULL);
+    Model *test = model_create(pair->test, &space, sc->batch, 0, NULL);
     const Vit *rv = ref->vit;
     const size_t n = rv->table.n_params, classes = (size_t)rv->classes;
     const size_t image = (size_t)rv->channels * rv->image_size * rv->image_size;

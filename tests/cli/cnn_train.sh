@@ -1,0 +1,84 @@
+#!/bin/bash
+# prenas-train on the CNN family (the micro MBConv space, method.md §13) as a user meets it, on
+# a slice of Fashion-MNIST: a run continued from its checkpoint equals an uninterrupted one bit
+# for bit, 2 ranks with half the batch each match 1 rank (batch norm in groups of bn_group
+# images), the monitored subnets are evaluated after BN recalibration and learn, fixed and
+# whole-space sampling train, and what a CNN cannot take is a one-line error.
+source "$(dirname "$0")/lib.sh"
+start_scratch
+micro=$src/configs/spaces/cnn-micro.cfg
+recipe=$src/configs/recipes/cnn-micro-fmnist.cfg
+
+fmnist_slice 2048 512 512
+"$bin/prenas-score" --config "$micro" --out "$work/scores.h5" >/dev/null
+"$bin/prenas-select" --in "$work/scores.h5" --out "$work/preferred.h5" >/dev/null
+common=(--config "$micro" --recipe "$recipe" --data "$work/data.h5" --preferred "$work/preferred.h5"
+        --set batch=32 --set bn_group=16 --set checkpoint.every_steps=3 --set eval.every_epochs=0
+        --set log.every_steps=1)
+
+# 6 steps straight, and 3 + 3.
+resumed_equals_straight "$work/A" "$work/B" "${common[@]}"
+expect_out_has "cnn-micro, balanced sampling, 20 preferred" "the CNN space's preferred set"
+run "$py" - "$work/A/supernet.h5" "$work/preferred.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f, h5py.File(sys.argv[2], "r") as p:
+    assert 'family = "cnn"' in f["space"][()].decode()
+    assert list(f["archs/arch"][:]) == list(p["candidates/arch"][:])
+    assert "stages.4.1.project.bn.bias" in f["params"] and f["state"].attrs["step"] == 6
+print("ok")
+PY
+expect_out "ok" "the checkpoint keeps the CNN space, its architectures and every tensor"
+
+# 2 ranks with 16 images each against 1 rank with 32: the same steps to float rounding. Adam's
+# normalised step turns rounding noise into steps of about lr where a gradient is zero but for
+# rounding (a residual block's last BN bias, which the next batch norm cancels), so 0.5 % of
+# the weights may differ by more than 1e-6.
+run mpirun -np 2 --bind-to none "$bin/prenas-train" "${common[@]}" --out "$work/D" --steps 4
+expect_status 0 "2 ranks"
+run "$bin/prenas-train" "${common[@]}" --out "$work/E" --steps 4
+expect_status 0 "1 rank"
+same_over_ranks "$work/D" "$work/E" 4 0.995
+expect_out_has "ok" "2 ranks x 16 = 1 rank x 32 (losses and weights)"
+
+# Two epochs (no warm-up) with the monitored pair checked on val after BN recalibration: both
+# learn.
+run "$bin/prenas-train" "${common[@]}" --out "$work/F" --set epochs=2 --set warmup_epochs=0 \
+    --set eval.every_epochs=1 --set eval.bn_images=256 --set log.every_steps=64
+expect_status 0 "two epochs"
+top1=$(sed -n 's/^epoch 2: largest subnet val top-1 \([0-9.]*\)%.*/\1/p' <<<"$out")
+[ -n "$top1" ] && awk -v t="$top1" 'BEGIN { exit !(t > 50) }' && pass ||
+    fail "largest subnet after 2 epochs: val top-1 '$top1' (expected above 50 %): $out"
+expect_out_has "epoch 2: smallest subnet val top-1" "the smallest subnet monitored too"
+
+# One fixed architecture, and the whole space.
+arch=24:16:8x1k3e1:16x1k3e6:24x1k5e6:40x2k3e6:56x1k3e6:192
+run "$bin/prenas-train" "${common[@]}" --out "$work/G" --sampling fixed --arch "$arch" --steps 2
+expect_status 0 "fixed sampling"
+run "$bin/prenas-train" "${common[@]}" --out "$work/H" --sampling space --steps 2
+expect_status 0 "whole-space sampling"
+
+# What a CNN cannot take.
+run "$bin/prenas-train" "${common[@]}" --out "$work/X" --set drop_path=0.1 --steps 1
+expect_status 2 "drop path on a CNN"
+expect_error_line "drop path is the ViT's" "drop path refused"
+run "$bin/prenas-train" "${common[@]}" --out "$work/X" --set bn_group=12 --steps 1
+expect_status 2 "bn_group not dividing the batch"
+expect_error_line "must be whole batch-norm groups" "bn_group refused"
+run "$bin/prenas-train" "${common[@]}" --out "$work/X" --sampling resample --steps 1
+expect_status 2 "resample on a CNN"
+expect_error_line "a CNN selection has none" "resample refused"
+run "$bin/prenas-train" "${common[@]}" --out "$work/X" --sampling fixed --steps 1 \
+    --arch 24:16:8x1k7e1:16x1k3e6:24x1k5e6:40x2k3e6:56x1k3e6:192
+expect_status 2 "an architecture outside the space"
+expect_error_line "kernel 7 is not a choice" "the architecture's error"
+run "$bin/prenas-train" "${common[@]}" --config "$src/configs/spaces/micro.cfg" --out "$work/X" \
+    --steps 1
+expect_status 2 "a CNN selection with a ViT space"
+expect_error_line "selected in a CNN space ('cnn-micro'), $src/configs/spaces/micro.cfg is a ViT space, $work/preferred.h5" \
+    "family mismatch"
+[ ! -e "$work/X" ] || [ -z "$(ls "$work/X")" ] && pass || fail "a refused run left $(ls "$work/X")"
+run "$bin/prenas-evaluate" --supernet "$work/A/supernet.h5" --data "$work/data.h5" \
+    --out "$work/eval.h5"
+expect_status 2 "evaluating a CNN supernet"
+expect_error_line "a CNN supernet" "not yet evaluated: said plainly"
+finish
