@@ -14,6 +14,7 @@
 #include "h5.h"
 #include "latency.h"
 #include "lineage.h"
+#include "model_space.h"
 #include "plot.h"
 #include "text.h"
 
@@ -26,13 +27,16 @@
 static const char USAGE[] =
     "usage: prenas-evaluate --supernet RUNDIR/supernet.h5 --data dataset.h5 --out eval.h5\n"
     "                       [--split val|test] [--archs FILE] [--no-preferred] [--images N]\n"
-    "                       [--batch B] [--latency-batch N] [--latency-repeats R] [--no-plot]\n"
-    "                       [--device D] [--precision P]\n"
+    "                       [--batch B] [--bn-images N] [--latency-batch N] [--latency-repeats R]\n"
+    "                       [--no-plot] [--device D] [--precision P]\n"
     "\n"
     "Evaluates subnets of a trained supernet with their inherited weights (method.md 10.1):\n"
     "top-1, top-5 and mean cross-entropy (no label smoothing; the per-image mean, where the\n"
     "reference averages per-batch means), params, FLOPs (the reference's count) and MACs,\n"
-    "and the latency of one forward pass at batch 1 and batch N on this machine.\n"
+    "and the latency of one forward pass at batch 1 and batch N on this machine. A CNN\n"
+    "supernet's subnets are each evaluated after BigNAS's BN recalibration (method.md 13) on\n"
+    "a fixed set of training images drawn from the training run's seed; their latency is not\n"
+    "measured yet.\n"
     "\n"
     "  --supernet FILE     RUNDIR/supernet.h5 or any checkpoint of prenas-train\n"
     "  --data FILE         dataset.h5 (prenas-pack) of the images the supernet takes\n"
@@ -45,6 +49,8 @@ static const char USAGE[] =
     "  --no-preferred      only the --archs list, not the supernet's preferred architectures\n"
     "  --images N          the split's first N images (default: all)\n"
     "  --batch B           images per forward pass (default 256)\n"
+    "  --bn-images N       a CNN's recalibration images (default 2000; the training recipe's\n"
+    "                      eval.bn_images reproduces prenas-train's final test table)\n"
     "  --latency-batch N   the second latency's batch (default 64)\n"
     "  --latency-repeats R timed forwards per architecture and batch after 3 untimed ones;\n"
     "                      the median and the min..max are kept (default 10; 0: no latency)\n"
@@ -61,6 +67,7 @@ typedef struct {
     bool preferred, plot;
     int64_t images;
     int batch, latency_batch, latency_repeats;
+    int64_t bn_images;
     DeviceOptions device;
 } Options;
 
@@ -70,7 +77,8 @@ static Options parse(int argc, char **argv) {
         OPT_IMAGES,
         OPT_LATENCY_BATCH,
         OPT_LATENCY_REPEATS,
-        OPT_NO_PLOT
+        OPT_NO_PLOT,
+        OPT_BN_IMAGES
     };
     static const struct option options[] = {
         {"supernet", required_argument, NULL, 'n'},
@@ -84,6 +92,7 @@ static Options parse(int argc, char **argv) {
         {"latency-batch", required_argument, NULL, OPT_LATENCY_BATCH},
         {"latency-repeats", required_argument, NULL, OPT_LATENCY_REPEATS},
         {"no-plot", no_argument, NULL, OPT_NO_PLOT},
+        {"bn-images", required_argument, NULL, OPT_BN_IMAGES},
         DEVICE_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, CLI_OPT_VERSION},
@@ -93,7 +102,8 @@ static Options parse(int argc, char **argv) {
                  .plot = true,
                  .batch = 256,
                  .latency_batch = 64,
-                 .latency_repeats = 10};
+                 .latency_repeats = 10,
+                 .bn_images = 2000};
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
@@ -132,6 +142,9 @@ static Options parse(int argc, char **argv) {
         case OPT_NO_PLOT:
             o.plot = false;
             break;
+        case OPT_BN_IMAGES:
+            o.bn_images = cli_long("--bn-images", optarg, 1, INT64_MAX);
+            break;
         default:
             if (!device_option(c, optarg, &o.device)) cli_common_option(c, USAGE, argv);
         }
@@ -151,17 +164,25 @@ static bool plan_table(const Options *o, const TrainedSupernet *s, EvalTable *ta
                            "the supernet was trained on the whole space (--sampling %s): give the "
                            "architectures with --archs FILE, %s",
                            s->sampling, o->supernet);
+    if (o->archs && s->space.family != FAMILY_VIT)
+        return input_error(err,
+                           "--archs: a CNN supernet's list is its preferred architectures "
+                           "only so far, %s",
+                           o->archs);
     Arch *extra = NULL;
     int n_extra = 0;
-    if (o->archs && !arch_list_read(o->archs, s->space, &extra, &n_extra, err)) return false;
+    if (o->archs && !arch_list_read(o->archs, s->space.vit, &extra, &n_extra, err)) return false;
     const int n_preferred = o->preferred ? s->n : 0;
-    EvalTable t = eval_table_new(s->archs, n_preferred, s->interval, s->score, true, s->space);
-    EvalTable more = eval_table_new(extra, n_extra, NULL, NULL, false, s->space);
+    ModelArch *listed = xmalloc(sizeof *listed * ((size_t)n_extra + 1));
+    for (int i = 0; i < n_extra; i++) listed[i] = model_arch_of_vit(&extra[i]);
+    EvalTable t = eval_table_new(s->archs, n_preferred, s->interval, s->score, true, &s->space);
+    EvalTable more = eval_table_new(listed, n_extra, NULL, NULL, false, &s->space);
+    free(listed);
     t.rows = xrealloc(t.rows, sizeof *t.rows * ((size_t)t.n + (size_t)n_extra + 1));
     for (int i = 0; i < n_extra; i++) {
         bool known = false;
         for (int j = 0; j < n_preferred && !known; j++)
-            known = arch_equal(&t.rows[j].arch, &more.rows[i].arch);
+            known = model_arch_equal(&t.rows[j].arch, &more.rows[i].arch);
         if (!known) t.rows[t.n++] = more.rows[i];
     }
     eval_table_free(&more);
@@ -174,15 +195,16 @@ static bool plan_table(const Options *o, const TrainedSupernet *s, EvalTable *ta
 /* Rank 0 times every architecture; the other ranks sleep meanwhile. */
 static void measure_latency(Model *model, EvalTable *t, const Options *o, const Comm *comm) {
     t->latency_batch = o->latency_batch;
-    t->latency_repeats = o->latency_repeats;
+    /* a CNN forward needs the subnet's recalibrated statistics: not timed yet */
+    t->latency_repeats = model->family == FAMILY_VIT ? o->latency_repeats : 0;
     t->latency_threads = omp_get_max_threads();
     snprintf(t->latency_device, sizeof t->latency_device, "%s", backend_device_name(model->be));
-    if (comm->rank == 0 && o->latency_repeats > 0) {
+    if (comm->rank == 0 && t->latency_repeats > 0) {
         for (int i = 0; i < t->n; i++) {
             const int batches[2] = {1, o->latency_batch};
             for (int b = 0; b < 2; b++)
                 t->rows[i].latency[b] =
-                    latency_measure(model, &t->rows[i].arch, batches[b], 3, o->latency_repeats);
+                    latency_measure(model, &t->rows[i].arch.vit, batches[b], 3, t->latency_repeats);
         }
     }
     comm_barrier_idle(comm);
@@ -200,7 +222,7 @@ static bool write_outputs(const Options *o, const EvalTable *t, const TrainedSup
                           int comm_size, int argc, char **argv, Error *err) {
     ArtefactMeta meta;
     artefact_meta_init(&meta, EVAL_SCHEMA, EVAL_SCHEMA_VERSION, argc, argv);
-    artefact_meta_set_config(&meta, s->space->text);
+    artefact_meta_set_config(&meta, model_space_text(&s->space));
     meta.world_size = comm_size;
     meta.lineage = *lineage;
     bool ok = artefact_meta_add_input(&meta, "supernet", o->supernet, err) &&
@@ -211,8 +233,9 @@ static bool write_outputs(const Options *o, const EvalTable *t, const TrainedSup
     sibling(o->out, "md", md, sizeof md);
     sibling(o->out, "png", png, sizeof png);
     char title[256];
-    snprintf(title, sizeof title, "prenas-evaluate: %s, %s split (%lld images)", s->space->name,
-             t->split, t->n ? (long long)t->rows[0].result.images : 0LL);
+    snprintf(title, sizeof title, "prenas-evaluate: %s, %s split (%lld images)",
+             model_space_name(&s->space), t->split,
+             t->n ? (long long)t->rows[0].result.images : 0LL);
     artefact_guard_hold(guard);
     ok = ok && eval_table_write_csv(csv, t, err) && eval_table_write_markdown(md, t, err) &&
          (!o->plot || plot_pareto(png, t, title, err));
@@ -238,14 +261,16 @@ int main(int argc, char **argv) {
     h5_silence();
     Backend backend;
     device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
+    DatasetFile data;
+    if (!dataset_open(&data, o.data, &err)) die(&err);
     TrainedSupernet supernet;
     if (!trained_supernet_open(&supernet, &backend, o.supernet,
-                               o.batch > o.latency_batch ? o.batch : o.latency_batch, &err))
+                               o.batch > o.latency_batch ? o.batch : o.latency_batch,
+                               data.shape.height, &err))
         die(&err);
-    DatasetFile data;
     SplitImages split;
     Lineage lineage;
-    if (!dataset_open(&data, o.data, &err) || !dataset_fits_space(&data, supernet.space, &err) ||
+    if (!model_space_fits_dataset(&supernet.space, &data, &err) ||
         !lineage_of_supernet_on(o.supernet, &data, &lineage, &err) ||
         !split_images_open(&data, o.split, true, &split, &err))
         die(&err);
@@ -256,9 +281,22 @@ int main(int argc, char **argv) {
     if (comm.rank == 0) artefact_begin_guarded(&writer, o.out, &guard, &err);
     comm_check(&comm, &err);
 
+    /* a CNN's recalibration set: read from the file, a few thousand rows of the train split */
     const SplitInfo *train = dataset_split(&data, "train");
+    const bool recalibrates = model_needs_recalibration(supernet.model);
+    SplitImages train_split = {0};
+    Calibration calibration = {0};
+    if (recalibrates) {
+        if (!split_images_open(&data, "train", false, &train_split, &err)) die(&err);
+        if (train_split.count == 0)
+            die_input("a CNN's evaluation recalibrates on training images, and the dataset has "
+                      "none, %s",
+                      o.data);
+        calibration_init(&calibration, &train_split, train->mean, train->std, o.bn_images, o.batch,
+                         supernet.seed);
+    }
     const EvalImages images = {&split, o.images && o.images < split.count ? o.images : split.count,
-                               train->mean, train->std, NULL};
+                               train->mean, train->std, recalibrates ? &calibration : NULL};
     if (comm.rank == 0)
         printf("prenas-evaluate: %d %s of %s (step %lld), %s split (%lld images), %d "
                "rank(s) x %d thread(s)\n",
@@ -280,6 +318,7 @@ int main(int argc, char **argv) {
     }
     comm_check(&comm, &err);
     eval_table_free(&table);
+    if (recalibrates) calibration_free(&calibration), split_images_close(&train_split);
     split_images_close(&split);
     dataset_close(&data);
     trained_supernet_close(&supernet);

@@ -159,7 +159,7 @@ static Candidates candidates(const Options *o, const TrainedSupernet *supernet, 
                              Artefact *eval, ArtefactMeta *meta, const char *device, Error *err) {
     if (!o->eval) {
         *table = eval_table_new(supernet->archs, supernet->n, supernet->interval, supernet->score,
-                                true, supernet->space);
+                                true, &supernet->space);
         return (Candidates){table, CHOOSE_BY_RANKING, o->supernet, device};
     }
     if (!eval_table_read(o->eval, table, eval, err) ||
@@ -210,7 +210,8 @@ static void write_model(ArtefactWriter *writer, ArtefactMeta *meta, const Traine
                         const Candidates *c, const Constraints *limits, const Choice *choice,
                         const DatasetFile *data) {
     Standalone s;
-    standalone_extract(&s, sup->model->vit, &c->table->rows[choice->chosen].arch, sup->space);
+    standalone_extract(&s, sup->model->vit, &c->table->rows[choice->chosen].arch.vit,
+                       sup->space.vit);
     specialize_set_data(&s, data);
     specialize_label(&s, c, limits, choice);
     standalone_write(writer->file, &s);
@@ -241,10 +242,14 @@ int main(int argc, char **argv) {
     Artefact recorded; /* the supernet's /meta: its training dataset */
     ArtefactMeta meta;
     artefact_meta_init(&meta, MODEL_SCHEMA, MODEL_SCHEMA_VERSION, argc, argv);
-    if (!trained_supernet_open(&sup, backend_cpu(), o.supernet, 1, &err) ||
+    if (!trained_supernet_open(&sup, backend_cpu(), o.supernet, 1, 0, &err) ||
         !artefact_open(&recorded, o.supernet, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, &err) ||
         !artefact_meta_add_input(&meta, "supernet", o.supernet, &err))
         die(&err);
+    if (sup.space.family != FAMILY_VIT)
+        die_input("a CNN supernet: prenas-specialize exports ViT subnets only so far, %s",
+                  o.supernet);
+    const Space *space = sup.space.vit;
     EvalTable table;
     Artefact eval = {.file = -1};
     Backend target; /* only its name: the weights are copied out on the host */
@@ -261,21 +266,22 @@ int main(int argc, char **argv) {
          !specialize_check_test(&tested, &test, artefact_meta_input(&meta, "supernet"), &err)))
         die(&err);
 
+    /* the rows are ViTs: the supernet's own, or eval.h5's, checked to be this supernet's */
     Choice *choices = xcalloc((size_t)o.n_targets, sizeof *choices);
     for (int i = 0; i < o.n_targets; i++)
         if (!specialize_choose(&c, &o.targets[i].limits, &choices[i], &err) ||
-            !arch_check(&table.rows[choices[i].chosen].arch, sup.space, &err))
+            !arch_check(&table.rows[choices[i].chosen].arch.vit, space, &err))
             die(&err);
     DatasetFile data;
-    if (!specialize_dataset(o.data, &recorded, sup.space, &data, &err) ||
+    if (!specialize_dataset(o.data, &recorded, space, &data, &err) ||
         !lineage_of_supernet_on(o.supernet, &data, &meta.lineage, &err) ||
         !artefact_meta_add_input(&meta, "dataset", data.artefact.path, &err))
         die(&err);
 
     printf("prenas-specialize: %s (space %s, %s sampling, step %lld); input normalisation and "
            "classes from %s\n",
-           o.supernet, sup.space->name, sup.sampling[0] ? sup.sampling : "unknown",
-           (long long)sup.step, data.artefact.path);
+           o.supernet, space->name, sup.sampling[0] ? sup.sampling : "unknown", (long long)sup.step,
+           data.artefact.path);
     char **paths = output_paths(&o);
     ArtefactWriter *writers = begin_outputs(&o, paths, &guard, &err);
     for (int i = 0; i < o.n_targets; i++) {

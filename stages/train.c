@@ -201,16 +201,11 @@ static bool images_in_memory(ImagePlace place, const DatasetFile *data, const Co
 }
 
 /* The rows of the final test table: the architectures trained on, or the monitored pair. */
-static EvalTable vit_test_table(const TrainingSet *set) {
-    const int n = set->n ? set->n : set->n_monitored;
-    const ModelArch *from = set->n ? set->archs : set->monitored;
-    Arch *archs = xmalloc(sizeof *archs * (size_t)n);
-    for (int i = 0; i < n; i++) archs[i] = from[i].vit;
-    EvalTable table =
-        set->n ? eval_table_new(archs, n, set->interval, set->score, true, set->training.vit)
-               : eval_table_new(archs, n, NULL, NULL, false, set->training.vit);
-    free(archs);
-    return table;
+static EvalTable test_table(const TrainingSet *set) {
+    return set->n
+               ? eval_table_new(set->archs, set->n, set->interval, set->score, true, &set->training)
+               : eval_table_new(set->monitored, set->n_monitored, NULL, NULL, false,
+                                &set->training);
 }
 
 /* A live progress bar only on a terminal that is really the user's: MPI launchers hand their
@@ -392,10 +387,10 @@ int main(int argc, char **argv) {
         printf(
             "stopped by signal %d at step %lld: checkpointed; run the same command to continue\n",
             (int)signalled, (long long)state.step);
-    /* the table of a ViT's architectures; a CNN's comes with prenas-evaluate (to come) */
-    if (outcome == TRAIN_DONE && test.count > 0 && training->family == FAMILY_VIT) {
-        const EvalImages test_images = {&test, test.count, train_info->mean, train_info->std, NULL};
-        EvalTable table = vit_test_table(&set);
+    if (outcome == TRAIN_DONE && test.count > 0) {
+        const EvalImages test_images = {&test, test.count, train_info->mean, train_info->std,
+                                        &calibration};
+        EvalTable table = test_table(&set);
         snprintf(table.split, sizeof table.split, "test");
         evaluate_table(model, &table, &test_images, recipe->eval_batch, &comm, false);
         if (comm.rank == 0) {

@@ -3,7 +3,7 @@
  * CNN ops, the gradient listener's calls, repeatability, and that the parameters a subnet's
  * views cover are cnn_arch_cost's params: the gradient entries a backward writes (written())
  * are exactly as many as the subnet's parameters, for the extremes and 20 sampled
- * architectures of two spaces. */
+ * architectures of two spaces; and ghost batch norm (bn_group) against separate batches. */
 #include "check.h"
 #include "cnn_case.h"
 
@@ -210,11 +210,77 @@ static void coverage_case(const char *path, uint64_t seed) {
     cnn_space_free(space);
 }
 
+/* The largest |a - b| over n entries, relative to the largest |b| (at least 1e-30). */
+static double max_rel_diff(const real *a, const real *b, size_t n) {
+    double diff = 0, scale = 1e-30;
+    for (size_t i = 0; i < n; i++) {
+        diff = fmax(diff, fabs((double)a[i] - (double)b[i]));
+        scale = fmax(scale, fabs((double)b[i]));
+    }
+    return diff / scale;
+}
+
+/* Ghost batch norm (CnnNet.bn_group): a batch of 6 in groups of 3 gives each group the logits,
+ * and the batch the gradient sum, that each group alone gives as a batch of 3 with whole-batch
+ * statistics, to float rounding: what lets 2 ranks with 3 images each train as 1 rank with 6
+ * (cli_cnn_train). A bn_group equal to the batch is the whole batch, bit for bit. */
+static void ghost_bn_case(const CnnSpace *space) {
+    enum { BATCH = 6, GROUP = 3 };
+    Error err = {0};
+    CnnNet *net = cnn_net_create(backend_cpu(), space, BATCH, &err);
+    Rng rng = rng_stream(31, 1);
+    cnn_case_random_weights(net, &rng);
+    const size_t n = net->table.n_params, classes = (size_t)net->classes;
+    real *grouped = malloc(n * sizeof *grouped);
+    real *logits = malloc(2 * BATCH * classes * sizeof *logits), *alone = logits + BATCH * classes;
+    real *dlogits = malloc(BATCH * classes * sizeof *dlogits);
+    for (int which = 0; which < 2; which++) {
+        CnnArch arch;
+        if (which)
+            cnn_arch_largest(space, &arch);
+        else
+            cnn_arch_smallest(space, &arch);
+        const size_t image = (size_t)net->in_channels * arch.resolution * arch.resolution;
+        real *images = malloc(BATCH * image * sizeof *images);
+        for (size_t i = 0; i < BATCH * image; i++) images[i] = (real)rng_normal(&rng);
+        for (size_t i = 0; i < BATCH * classes; i++) dlogits[i] = (real)rng_normal(&rng);
+
+        net->bn_group = GROUP;
+        memset(net->table.grads, 0, n * sizeof *net->table.grads);
+        cnn_net_forward(net, &arch, images, BATCH, CNN_TRAINING, NULL, logits);
+        cnn_net_backward(net, &arch, dlogits, BATCH);
+        memcpy(grouped, net->table.grads, n * sizeof *grouped);
+
+        net->bn_group = 0;
+        memset(net->table.grads, 0, n * sizeof *net->table.grads);
+        for (int g = 0; g < BATCH / GROUP; g++) {
+            cnn_net_forward(net, &arch, images + g * GROUP * image, GROUP, CNN_TRAINING, NULL,
+                            alone + g * GROUP * classes);
+            cnn_net_backward(net, &arch, dlogits + g * GROUP * classes, GROUP);
+        }
+        const double d_logits = max_rel_diff(logits, alone, BATCH * classes);
+        const double d_grads = max_rel_diff(grouped, net->table.grads, n);
+        printf("  ghost batch norm, %s: logits within %.2g, gradients within %.2g (relative)\n",
+               which ? "largest" : "smallest", d_logits, d_grads);
+        CHECK(d_logits <= 1e-5 && d_grads <= 1e-4); /* a wrong grouping is off by O(1) */
+
+        net->bn_group = BATCH;
+        cnn_net_forward(net, &arch, images, BATCH, CNN_TRAINING, NULL, logits);
+        net->bn_group = 0;
+        cnn_net_forward(net, &arch, images, BATCH, CNN_TRAINING, NULL, alone);
+        CHECK(memcmp(logits, alone, BATCH * classes * sizeof *logits) == 0);
+        free(images);
+    }
+    free(grouped), free(logits), free(dlogits);
+    cnn_net_free(net);
+}
+
 int main(void) {
     CnnSpace *micro = cnn_case_space("configs/spaces/cnn-micro.cfg");
     table_case(micro);
     init_case(micro);
     refusal_case(micro);
+    ghost_bn_case(micro);
     cnn_space_free(micro);
     coverage_case("configs/spaces/cnn-micro.cfg", 21);
     coverage_case("tests/spaces/cnn-tiny.cfg", 22);

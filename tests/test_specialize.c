@@ -28,8 +28,9 @@ static EvalTable table_of(const Row *rows, int n) {
     for (int i = 0; i < n; i++) {
         EvalRow *r = &t.rows[i];
         Error err = {0};
-        CHECK(arch_parse(rows[i].arch, &r->arch, &err));
-        r->cost = (ArchCost){rows[i].params, rows[i].flops, rows[i].macs};
+        r->arch.family = FAMILY_VIT;
+        CHECK(arch_parse(rows[i].arch, &r->arch.vit, &err));
+        r->cost = (ModelCost){rows[i].params, rows[i].flops, rows[i].macs};
         r->result.top1 = rows[i].top1;
         r->preferred = rows[i].preferred;
         r->interval = rows[i].interval;
@@ -59,13 +60,13 @@ static bool choose(const EvalTable *t, ChooseBy by, const Constraints *limits, C
 
 static const char *arch_text(const EvalTable *t, int row, char *buf) {
     if (row < 0) return "";
-    arch_format(&t->rows[row].arch, buf, ARCH_TEXT_MAX);
+    model_arch_format(&t->rows[row].arch, buf, MODEL_ARCH_TEXT_MAX);
     return buf;
 }
 
 #define CHECK_CHOICE(t, choice, chosen_arch, runner_arch)                                          \
     do {                                                                                           \
-        char a_[ARCH_TEXT_MAX], b_[ARCH_TEXT_MAX];                                                 \
+        char a_[MODEL_ARCH_TEXT_MAX], b_[MODEL_ARCH_TEXT_MAX];                                     \
         CHECK(strcmp(arch_text(&(t), (choice).chosen, a_), (chosen_arch)) == 0);                   \
         CHECK(strcmp(arch_text(&(t), (choice).runner_up, b_), (runner_arch)) == 0);                \
     } while (0)

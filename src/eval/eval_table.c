@@ -1,5 +1,6 @@
 #include "eval_table.h"
 
+#include "config.h"
 #include "h5.h"
 #include "text.h"
 
@@ -8,14 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-EvalTable eval_table_new(const Arch *archs, int n, const int *interval, const double *score,
-                         bool preferred, const Space *space) {
+EvalTable eval_table_new(const ModelArch *archs, int n, const int *interval, const double *score,
+                         bool preferred, const ModelSpace *space) {
     EvalTable t = {.n = n, .rows = xcalloc((size_t)n + 1, sizeof(EvalRow))};
     snprintf(t.split, sizeof t.split, "val");
     for (int i = 0; i < n; i++) {
         EvalRow *r = &t.rows[i];
         r->arch = archs[i];
-        r->cost = arch_cost(&archs[i], space);
+        r->cost = model_arch_cost(&archs[i], space);
         r->preferred = preferred;
         r->interval = interval ? interval[i] : -1;
         r->score = score ? score[i] : NAN;
@@ -32,9 +33,9 @@ static int by_params(const void *a, const void *b, void *table) {
     const EvalRow *rows = ((const EvalTable *)table)->rows;
     const EvalRow *x = &rows[*(const int *)a], *y = &rows[*(const int *)b];
     if (x->cost.params != y->cost.params) return x->cost.params < y->cost.params ? -1 : 1;
-    char tx[ARCH_TEXT_MAX], ty[ARCH_TEXT_MAX];
-    arch_format(&x->arch, tx, sizeof tx);
-    arch_format(&y->arch, ty, sizeof ty);
+    char tx[MODEL_ARCH_TEXT_MAX], ty[MODEL_ARCH_TEXT_MAX];
+    model_arch_format(&x->arch, tx, sizeof tx);
+    model_arch_format(&y->arch, ty, sizeof ty);
     return strcmp(tx, ty);
 }
 
@@ -62,8 +63,8 @@ void eval_table_print(FILE *out, const EvalTable *t) {
     int *order = eval_table_order(t);
     for (int k = 0; k < t->n; k++) {
         const EvalRow *r = &t->rows[order[k]];
-        char text[ARCH_TEXT_MAX], a[32], b[32];
-        arch_format(&r->arch, text, sizeof text);
+        char text[MODEL_ARCH_TEXT_MAX], a[32], b[32];
+        model_arch_format(&r->arch, text, sizeof text);
         fprintf(out, "%-10lld %8.1fM %7.2f%% %7.2f%% %8.4f", (long long)r->cost.params,
                 (double)r->cost.macs / 1e6, r->result.top1, r->result.top5, r->result.loss);
         latency_text(&r->latency[0], a, sizeof a);
@@ -87,8 +88,8 @@ void eval_table_print(FILE *out, const EvalTable *t) {
 void eval_table_log(FILE *log, const char *prefix, const EvalTable *t) {
     for (int i = 0; i < t->n; i++) {
         const EvalRow *r = &t->rows[i];
-        char text[ARCH_TEXT_MAX];
-        arch_format(&r->arch, text, sizeof text);
+        char text[MODEL_ARCH_TEXT_MAX];
+        model_arch_format(&r->arch, text, sizeof text);
         fprintf(log, "%s arch=%s params=%lld top1=%.4f top5=%.4f loss=%.6f nonfinite=%lld\n",
                 prefix, text, (long long)r->cost.params, r->result.top1, r->result.top5,
                 r->result.loss, (long long)r->result.nonfinite);
@@ -106,7 +107,7 @@ typedef struct {
     { name, offsetof(EvalRow, field) }
 static const Column int64_columns[] = {
     COLUMN("params", cost.params),
-    COLUMN("flops_ref", cost.flops_ref),
+    COLUMN("flops_ref", cost.flops), /* a CNN's FLOPs under the ViT's name (artefacts.md) */
     COLUMN("macs", cost.macs),
     COLUMN("images", result.images),
     COLUMN("nonfinite", result.nonfinite),
@@ -132,8 +133,8 @@ void eval_table_write(hid_t file, const EvalTable *t) {
     h5_attr_string(file, "latency_device", t->latency_device);
     char **texts = xmalloc(sizeof *texts * (n + 1));
     for (size_t i = 0; i < n; i++) {
-        texts[i] = xmalloc(ARCH_TEXT_MAX);
-        arch_format(&t->rows[i].arch, texts[i], ARCH_TEXT_MAX);
+        texts[i] = xmalloc(MODEL_ARCH_TEXT_MAX);
+        model_arch_format(&t->rows[i].arch, texts[i], MODEL_ARCH_TEXT_MAX);
     }
     h5_write_strings(file, "arch", (const char *const *)texts, t->n);
     for (size_t i = 0; i < n; i++) free(texts[i]);
@@ -199,8 +200,10 @@ bool eval_table_read(const char *path, EvalTable *t, Artefact *a, Error *err) {
     t->latency_threads = (int)threads;
     t->n = n;
     t->rows = xcalloc((size_t)n + 1, sizeof *t->rows);
+    ModelFamily family = FAMILY_VIT;
+    ok = ok && (!a->meta.config[0] || cfg_text_family(a->meta.config, path, &family, err));
     for (int i = 0; ok && i < n; i++)
-        ok = arch_read_stored(texts[i], NULL, path, &t->rows[i].arch, err);
+        ok = model_arch_read_stored(texts[i], family, NULL, path, &t->rows[i].arch, err);
     for (int i = 0; texts && i < n; i++) free(texts[i]);
     free(texts);
     char *column = xmalloc(sizeof(double) * 3 * ((size_t)n + 1));
@@ -256,13 +259,13 @@ bool eval_table_write_csv(const char *path, const EvalTable *t, Error *err) {
     int *order = eval_table_order(t);
     for (int k = 0; k < t->n; k++) {
         const EvalRow *r = &t->rows[order[k]];
-        char text_arch[ARCH_TEXT_MAX];
-        arch_format(&r->arch, text_arch, sizeof text_arch);
+        char text_arch[MODEL_ARCH_TEXT_MAX];
+        model_arch_format(&r->arch, text_arch, sizeof text_arch);
         fprintf(out,
                 "\"%s\",%d,%d,%.9g,%lld,%lld,%lld,%s,%lld,%.4f,%.4f,%.6f,%lld,%.4f,%.4f,%.4f,%d,"
                 "%.4f,%.4f,%.4f\n",
                 text_arch, r->preferred, r->interval, r->score, (long long)r->cost.params,
-                (long long)r->cost.flops_ref, (long long)r->cost.macs, t->split,
+                (long long)r->cost.flops, (long long)r->cost.macs, t->split,
                 (long long)r->result.images, r->result.top1, r->result.top5, r->result.loss,
                 (long long)r->result.nonfinite, r->latency[0].median_ms, r->latency[0].min_ms,
                 r->latency[0].max_ms, t->latency_batch, r->latency[1].median_ms,
@@ -285,8 +288,8 @@ bool eval_table_write_markdown(const char *path, const EvalTable *t, Error *err)
     int *order = eval_table_order(t);
     for (int k = 0; k < t->n; k++) {
         const EvalRow *r = &t->rows[order[k]];
-        char text_arch[ARCH_TEXT_MAX], a[32], b[32];
-        arch_format(&r->arch, text_arch, sizeof text_arch);
+        char text_arch[MODEL_ARCH_TEXT_MAX], a[32], b[32];
+        model_arch_format(&r->arch, text_arch, sizeof text_arch);
         latency_text(&r->latency[0], a, sizeof a);
         latency_text(&r->latency[1], b, sizeof b);
         fprintf(out, "| %lld | %.1f | %.2f | %.2f | %.4f | %s | %s | `%s`%s |\n",

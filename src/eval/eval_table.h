@@ -5,12 +5,10 @@
  * with inherited weights on one split, and its measured latency. Stored as eval.h5 (schema
  * prenas.eval, docs/artefacts.md), and written for people as CSV and Markdown. */
 
-#include "arch.h"
 #include "artefact.h"
-#include "cost.h"
 #include "evaluate.h"
 #include "latency.h"
-#include "space.h"
+#include "model_family.h"
 
 #include <hdf5.h>
 #include <stdbool.h>
@@ -20,8 +18,8 @@
 enum { EVAL_SCHEMA_VERSION = 1 };
 
 typedef struct {
-    Arch arch;
-    ArchCost cost;
+    ModelArch arch; /* of either family: one table holds one family's */
+    ModelCost cost;
     bool preferred; /* one of the supernet's trained (preferred) architectures */
     int interval;   /* preferred.h5's interval index; -1 none */
     double score;   /* the ranking proxy's score; NaN none */
@@ -38,8 +36,8 @@ typedef struct EvalTable {
 } EvalTable;
 
 /* Rows for architectures (accuracy and latency still empty); interval/score may be NULL. */
-EvalTable eval_table_new(const Arch *archs, int n, const int *interval, const double *score,
-                         bool preferred, const Space *space);
+EvalTable eval_table_new(const ModelArch *archs, int n, const int *interval, const double *score,
+                         bool preferred, const ModelSpace *space);
 void eval_table_free(EvalTable *table);
 
 /* Rows in ascending params order (then the canonical string): for reading. */

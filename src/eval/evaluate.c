@@ -101,8 +101,8 @@ void evaluate_table(Model *model, EvalTable *table, const EvalImages *data, int 
     for (int i = 0; i < n; i++) mine += !whole || i % comm->size == comm->rank;
     for (int i = 0; i < n; i++) {
         if (whole && i % comm->size != comm->rank) continue;
-        const ModelArch arch = model_arch_of_vit(&table->rows[i].arch);
-        const EvalResult e = evaluate_subnet(model, &arch, data, batch, whole ? &solo : comm, &err);
+        const EvalResult e =
+            evaluate_subnet(model, &table->rows[i].arch, data, batch, whole ? &solo : comm, &err);
         if (whole || comm->rank == 0) {
             double *r = results + 5 * (size_t)i;
             r[0] = e.top1, r[1] = e.top5, r[2] = e.loss, r[3] = (double)e.images,

@@ -74,7 +74,7 @@ bool constraints_empty(const Constraints *c) {
 
 static int64_t row_cost(const EvalRow *r, LimitKind kind) {
     return kind == LIMIT_PARAMS  ? r->cost.params
-           : kind == LIMIT_FLOPS ? r->cost.flops_ref
+           : kind == LIMIT_FLOPS ? r->cost.flops
                                  : r->cost.macs;
 }
 
@@ -197,9 +197,9 @@ static int descending(double x, double y) {
 
 static int by_params_then_text(const EvalRow *a, const EvalRow *b) {
     if (a->cost.params != b->cost.params) return a->cost.params < b->cost.params ? -1 : 1;
-    char ta[ARCH_TEXT_MAX], tb[ARCH_TEXT_MAX];
-    arch_format(&a->arch, ta, sizeof ta);
-    arch_format(&b->arch, tb, sizeof tb);
+    char ta[MODEL_ARCH_TEXT_MAX], tb[MODEL_ARCH_TEXT_MAX];
+    model_arch_format(&a->arch, ta, sizeof ta);
+    model_arch_format(&b->arch, tb, sizeof tb);
     return strcmp(ta, tb);
 }
 
@@ -254,8 +254,8 @@ static bool unsatisfiable(const Candidates *c, const Constraints *limits, int n,
              by_params_then_text(r, smallest) < 0))
             smallest = r;
     }
-    char text[ARCH_TEXT_MAX], what[256], costs[256];
-    arch_format(&smallest->arch, text, sizeof text);
+    char text[MODEL_ARCH_TEXT_MAX], what[256], costs[256];
+    model_arch_format(&smallest->arch, text, sizeof text);
     constraints_format(limits, what, sizeof what);
     row_costs(smallest, limits, costs, sizeof costs);
     return input_error(err, "no architecture meets %s: the smallest of the %d %s is %s (%s), %s",
@@ -327,9 +327,9 @@ static void rule_value(const Candidates *c, const EvalRow *r, char *buf, size_t 
 }
 
 static void explain_row(FILE *out, const char *label, const Candidates *c, const EvalRow *r) {
-    char value[64], text[ARCH_TEXT_MAX];
+    char value[64], text[MODEL_ARCH_TEXT_MAX];
     rule_value(c, r, value, sizeof value);
-    arch_format(&r->arch, text, sizeof text);
+    model_arch_format(&r->arch, text, sizeof text);
     fprintf(out, "  %-10s %s, params %lld, MACs %.1fM", label, value, (long long)r->cost.params,
             (double)r->cost.macs / 1e6);
     if (r->latency[0].median_ms > 0) fprintf(out, ", latency %.3f ms", r->latency[0].median_ms);
@@ -369,9 +369,9 @@ void specialize_label(Standalone *s, const Candidates *c, const Constraints *lim
 }
 
 /* The row of `arch` in a table; NULL when the table lacks it. */
-static const EvalRow *find_row(const EvalTable *t, const Arch *arch) {
+static const EvalRow *find_row(const EvalTable *t, const ModelArch *arch) {
     for (int i = 0; t && i < t->n; i++)
-        if (arch_equal(&t->rows[i].arch, arch)) return &t->rows[i];
+        if (model_arch_equal(&t->rows[i].arch, arch)) return &t->rows[i];
     return NULL;
 }
 
@@ -394,7 +394,7 @@ char *specialize_summary(const Candidates *c, const EvalTable *test, const Targe
         const EvalRow *r = &c->table->rows[choices[i].chosen];
         const EvalRow *t = find_row(test, &r->arch);
         char what[256], val[32] = "ranked", tested[32] = "-", latency[32] = "-";
-        char arch[ARCH_TEXT_MAX];
+        char arch[MODEL_ARCH_TEXT_MAX];
         constraints_format(&targets[i].limits, what, sizeof what);
         if (c->by == CHOOSE_BY_ACCURACY) snprintf(val, sizeof val, "%.2f%%", r->result.top1);
         if (t) snprintf(tested, sizeof tested, "%.2f%%", t->result.top1);
@@ -402,7 +402,7 @@ char *specialize_summary(const Candidates *c, const EvalTable *test, const Targe
                           : t                         ? t->latency[0].median_ms
                                                       : 0;
         if (ms > 0) snprintf(latency, sizeof latency, "%.3f ms", ms);
-        arch_format(&r->arch, arch, sizeof arch);
+        model_arch_format(&r->arch, arch, sizeof arch);
         fprintf(out, "%-*s %10lld %8.1fM %10s %10s %10s  %-*s  %s\n", limits_width, what,
                 (long long)r->cost.params, (double)r->cost.macs / 1e6, val, tested, latency,
                 path_width, paths[i], arch);

@@ -72,9 +72,17 @@ bool model_arch_equal(const ModelArch *a, const ModelArch *b) {
                                    : arch_equal(&a->vit, &b->vit);
 }
 
+ModelCost model_arch_cost(const ModelArch *a, const ModelSpace *s) {
+    if (a->family == FAMILY_CNN) {
+        const CnnCost c = cnn_arch_cost(&a->cnn, s->cnn);
+        return (ModelCost){c.params, c.flops, c.macs};
+    }
+    const ArchCost c = arch_cost(&a->vit, s->vit);
+    return (ModelCost){c.params, c.flops_ref, c.macs};
+}
+
 int64_t model_arch_params(const ModelArch *a, const ModelSpace *s) {
-    return a->family == FAMILY_CNN ? cnn_arch_cost(&a->cnn, s->cnn).params
-                                   : arch_cost(&a->vit, s->vit).params;
+    return model_arch_cost(a, s).params;
 }
 
 void model_arch_smallest(const ModelSpace *s, ModelArch *a) {

@@ -59,7 +59,14 @@ bool model_arch_read_stored(const char *text, ModelFamily family, const ModelSpa
                             const char *path, ModelArch *arch, Error *err);
 void model_arch_format(const ModelArch *arch, char *buf, size_t size);
 bool model_arch_equal(const ModelArch *a, const ModelArch *b);
-/* Exact parameter count (arch_cost, cnn_arch_cost): the monitored subnets are the extremes. */
+/* An architecture's exact cost: params (PyTorch's count), FLOPs and the matrix products' or
+ * convolutions' multiply-accumulates. FLOPs are the ViT's reference count (arch_cost's
+ * flops_ref, method.md §4.3) and the CNN papers' FLOPs (= MACs, cnn_cost.h). */
+typedef struct {
+    int64_t params, flops, macs;
+} ModelCost;
+ModelCost model_arch_cost(const ModelArch *arch, const ModelSpace *space);
+/* model_arch_cost's params: the monitored subnets are the extremes. */
 int64_t model_arch_params(const ModelArch *arch, const ModelSpace *space);
 /* Every choice at its smallest / largest. */
 void model_arch_smallest(const ModelSpace *space, ModelArch *arch);

@@ -100,7 +100,11 @@ bool measurements_read_eval(const char *path, const Space *space, Measurements *
     Measured *items = xmalloc(sizeof *items * ((size_t)table.n + 1));
     bool ok = true;
     for (int i = 0; ok && i < table.n; i++) {
-        items[i] = (Measured){table.rows[i].arch, table.rows[i].result.top1};
+        if (table.rows[i].arch.family != FAMILY_VIT) {
+            ok = input_error(err, "a CNN's evaluation: isomers are the ViT's, %s", path);
+            break;
+        }
+        items[i] = (Measured){table.rows[i].arch.vit, table.rows[i].result.top1};
         ok = in_scores_space(&items[i].arch, space, path, err);
     }
     char *source = NULL;

@@ -267,7 +267,8 @@ static bool read_archs(const H5Source *src, TrainedSupernet *t) {
     t->interval = xcalloc((size_t)n + 1, sizeof *t->interval);
     t->score = xcalloc((size_t)n + 1, sizeof *t->score);
     for (int i = 0; ok && i < n; i++)
-        ok = arch_read_stored(texts[i], t->space, src->path, &t->archs[i], src->err);
+        ok = model_arch_read_stored(texts[i], t->space.family, &t->space, src->path, &t->archs[i],
+                                    src->err);
     for (int i = 0; texts && i < n; i++) free(texts[i]);
     free(texts);
     const char *names[2] = {"archs/interval", "archs/score"};
@@ -287,28 +288,23 @@ static bool read_archs(const H5Source *src, TrainedSupernet *t) {
 }
 
 bool trained_supernet_open(TrainedSupernet *t, const Backend *be, const char *path, int max_batch,
-                           Error *err) {
+                           int image_side, Error *err) {
     memset(t, 0, sizeof *t);
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
     H5Source src = {a.file, path, err};
     snprintf(t->sampling, sizeof t->sampling, "%s", a.meta.mode);
-    ModelSpace space;
-    bool ok = read_space(&src, &space);
-    if (ok && space.family == FAMILY_CNN) {
-        ok = input_error(err,
-                         "a CNN supernet: evaluating, searching and specialising take ViT "
-                         "supernets only so far, %s",
-                         path);
-        model_space_free(&space);
-    }
-    t->space = space.vit;
-    if (ok) ok = (t->model = model_create(be, &space, max_batch, 0, err)) != NULL;
+    bool ok = read_space(&src, &t->space);
+    const int side = t->space.family == FAMILY_CNN ? image_side : 0;
+    if (ok) ok = (t->model = model_create(be, &t->space, max_batch, side, err)) != NULL;
     ok = ok && read_archs(&src, t) &&
          weights_read(&src, "params", t->model->table, t->model->table->params);
     if (ok && h5_exists(a.file, "state")) {
         hid_t state = h5_open_group(&src, a.file, "state");
-        ok = state >= 0 && h5_read_attr_int(&src, state, "step", &t->step);
+        int64_t seed = 0;
+        ok = state >= 0 && h5_read_attr_int(&src, state, "step", &t->step) &&
+             h5_read_attr_int(&src, state, "seed", &seed);
+        t->seed = (uint64_t)seed;
         if (state >= 0) H5Gclose(state);
     }
     artefact_close(&a);
@@ -317,7 +313,7 @@ bool trained_supernet_open(TrainedSupernet *t, const Backend *be, const char *pa
 
 void trained_supernet_close(TrainedSupernet *t) {
     model_free(t->model);
-    space_free(t->space);
+    model_space_free(&t->space);
     free(t->archs), free(t->interval), free(t->score);
     memset(t, 0, sizeof *t);
 }

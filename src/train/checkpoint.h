@@ -68,21 +68,25 @@ bool checkpoint_resume(const char *path, const CheckpointContext *run, const Rec
                        TrainState *state, ParamTable *table, AdamW *opt, Error *err);
 
 /* A trained supernet (RUNDIR/supernet.h5 or any checkpoint) for evaluation, search and
- * specialisation: its space, the architectures it was trained on (/archs: n = 0 after
- * whole-space training), and its weights in a model with room for max_batch images. */
+ * specialisation, of either family: its space, the architectures it was trained on (/archs:
+ * n = 0 after whole-space training), its seed (what a CNN's BN recalibration set is drawn
+ * from, as in training), and its weights in a model with room for max_batch images. */
 typedef struct {
-    Space *space; /* the training supernet's */
+    ModelSpace space; /* the training supernet's */
     int n;
-    Arch *archs;
+    ModelArch *archs;  /* of the space's family */
     int *interval;     /* preferred.h5's interval index, -1 for a fixed architecture */
     double *score;     /* the ranking proxy's, NaN for a fixed architecture */
     char sampling[64]; /* /meta/@mode: how it was trained */
     int64_t step;
+    uint64_t seed; /* /state/@seed; 0 for weights without a run state (tools/torch2h5.py) */
     Model *model;
 } TrainedSupernet;
 
+/* image_side: the side of the images a CNN is given, which it resizes to each architecture's
+ * resolution (the dataset's; 0: the space's largest resolution); a ViT takes its space's. */
 bool trained_supernet_open(TrainedSupernet *supernet, const Backend *be, const char *path,
-                           int max_batch, Error *err);
+                           int max_batch, int image_side, Error *err);
 void trained_supernet_close(TrainedSupernet *supernet);
 
 #endif

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *path = fuzz_h5_input(data, size);
     Error err = {0};
     TrainedSupernet supernet;
-    bool ok = trained_supernet_open(&supernet, backend_cpu(), path, 1, &err);
+    bool ok = trained_supernet_open(&supernet, backend_cpu(), path, 1, 0, &err);
     trained_supernet_close(&supernet);
     fuzz_h5_expect(ok, &err, path);
     free(path);
