@@ -41,28 +41,16 @@ same_over_ranks "$work/D" "$work/E" 4 0.995
 expect_out_has "ok" "2 ranks x 16 = 1 rank x 32 (losses and weights)"
 
 # Two epochs (no warm-up) with the monitored pair checked on val after BN recalibration: both
-# learn; the final table has the test top-1 of each of the 20 preferred architectures. Under the sanitizers (PRENAS_CNN_LEARNING_CHECK=0, tests/CMakeLists.txt) one short
-# epoch is validated instead.
-if [ "${PRENAS_CNN_LEARNING_CHECK:-1}" = 1 ]; then
-    f_data=$work/data.h5 f_bn=256
-    run "$bin/prenas-train" "${common[@]}" --out "$work/F" --set epochs=2 --set warmup_epochs=0 \
-        --set eval.every_epochs=1 --set eval.bn_images=256 --set log.every_steps=64
-    expect_status 0 "two epochs"
-    top1=$(sed -n 's/^epoch 2: largest subnet val top-1 \([0-9.]*\)%.*/\1/p' <<<"$out")
-    [ -n "$top1" ] && awk -v t="$top1" 'BEGIN { exit !(t > 50) }' && pass ||
-        fail "largest subnet after 2 epochs: val top-1 '$top1' (expected above 50 %): $out"
-    expect_out_has "epoch 2: smallest subnet val top-1" "the smallest subnet monitored too"
-    rows=$(grep -c "% *[0-9.]*% *[0-9.]* *[0-9]*:[0-9]*:.*:[0-9]*$" <<<"$out")
-    [ "$rows" -eq 20 ] && pass || fail "the final test table has $rows rows, not 20: $out"
-else # one epoch of 256 images: the validation (recalibration, evaluation) under the sanitizers
-    f_data=$work/tiny.h5 f_bn=64
-    "$py" "$(dirname "$0")/small_dataset.py" "$work/full.h5" "$f_data" 256 64 64
-    run "$bin/prenas-train" "${common[@]}" --data "$f_data" --out "$work/F" --set epochs=1 \
-        --set warmup_epochs=0 --set eval.every_epochs=1 --set eval.bn_images=64
-    expect_status 0 "one epoch"
-    expect_out_has "epoch 1: largest subnet val top-1" "the largest subnet validated"
-    expect_out_has "architecture (test split)" "the final test table"
-fi
+# learn; the final table has the test top-1 of each of the 20 preferred architectures.
+run "$bin/prenas-train" "${common[@]}" --out "$work/F" --set epochs=2 --set warmup_epochs=0 \
+    --set eval.every_epochs=1 --set eval.bn_images=256 --set log.every_steps=64
+expect_status 0 "two epochs"
+top1=$(sed -n 's/^epoch 2: largest subnet val top-1 \([0-9.]*\)%.*/\1/p' <<<"$out")
+[ -n "$top1" ] && awk -v t="$top1" 'BEGIN { exit !(t > 50) }' && pass ||
+    fail "largest subnet after 2 epochs: val top-1 '$top1' (expected above 50 %): $out"
+expect_out_has "epoch 2: smallest subnet val top-1" "the smallest subnet monitored too"
+rows=$(grep -c "% *[0-9.]*% *[0-9.]* *[0-9]*:[0-9]*:.*:[0-9]*$" <<<"$out")
+[ "$rows" -eq 20 ] && pass || fail "the final test table has $rows rows, not 20: $out"
 
 # One fixed architecture, and the whole space.
 arch=24:16:8x1k3e1:16x1k3e6:24x1k5e6:40x2k3e6:56x1k3e6:192
@@ -94,7 +82,7 @@ expect_error_line "selected in a CNN space ('cnn-micro'), $src/configs/spaces/mi
 # prenas-evaluate on 2 ranks, with the run's recalibration set (its seed, eval.bn_images): every
 # subnet's test top-1 and loss are those of prenas-train's final table (1 rank).
 run mpirun -np 2 --bind-to none "$bin/prenas-evaluate" --supernet "$work/F/supernet.h5" \
-    --data "$f_data" --split test --bn-images "$f_bn" --latency-repeats 0 --no-plot \
+    --data "$work/data.h5" --split test --bn-images 256 --latency-repeats 0 --no-plot \
     --out "$work/eval.h5"
 expect_status 0 "evaluating the CNN supernet"
 run "$py" - "$work/eval.h5" "$work/F/train.log" <<'PY'
@@ -117,7 +105,7 @@ run "$bin/prenas-specialize" --supernet "$work/F/supernet.h5" --max-params 0.2M 
 expect_status 2 "specialising a CNN supernet"
 expect_error_line "a CNN supernet: prenas-specialize exports ViT subnets only so far" \
     "not yet specialised: said plainly"
-run "$bin/prenas-search" --supernet "$work/F/supernet.h5" --data "$f_data" --out "$work/s.h5"
+run "$bin/prenas-search" --supernet "$work/F/supernet.h5" --data "$work/data.h5" --out "$work/s.h5"
 expect_status 2 "searching a CNN supernet"
 expect_error_line "family: a CNN space, where a ViT space is needed (CNN spaces go to prenas-arch, -score, -select, -train and -evaluate so far), $work/F/supernet.h5:" \
     "not yet searched: said plainly"
