@@ -21,10 +21,6 @@ const char *model_space_text(const ModelSpace *s) {
     return s->family == FAMILY_CNN ? s->cnn->text : s->vit->text;
 }
 
-const char *model_space_source(const ModelSpace *s) {
-    return s->family == FAMILY_CNN ? s->cnn->source : s->vit->source;
-}
-
 bool model_space_same_search(const ModelSpace *a, const ModelSpace *b) {
     if (a->family != b->family) return false;
     return a->family == FAMILY_CNN ? cnn_space_same_search(a->cnn, b->cnn)

@@ -44,8 +44,7 @@ const char *model_family_name(ModelFamily family);
 /* A view of a ViT space the caller keeps owning, for the interface: never model_space_free it. */
 ModelSpace model_space_of_vit(const Space *space);
 const char *model_space_name(const ModelSpace *space);
-const char *model_space_text(const ModelSpace *space);   /* the configuration text */
-const char *model_space_source(const ModelSpace *space); /* its file, for messages */
+const char *model_space_text(const ModelSpace *space); /* the configuration text */
 /* Same family, same supernet and architectures (space_same_search, cnn_space_same_search). */
 bool model_space_same_search(const ModelSpace *a, const ModelSpace *b);
 
