@@ -9,6 +9,9 @@
 # The training follows configs/recipes/micro-fmnist-quick.cfg, the recipe sized for the whole
 # job in 15 minutes on 2 cores (14 min 25 s after the build on a 2-core AMD EPYC, 90.01 % test
 # top-1 for the 0.5M model: docs/benchmarks.md).
+#   PRENAS_FAMILY=cnn   its CNN twin (method.md §13): the micro MBConv space
+#                       (configs/spaces/cnn-micro.cfg), configs/recipes/cnn-micro-fmnist.cfg,
+#                       one model per FLOPs group (2.2M, 4.4M, 6.6M, 11M), in work/fmnist-cnn
 #   PRENAS_RECIPE=FILE  another recipe, e.g. configs/recipes/micro-fmnist.cfg (100 epochs)
 #   PRENAS_EPOCHS=N     N epochs instead of the recipe's; under 20, 1 warm-up epoch (0 for N = 1)
 #   PRENAS_RANKS=R      MPI ranks of score, select, train and evaluate (default 2)
@@ -32,9 +35,22 @@ scripts/setup.sh prenas-pack prenas-arch prenas-score prenas-select prenas-inspe
     prenas-evaluate prenas-specialize prenas-predict
 lap build
 bin=${BUILD_DIR:-build}
-work=${PRENAS_WORK:-work/fmnist}
-space=configs/spaces/micro.cfg
-recipe=${PRENAS_RECIPE:-configs/recipes/micro-fmnist-quick.cfg}
+case ${PRENAS_FAMILY:-vit} in
+vit)
+    work=${PRENAS_WORK:-work/fmnist} space=configs/spaces/micro.cfg
+    recipe=${PRENAS_RECIPE:-configs/recipes/micro-fmnist-quick.cfg}
+    budgets=0.2M,0.5M what="0.2M and 0.5M parameters"
+    ;;
+cnn) # the FLOPs groups of cnn-micro.cfg, each to its upper end (+10 %)
+    work=${PRENAS_WORK:-work/fmnist-cnn} space=configs/spaces/cnn-micro.cfg
+    recipe=${PRENAS_RECIPE:-configs/recipes/cnn-micro-fmnist.cfg}
+    budgets=flops:2.2M,flops:4.4M,flops:6.6M,flops:11M what="each FLOPs group (2.2M to 11M)"
+    ;;
+*)
+    echo "scripts/main.sh: PRENAS_FAMILY is vit or cnn, not '$PRENAS_FAMILY'" >&2
+    exit 2
+    ;;
+esac
 ranks=${PRENAS_RANKS:-2}
 mkdir -p "$work"
 launch=(mpirun -np "$ranks" --bind-to none)
@@ -58,7 +74,7 @@ stage_score "$space" "$work/scores.h5"
 lap score
 
 echo "== select: the preferred space"
-stage_select "$work/scores.h5" "$work/preferred.h5"
+stage_select "$space" "$work/scores.h5" "$work/preferred.h5"
 "$bin/prenas-inspect" "$work/preferred.h5"
 lap select
 
@@ -80,8 +96,8 @@ for split in val test; do
 done
 lap evaluate
 
-echo "== specialize: standalone models for 0.2M and 0.5M parameters, chosen on val (no search)"
-stage_specialize "$work/train/supernet.h5" "$work/dataset.h5" "$work/eval-val.h5" 0.2M,0.5M \
+echo "== specialize: standalone models for $what, chosen on val (no search)"
+stage_specialize "$work/train/supernet.h5" "$work/dataset.h5" "$work/eval-val.h5" "$budgets" \
     "$work/models" --test "$work/eval-test.h5"
 lap specialize
 

@@ -47,13 +47,18 @@ stage_score() {
     prenas_run "${launch[@]}" "$bin/prenas-score" --config "$space" --out "$out" "$@"
 }
 
-# stage_select SCORES.h5 OUT.h5 [options]: also OUT.json (the reference's JSON) and OUT.cfg
-# (the refined space) next to OUT.h5
+# stage_select SPACE.cfg SCORES.h5 OUT.h5 [options]: the scores of that space (prenas-select
+# checks it); for a ViT space also OUT.json (the reference's JSON) and OUT.cfg (the refined
+# space) next to OUT.h5, which a CNN selection has not
 stage_select() {
-    local scores=$1 out=$2
-    shift 2
-    prenas_run "${launch[@]}" "$bin/prenas-select" --in "$scores" --out "$out" \
-        --json "${out%.h5}.json" --refined "${out%.h5}.cfg" "$@"
+    local space=$1 scores=$2 out=$3
+    shift 3
+    local vit=()
+    if [ "$("$bin/prenas-arch" --config "$space" --family)" = vit ]; then
+        vit=(--json "${out%.h5}.json" --refined "${out%.h5}.cfg")
+    fi
+    prenas_run "${launch[@]}" "$bin/prenas-select" --config "$space" --in "$scores" --out "$out" \
+        "${vit[@]}" "$@"
 }
 
 # stage_train SPACE.cfg RECIPE.cfg DATASET.h5 PREFERRED.h5 RUNDIR [options]

@@ -66,7 +66,7 @@ stage score "$work/scores.h5" 1 "" "score $(sum "$space") $ranks" score.sbatch -
     "$space" "$work/scores.h5"
 score_job=$job
 stage select "$work/preferred.h5" "$(done_ "$score_job")" "$(afterok "$(dep "$score_job")")" select select.sbatch -- \
-    "$work/scores.h5" "$work/preferred.h5"
+    "$space" "$work/scores.h5" "$work/preferred.h5"
 select_job=$job
 up=$(($(done_ "$select_job") && $(done_ "$pack_job")))
 stage train "$work/train/supernet.h5" "$up" "$(afterok "$(dep "$select_job")$(dep "$pack_job")")" \
@@ -82,7 +82,8 @@ for split in val test; do
 done
 # specialize chooses on val and reports test top-1 beside it (its models.md table)
 up=$(($(done_ "$train_job") && $(done_ "${eval_job[val]}") && $(done_ "${eval_job[test]}")))
-stage specialize "$work/models/model-${budgets%%,*}.h5" "$up" \
+first=${budgets%%,*} # its file: model-0.3M.h5, model-flops-4.4M.h5 (prenas-specialize --help)
+stage specialize "$work/models/model-${first/:/-}.h5" "$up" \
     "$(afterok "$(dep "$train_job")$(dep "${eval_job[val]}")$(dep "${eval_job[test]}")")" \
     "specialize $budgets test" specialize.sbatch -- \
     "$work/train/supernet.h5" "$dataset" "$work/eval-val.h5" "$budgets" "$work/models" \

@@ -61,7 +61,7 @@ echo "dataset=$dataset" >>"$manifest"
 stage score "@WORK@/scores.h5" 0 "" "score" score.sbatch --ntasks="$ranks" "$array" -- \
     @SPACE@ @WORK@/scores.h5
 stage select "@WORK@/preferred.h5" 0 "aftercorr:$job" "select" select.sbatch "$array" -- \
-    @WORK@/scores.h5 @WORK@/preferred.h5
+    @SPACE@ @WORK@/scores.h5 @WORK@/preferred.h5
 stage train "@WORK@/train/supernet.h5" 0 "aftercorr:$job$pack" "train" train.sbatch \
     --ntasks="$ranks" "$array" "${train_opts[@]}" -- \
     @SPACE@ "$recipe" "$dataset" @WORK@/preferred.h5 @WORK@/train "${sets[@]}"

@@ -23,7 +23,7 @@
 
 static const char USAGE[] =
     "usage: prenas-arch --config SPACE.cfg [--arch ARCH [--json] | --sample N [--seed S]\n"
-    "                   | --enumerate [--all-count-vectors]\n"
+    "                   | --enumerate [--all-count-vectors] | --family\n"
     "                   | --isomers ARCH [--vary heads|ratios|both] [--limit N] [--seed S]]\n"
     "\n"
     "Exact costs of architectures of a search space, and the isomer groups of a ViT space.\n"
@@ -65,6 +65,8 @@ static const char USAGE[] =
     "                       over the layers) that are architectures of the space, one per line\n"
     "                       in lexicographic order after a '#' line describing the group; the\n"
     "                       list prenas-evaluate --archs reads\n"
+    "  --family             print the space's family, vit or cnn (for scripts: the main job\n"
+    "                       and slurm/pipeline.sh choose the stages' options by it)\n"
     "  --vary WHAT          with --isomers: permute the heads, the ratios, or both (default)\n"
     "  --limit N            with --isomers: at most N members, a uniform random sample without\n"
     "                       replacement that always includes ARCH (needed for a group of 2^64\n"
@@ -339,7 +341,8 @@ int main(int argc, char **argv) {
         OPT_VARY,
         OPT_LIMIT,
         OPT_SEED,
-        OPT_SAMPLE
+        OPT_SAMPLE,
+        OPT_FAMILY
     };
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
@@ -352,12 +355,13 @@ int main(int argc, char **argv) {
         {"limit", required_argument, NULL, OPT_LIMIT},
         {"seed", required_argument, NULL, OPT_SEED},
         {"sample", required_argument, NULL, OPT_SAMPLE},
+        {"family", no_argument, NULL, OPT_FAMILY},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
     const char *config = NULL, *arch = NULL, *isomers = NULL;
     bool json = false, enumerate = false, all_vectors = false, vary_given = false;
-    bool limit_given = false, seed_given = false;
+    bool limit_given = false, seed_given = false, family_only = false;
     IsomerVary vary = ISOMER_VARY_BOTH;
     uint64_t limit = 0, seed = 0;
     long sample = 0;
@@ -404,14 +408,17 @@ int main(int argc, char **argv) {
         case OPT_SAMPLE:
             sample = cli_long("--sample", optarg, 1, LONG_MAX);
             break;
+        case OPT_FAMILY:
+            family_only = true;
+            break;
         default:
             cli_common_option(c, USAGE, argv);
         }
     }
     if (optind < argc) cli_usage_error("unexpected argument '%s'", argv[optind]);
     if (!config) cli_usage_error("--config SPACE.cfg is required");
-    if ((arch != NULL) + enumerate + (isomers != NULL) + (sample > 0) > 1)
-        cli_usage_error("--arch, --sample, --enumerate and --isomers exclude each other");
+    if ((arch != NULL) + enumerate + (isomers != NULL) + (sample > 0) + family_only > 1)
+        cli_usage_error("--arch, --sample, --enumerate, --isomers and --family exclude each other");
     if (json && !arch) cli_usage_error("--json goes with --arch");
     if (all_vectors && !enumerate) cli_usage_error("--all-count-vectors goes with --enumerate");
     if ((vary_given || limit_given) && !isomers)
@@ -422,6 +429,10 @@ int main(int argc, char **argv) {
     Error err = {0};
     ModelFamily family = FAMILY_VIT;
     if (!cfg_file_family(config, &family, &err)) die(&err);
+    if (family_only) {
+        puts(family == FAMILY_CNN ? "cnn" : "vit");
+        return 0;
+    }
     if (family == FAMILY_CNN) {
         const char *vit_only = json        ? "--json"
                                : enumerate ? "--enumerate"

@@ -35,8 +35,8 @@ static const char USAGE[] =
     "reference averages per-batch means), params, FLOPs (the reference's count) and MACs,\n"
     "and the latency of one forward pass at batch 1 and batch N on this machine. A CNN\n"
     "supernet's subnets are each evaluated after BigNAS's BN recalibration (method.md 13) on\n"
-    "a fixed set of training images drawn from the training run's seed; their latency is not\n"
-    "measured yet.\n"
+    "a fixed set of training images drawn from the training run's seed; their latency counts\n"
+    "the resize from the dataset's side to the architecture's resolution.\n"
     "\n"
     "  --supernet FILE     RUNDIR/supernet.h5 or any checkpoint of prenas-train\n"
     "  --data FILE         dataset.h5 (prenas-pack) of the images the supernet takes\n"
@@ -45,7 +45,8 @@ static const char USAGE[] =
     "                      test only reports: nothing may be chosen on it\n"
     "  --archs FILE        also these architectures: one canonical string per line, '#'\n"
     "                      comments (e.g. from prenas-arch --isomers); shown apart from the\n"
-    "                      preferred ones\n"
+    "                      preferred ones. A ViT: any subnet the supernet holds; a CNN: any\n"
+    "                      architecture of its search space\n"
     "  --no-preferred      only the --archs list, not the supernet's preferred architectures\n"
     "  --images N          the split's first N images (default: all)\n"
     "  --batch B           images per forward pass (default 256)\n"
@@ -100,10 +101,10 @@ static Options parse(int argc, char **argv) {
     Options o = {.split = "val",
                  .preferred = true,
                  .plot = true,
-                 .batch = 256,
+                 .batch = CALIBRATION_BATCH,
                  .latency_batch = 64,
                  .latency_repeats = 10,
-                 .bn_images = 2000};
+                 .bn_images = CALIBRATION_IMAGES};
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
         switch (c) {
@@ -164,20 +165,12 @@ static bool plan_table(const Options *o, const TrainedSupernet *s, EvalTable *ta
                            "the supernet was trained on the whole space (--sampling %s): give the "
                            "architectures with --archs FILE, %s",
                            s->sampling, o->supernet);
-    if (o->archs && s->space.family != FAMILY_VIT)
-        return input_error(err,
-                           "--archs: a CNN supernet's list is its preferred architectures "
-                           "only so far, %s",
-                           o->archs);
-    Arch *extra = NULL;
+    ModelArch *extra = NULL;
     int n_extra = 0;
-    if (o->archs && !arch_list_read(o->archs, s->space.vit, &extra, &n_extra, err)) return false;
+    if (o->archs && !arch_list_read(o->archs, &s->space, &extra, &n_extra, err)) return false;
     const int n_preferred = o->preferred ? s->n : 0;
-    ModelArch *listed = xmalloc(sizeof *listed * ((size_t)n_extra + 1));
-    for (int i = 0; i < n_extra; i++) listed[i] = model_arch_of_vit(&extra[i]);
     EvalTable t = eval_table_new(s->archs, n_preferred, s->interval, s->score, true, &s->space);
-    EvalTable more = eval_table_new(listed, n_extra, NULL, NULL, false, &s->space);
-    free(listed);
+    EvalTable more = eval_table_new(extra, n_extra, NULL, NULL, false, &s->space);
     t.rows = xrealloc(t.rows, sizeof *t.rows * ((size_t)t.n + (size_t)n_extra + 1));
     for (int i = 0; i < n_extra; i++) {
         bool known = false;
@@ -195,8 +188,7 @@ static bool plan_table(const Options *o, const TrainedSupernet *s, EvalTable *ta
 /* Rank 0 times every architecture; the other ranks sleep meanwhile. */
 static void measure_latency(Model *model, EvalTable *t, const Options *o, const Comm *comm) {
     t->latency_batch = o->latency_batch;
-    /* a CNN forward needs the subnet's recalibrated statistics: not timed yet */
-    t->latency_repeats = model->family == FAMILY_VIT ? o->latency_repeats : 0;
+    t->latency_repeats = o->latency_repeats;
     t->latency_threads = omp_get_max_threads();
     snprintf(t->latency_device, sizeof t->latency_device, "%s", backend_device_name(model->be));
     if (comm->rank == 0 && t->latency_repeats > 0) {
@@ -204,7 +196,7 @@ static void measure_latency(Model *model, EvalTable *t, const Options *o, const 
             const int batches[2] = {1, o->latency_batch};
             for (int b = 0; b < 2; b++)
                 t->rows[i].latency[b] =
-                    latency_measure(model, &t->rows[i].arch.vit, batches[b], 3, t->latency_repeats);
+                    latency_measure(model, &t->rows[i].arch, batches[b], 3, t->latency_repeats);
         }
     }
     comm_barrier_idle(comm);
@@ -294,6 +286,7 @@ int main(int argc, char **argv) {
                       o.data);
         calibration_init(&calibration, &train_split, train->mean, train->std, o.bn_images, o.batch,
                          supernet.seed);
+        table.bn_images = calibration.count, table.bn_batch = calibration.batch;
     }
     const EvalImages images = {&split, o.images && o.images < split.count ? o.images : split.count,
                                train->mean, train->std, recalibrates ? &calibration : NULL};

@@ -119,12 +119,13 @@ static void inspect(const char *path, bool config_only, bool tree) {
     if (is_model) {
         Standalone s;
         if (!standalone_read(path, &s, &a, &err)) die(&err);
-        char text[ARCH_TEXT_MAX];
-        arch_format(&s.arch, text, sizeof text);
-        printf("  %s: %lld params, %lld MACs, %dx%dx%d input, %d classes, %d tensors; chosen by "
-               "%s",
-               text, (long long)s.cost.params, (long long)s.cost.macs, s.space->image_size,
-               s.space->image_size, s.space->in_channels, s.n_classes, s.n_tensors, s.chosen_by);
+        char text[MODEL_ARCH_TEXT_MAX];
+        model_arch_format(&s.arch, text, sizeof text);
+        printf("  %s %s: %lld params, %lld MACs, %dx%dx%d input, %d classes, %d tensors; chosen "
+               "by %s",
+               model_family_name(s.arch.family), text, (long long)s.cost.params,
+               (long long)s.cost.macs, s.image_size, s.image_size, s.channels, s.n_classes,
+               s.n_tensors, s.chosen_by);
         if (s.split[0]) printf(" (%s top-1 %.2f%%)", s.split, s.top1);
         printf("\n");
         standalone_free(&s);

@@ -116,8 +116,8 @@ static Options parse(int argc, char **argv) {
 
 static void print_summary(FILE *out, const Options *o, const Standalone *s, const Backend *be,
                           const PredictCounts *c) {
-    char arch[ARCH_TEXT_MAX];
-    arch_format(&s->arch, arch, sizeof arch);
+    char arch[MODEL_ARCH_TEXT_MAX];
+    model_arch_format(&s->arch, arch, sizeof arch);
     fprintf(out, "prenas-predict: %s (%s, %lld params): %lld %s", o->model, arch,
             (long long)s->cost.params, (long long)c->images, plural(c->images, "image", "images"));
     if (o->data) fprintf(out, " of the %s split of %s", o->split, o->data);
@@ -148,14 +148,15 @@ int main(int argc, char **argv) {
     if (!standalone_read(o.model, &model, &artefact, &err)) die(&err);
     artefact_close(&artefact);
     DatasetFile data;
-    if (o.data &&
-        (!dataset_open(&data, o.data, &err) || !predict_check_dataset(&model, &data, &err)))
+    if (o.data && (!dataset_open(&data, o.data, &err) ||
+                   !predict_check_dataset(&model, o.model, &data, &err)))
         die(&err);
 
     Backend backend;
     device_open(&backend, o.device.device, o.device.precision, &comm, NULL);
     Predictor predictor;
-    predictor_init(&predictor, &backend, &model, o.batch, o.top_k, o.data != NULL);
+    if (!predictor_init(&predictor, &backend, &model, o.batch, o.top_k, o.data != NULL, &err))
+        die(&err);
     if (o.data)
         predict_split(&predictor, &data, o.split, &comm, &err);
     else

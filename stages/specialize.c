@@ -8,8 +8,10 @@
 #include "dataset.h"
 #include "device.h"
 #include "eval_table.h"
+#include "evaluate.h"
 #include "h5.h"
 #include "lineage.h"
+#include "model_space.h"
 #include "standalone.h"
 #include "weights.h"
 
@@ -29,7 +31,10 @@ static const char USAGE[] =
     "Chooses the architecture a trained supernet deploys under resource limits (method.md 10.2,\n"
     "paper Eq. 12) and writes it as a dense standalone model (schema prenas.model): the\n"
     "supernet's slices copied into the subnet's own shapes, with the input normalisation and\n"
-    "class names of the training dataset.\n"
+    "class names of the training dataset. A CNN's model carries its batch norms' running\n"
+    "statistics, recalibrated as prenas-evaluate recalibrates them (BigNAS, method.md 13): on\n"
+    "eval.h5's set (its image count and batch) of the dataset's training images, drawn from\n"
+    "the training run's seed; without --eval on 2000 images in batches of 256.\n"
     "\n"
     "  --supernet FILE      a trained supernet (RUNDIR/supernet.h5 or a checkpoint)\n"
     "  --eval FILE          eval.h5 of prenas-evaluate for this supernet (checked by SHA-256):\n"
@@ -153,20 +158,13 @@ static Options parse(int argc, char **argv) {
     return o;
 }
 
-/* The rows to choose among: eval.h5's, checked to be this supernet's, or the supernet's own
- * trained architectures for the ranking. */
-static Candidates candidates(const Options *o, const TrainedSupernet *supernet, EvalTable *table,
-                             Artefact *eval, ArtefactMeta *meta, const char *device, Error *err) {
-    if (!o->eval) {
-        *table = eval_table_new(supernet->archs, supernet->n, supernet->interval, supernet->score,
-                                true, &supernet->space);
-        return (Candidates){table, CHOOSE_BY_RANKING, o->supernet, device};
-    }
+/* eval.h5, checked to be this supernet's evaluation. */
+static void read_eval(const Options *o, EvalTable *table, Artefact *eval, ArtefactMeta *meta,
+                      Error *err) {
     if (!eval_table_read(o->eval, table, eval, err) ||
         !specialize_check_eval(eval, artefact_meta_input(meta, "supernet"), err) ||
         !artefact_meta_add_input(meta, "eval", o->eval, err))
         die(err);
-    return (Candidates){table, CHOOSE_BY_ACCURACY, o->eval, device};
 }
 
 static char **output_paths(const Options *o) {
@@ -206,18 +204,43 @@ static ArtefactWriter *begin_outputs(const Options *o, char *const *paths, Artef
     return writers;
 }
 
-static void write_model(ArtefactWriter *writer, ArtefactMeta *meta, const TrainedSupernet *sup,
-                        const Candidates *c, const Constraints *limits, const Choice *choice,
-                        const DatasetFile *data) {
-    Standalone s;
-    standalone_extract(&s, sup->model->vit, &c->table->rows[choice->chosen].arch.vit,
-                       sup->space.vit);
-    specialize_set_data(&s, data);
-    specialize_label(&s, c, limits, choice);
-    standalone_write(writer->file, &s);
-    artefact_meta_set_config(meta, s.space->text);
+/* A CNN's recalibration set (nothing for a ViT): eval.h5's, else the stages' default. */
+typedef struct {
+    SplitImages train;
+    Calibration calibration;
+} CnnCalibration;
+
+static void calibration_open(CnnCalibration *c, DatasetFile *data, const EvalTable *eval,
+                             uint64_t seed) {
+    Error err = {0};
+    if (!split_images_open(data, "train", false, &c->train, &err)) die(&err);
+    if (c->train.count == 0)
+        die_input("a CNN's batch norms are recalibrated on training images, and the dataset has "
+                  "none, %s",
+                  data->artefact.path);
+    const SplitInfo *train = dataset_split(data, "train");
+    calibration_init(&c->calibration, &c->train, train->mean, train->std,
+                     eval ? eval->bn_images : CALIBRATION_IMAGES,
+                     eval ? eval->bn_batch : CALIBRATION_BATCH, seed);
+}
+
+/* The standalone model of a choice, in memory: every model is built before any is written. */
+static bool build_model(Standalone *s, const TrainedSupernet *sup, const Candidates *c,
+                        const Constraints *limits, const Choice *choice, const DatasetFile *data,
+                        const CnnCalibration *cnn, Error *err) {
+    const ModelArch *arch = &c->table->rows[choice->chosen].arch;
+    if (cnn) calibration_run(&cnn->calibration, sup->model, arch, err);
+    if (err->code) return false;
+    standalone_extract(s, sup->model, arch, &sup->space);
+    specialize_set_data(s, data);
+    specialize_label(s, c, limits, choice);
+    return true;
+}
+
+static void write_model(ArtefactWriter *writer, ArtefactMeta *meta, const Standalone *s) {
+    standalone_write(writer->file, s);
+    artefact_meta_set_config(meta, model_space_text(&s->space));
     artefact_commit(writer, meta);
-    standalone_free(&s);
 }
 
 /* DIR/models.txt: the summary table kept beside the models, for whoever reads them later. */
@@ -238,27 +261,23 @@ int main(int argc, char **argv) {
     artefact_guard_start(&guard);
     h5_silence();
     Error err = {0};
-    TrainedSupernet sup;
+    ModelFamily family;
     Artefact recorded; /* the supernet's /meta: its training dataset */
     ArtefactMeta meta;
     artefact_meta_init(&meta, MODEL_SCHEMA, MODEL_SCHEMA_VERSION, argc, argv);
-    if (!trained_supernet_open(&sup, backend_cpu(), o.supernet, 1, 0, &err) ||
+    if (!trained_supernet_family(o.supernet, &family, &err) ||
         !artefact_open(&recorded, o.supernet, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, &err) ||
         !artefact_meta_add_input(&meta, "supernet", o.supernet, &err))
         die(&err);
-    if (sup.space.family != FAMILY_VIT)
-        die_input("a CNN supernet: prenas-specialize exports ViT subnets only so far, %s",
-                  o.supernet);
-    const Space *space = sup.space.vit;
     EvalTable table;
     Artefact eval = {.file = -1};
+    if (o.eval) read_eval(&o, &table, &eval, &meta, &err);
     Backend target; /* only its name: the weights are copied out on the host */
     char why[512];
     if (!backend_open(&target, o.device.device ? o.device.device : "auto", NULL, why, sizeof why))
         die_input("%s", why);
     const char *device = backend_device_name(&target);
     backend_close(&target);
-    const Candidates c = candidates(&o, &sup, &table, &eval, &meta, device, &err);
     EvalTable test = {0};
     Artefact tested = {.file = -1};
     if (o.test &&
@@ -266,28 +285,54 @@ int main(int argc, char **argv) {
          !specialize_check_test(&tested, &test, artefact_meta_input(&meta, "supernet"), &err)))
         die(&err);
 
-    /* the rows are ViTs: the supernet's own, or eval.h5's, checked to be this supernet's */
-    Choice *choices = xcalloc((size_t)o.n_targets, sizeof *choices);
-    for (int i = 0; i < o.n_targets; i++)
-        if (!specialize_choose(&c, &o.targets[i].limits, &choices[i], &err) ||
-            !arch_check(&table.rows[choices[i].chosen].arch.vit, space, &err))
-            die(&err);
+    /* a CNN runs on the host to recalibrate its batch norms: batches of the images' side */
     DatasetFile data;
-    if (!specialize_dataset(o.data, &recorded, space, &data, &err) ||
+    TrainedSupernet sup;
+    const int max_batch = family == FAMILY_CNN ? (o.eval ? table.bn_batch : CALIBRATION_BATCH) : 1;
+    if (!specialize_dataset(o.data, &recorded, &data, &err) ||
+        !trained_supernet_open(&sup, backend_cpu(), o.supernet, max_batch, data.shape.height,
+                               &err) ||
+        !model_space_fits_dataset(&sup.space, &data, &err) ||
         !lineage_of_supernet_on(o.supernet, &data, &meta.lineage, &err) ||
         !artefact_meta_add_input(&meta, "dataset", data.artefact.path, &err))
         die(&err);
+    if (!o.eval)
+        table = eval_table_new(sup.archs, sup.n, sup.interval, sup.score, true, &sup.space);
+    const Candidates c = {&table, o.eval ? CHOOSE_BY_ACCURACY : CHOOSE_BY_RANKING,
+                          o.eval ? o.eval : o.supernet, device};
+
+    /* the rows are the supernet's own, or eval.h5's, checked to be this supernet's */
+    Choice *choices = xcalloc((size_t)o.n_targets, sizeof *choices);
+    for (int i = 0; i < o.n_targets; i++)
+        if (!specialize_choose(&c, &o.targets[i].limits, &choices[i], &err) ||
+            !model_arch_check(&table.rows[choices[i].chosen].arch, &sup.space, &err))
+            die(&err);
+    CnnCalibration cnn;
+    if (family == FAMILY_CNN) calibration_open(&cnn, &data, o.eval ? &table : NULL, sup.seed);
 
     printf("prenas-specialize: %s (space %s, %s sampling, step %lld); input normalisation and "
            "classes from %s\n",
-           o.supernet, space->name, sup.sampling[0] ? sup.sampling : "unknown", (long long)sup.step,
-           data.artefact.path);
+           o.supernet, model_space_name(&sup.space), sup.sampling[0] ? sup.sampling : "unknown",
+           (long long)sup.step, data.artefact.path);
+    if (family == FAMILY_CNN)
+        printf("batch norms recalibrated for each model on %lld training images in batches of %d "
+               "(seed %llu)\n",
+               (long long)cnn.calibration.count, cnn.calibration.batch,
+               (unsigned long long)sup.seed);
     char **paths = output_paths(&o);
     ArtefactWriter *writers = begin_outputs(&o, paths, &guard, &err);
+    Standalone *models = xcalloc((size_t)o.n_targets, sizeof *models);
     for (int i = 0; i < o.n_targets; i++) {
         specialize_explain(stdout, &c, &o.targets[i].limits, &choices[i]);
-        write_model(&writers[i], &meta, &sup, &c, &o.targets[i].limits, &choices[i], &data);
+        if (!build_model(&models[i], &sup, &c, &o.targets[i].limits, &choices[i], &data,
+                         family == FAMILY_CNN ? &cnn : NULL, &err))
+            abandon(writers, o.n_targets, &err);
     }
+    for (int i = 0; i < o.n_targets; i++) {
+        write_model(&writers[i], &meta, &models[i]);
+        standalone_free(&models[i]);
+    }
+    free(models);
     printf("\n");
     char *summary = specialize_summary(&c, o.test ? &test : NULL, o.targets, choices,
                                        (const char *const *)paths, o.n_targets);
@@ -296,6 +341,7 @@ int main(int argc, char **argv) {
 
     for (int i = 0; i < o.n_targets; i++) free(paths[i]);
     free(paths), free(writers), free(choices), free(o.targets);
+    if (family == FAMILY_CNN) calibration_free(&cnn.calibration), split_images_close(&cnn.train);
     dataset_close(&data);
     free(summary);
     if (o.eval) artefact_close(&eval);

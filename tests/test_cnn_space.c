@@ -168,10 +168,11 @@ static void families(void) {
     CHECK_STR_CONTAINS(err.message, "configs/spaces/micro.cfg");
     memset(&err, 0, sizeof err);
     CHECK(space_load_file("configs/spaces/cnn-micro.cfg", &err) == NULL);
-    CHECK_STR_CONTAINS(err.message,
-                       "family: a CNN space, where a ViT space is needed (CNN spaces "
-                       "go to prenas-arch, -score, -select, -train and -evaluate so far), "
-                       "configs/spaces/cnn-micro.cfg:");
+    CHECK_STR_CONTAINS(
+        err.message,
+        "family: a CNN space, where a ViT space is needed (CNN spaces "
+        "go to prenas-arch, -score, -select, -train, -evaluate, -specialize and -predict so far), "
+        "configs/spaces/cnn-micro.cfg:");
     /* a ViT space may say family = "vit" */
     memset(&err, 0, sizeof err);
     char *text = cfg_read_file("configs/spaces/micro.cfg", "space", &err);

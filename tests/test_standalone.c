@@ -1,12 +1,16 @@
 /* Standalone subnets (method.md §10.2): the dense model cut out of a supernet computes what
  * the supernet computes for that subnet, its q/k/v rows are de-interleaved as §3.4 says, and
- * model-NAME.h5 gives back exactly what was written; a damaged file is an input error. */
+ * model-NAME.h5 gives back exactly what was written; a damaged file is an input error. For a
+ * CNN (method.md §13) the dense model with its stored BN statistics computes what the supernet
+ * computes after recalibrating that subnet, on a space with SE, an elastic expansion that
+ * drops the expansion conv at e = 1, and three kernel sizes. */
 #include "check.h"
 
 #include "arch.h"
 #include "artefact.h"
 #include "h5.h"
 #include "model.h"
+#include "model_space.h"
 #include "rng.h"
 #include "space.h"
 #include "standalone.h"
@@ -31,16 +35,25 @@ static const DenseTensor *find(const Standalone *s, const char *name) {
     return NULL;
 }
 
-/* The supernet's logits of `arch`, and the dense model's, for the same images. */
+/* Normal images of the standalone's input shape. */
+static real *random_images(const Standalone *s, uint64_t seed) {
+    Rng rng = rng_stream(seed, 0);
+    const size_t n = (size_t)BATCH * s->channels * s->image_size * s->image_size;
+    real *images = xmalloc(sizeof(real) * n);
+    for (size_t i = 0; i < n; i++) images[i] = (real)rng_normal(&rng);
+    return images;
+}
+
+/* The supernet's logits of `arch`, and the dense model's, for the same images (a CNN supernet's
+ * batch norms recalibrated for the architecture beforehand). */
 static double max_logit_difference(Model *supernet, const Standalone *s, const real *images,
                                    double *scale) {
     const Loss loss = {.kind = LOSS_LOGIT_SUM};
-    const int C = supernet->vit->classes;
-    model_forward(supernet, &(const ModelArch){.family = FAMILY_VIT, .vit = s->arch}, images, BATCH,
-                  &loss, NULL);
-    Model *dense = standalone_model(backend_cpu(), s, BATCH);
-    model_forward(dense, &(const ModelArch){.family = FAMILY_VIT, .vit = s->arch}, images, BATCH,
-                  &loss, NULL);
+    const int C = supernet->classes;
+    model_forward(supernet, &s->arch, images, BATCH, &loss, NULL);
+    Error err = {0};
+    Model *dense = standalone_model(backend_cpu(), s, BATCH, &err);
+    model_forward(dense, &s->arch, images, BATCH, &loss, NULL);
     double worst = 0;
     *scale = 0;
     for (int i = 0; i < BATCH * C; i++) {
@@ -51,11 +64,22 @@ static double max_logit_difference(Model *supernet, const Standalone *s, const r
     return worst;
 }
 
+/* The dense model's logits are the supernet's, within rounding; the worst ratio kept. */
+static void check_logits(Model *supernet, const Standalone *s, const real *images,
+                         const char *label, double *worst_ratio) {
+    double scale;
+    const double diff = max_logit_difference(supernet, s, images, &scale);
+    CHECK(diff <= LOGIT_TOLERANCE * scale);
+    *worst_ratio = fmax(*worst_ratio, diff / scale);
+    printf("%-40s max |logit difference| %.3g (logits up to %.3g)\n", label, diff, scale);
+}
+
 /* Dense row t q + f of the q/k/v projection is supernet row 3 f + t, for weights and bias. */
 static void check_deinterleaved(const Standalone *s, const Vit *vit) {
-    const int E = s->arch.embed_dim;
-    for (int l = 0; l < s->arch.depth; l++) {
-        const int q = vit->head_dim * s->arch.num_heads[l];
+    const Arch *arch = &s->arch.vit;
+    const int E = arch->embed_dim;
+    for (int l = 0; l < arch->depth; l++) {
+        const int q = vit->head_dim * arch->num_heads[l];
         char name[80];
         snprintf(name, sizeof name, "blocks.%d.attn.qkv.weight", l);
         const DenseTensor *w = find(s, name);
@@ -76,21 +100,28 @@ static void check_deinterleaved(const Standalone *s, const Vit *vit) {
         CHECK_EQ_I64(mismatches, 0);
     }
     char beyond[80];
-    snprintf(beyond, sizeof beyond, "blocks.%d.attn.qkv.weight", s->arch.depth);
+    snprintf(beyond, sizeof beyond, "blocks.%d.attn.qkv.weight", arch->depth);
     CHECK(find(s, beyond) == NULL); /* blocks past the subnet's depth are left out */
 }
 
-/* The dense tensors hold exactly the parameters the resource model counts (method.md §4.1). */
+/* The dense tensors hold exactly the parameters the resource model counts (method.md §4.1;
+ * cnn_cost.h), and for a CNN two running statistics per BN channel besides. */
 static void check_parameter_count(const Standalone *s) {
-    int64_t total = 0;
-    for (int i = 0; i < s->n_tensors; i++) total += (int64_t)s->tensors[i].count;
-    CHECK_EQ_I64(total, s->cost.params);
+    int64_t params = 0, statistics = 0, gammas = 0;
+    for (int i = 0; i < s->n_tensors; i++) {
+        const DenseTensor *d = &s->tensors[i];
+        const bool running = strstr(d->name, ".running_") != NULL;
+        *(running ? &statistics : &params) += (int64_t)d->count;
+        if (strstr(d->name, ".bn.weight")) gammas += (int64_t)d->count;
+    }
+    CHECK_EQ_I64(params, s->cost.params);
+    CHECK_EQ_I64(statistics, s->arch.family == FAMILY_CNN ? 2 * gammas : 0);
 }
 
-static void fill_deployment(Standalone *s) {
+static void fill_deployment(Standalone *s, int classes) {
     s->mean[0] = 0.2860;
     s->std[0] = 0.3530;
-    s->n_classes = s->space->num_classes;
+    s->n_classes = classes;
     s->class_names = xcalloc((size_t)s->n_classes, sizeof *s->class_names);
     for (int c = 0; c < s->n_classes; c++) {
         char name[32];
@@ -110,19 +141,15 @@ static void write_model(const char *path, const Standalone *s) {
     ArtefactMeta meta;
     char *argv[] = {"test_standalone", NULL};
     artefact_meta_init(&meta, MODEL_SCHEMA, MODEL_SCHEMA_VERSION, 1, argv);
-    artefact_meta_set_config(&meta, s->space->text);
+    artefact_meta_set_config(&meta, model_space_text(&s->space));
     artefact_commit(&writer, &meta);
     artefact_meta_free(&meta);
 }
 
 static void check_same(const Standalone *a, const Standalone *b) {
-    char ta[ARCH_TEXT_MAX], tb[ARCH_TEXT_MAX];
-    arch_format(&a->arch, ta, sizeof ta);
-    arch_format(&b->arch, tb, sizeof tb);
-    CHECK(strcmp(ta, tb) == 0);
+    CHECK(model_arch_equal(&a->arch, &b->arch));
     CHECK_EQ_I64(b->cost.params, a->cost.params);
-    CHECK(b->space->image_size == a->space->image_size &&
-          b->space->in_channels == a->space->in_channels);
+    CHECK(b->image_size == a->image_size && b->channels == a->channels);
     if (!CHECK(b->n_tensors == a->n_tensors)) return;
     int differing = 0;
     for (int i = 0; i < a->n_tensors; i++) {
@@ -167,19 +194,14 @@ static void round_trip(const Standalone *s) {
     check_same(s, &back);
 
     /* the file's weights run as the extracted ones: the same logits bit for bit */
-    Rng rng = rng_stream(9, 0);
-    const size_t pixels = (size_t)BATCH * 28 * 28;
-    real *images = xmalloc(sizeof(real) * pixels);
-    for (size_t i = 0; i < pixels; i++) images[i] = (real)rng_normal(&rng);
+    real *images = random_images(s, 9);
     const Loss loss = {.kind = LOSS_LOGIT_SUM};
-    Model *extracted = standalone_model(backend_cpu(), s, BATCH),
-          *read = standalone_model(backend_cpu(), &back, BATCH);
-    model_forward(extracted, &(const ModelArch){.family = FAMILY_VIT, .vit = s->arch}, images,
-                  BATCH, &loss, NULL);
-    model_forward(read, &(const ModelArch){.family = FAMILY_VIT, .vit = back.arch}, images, BATCH,
-                  &loss, NULL);
+    Model *extracted = standalone_model(backend_cpu(), s, BATCH, &err),
+          *read = standalone_model(backend_cpu(), &back, BATCH, &err);
+    model_forward(extracted, &s->arch, images, BATCH, &loss, NULL);
+    model_forward(read, &back.arch, images, BATCH, &loss, NULL);
     CHECK(memcmp(extracted->logits, read->logits,
-                 sizeof(real) * BATCH * (size_t)extracted->vit->classes) == 0);
+                 sizeof(real) * BATCH * (size_t)extracted->classes) == 0);
     model_free(extracted), model_free(read);
     free(images);
     standalone_free(&back);
@@ -218,30 +240,28 @@ static void extracted_models(void) {
      * smallest and the largest subnets */
     const char *archs[] = {"48:4:3,5,4,3:3,4,3.5,4", "64:5:4,3,5,4,3:4,3.5,3,4,3.5",
                            "48:4:3,3,3,3:3,3,3,3", "80:6:5,5,5,5,5,5:4,4,4,4,4,4"};
+    const ModelSpace vit_space = model_space_of_vit(space);
     double worst_ratio = 0;
     for (size_t k = 0; k < sizeof archs / sizeof *archs; k++) {
-        Arch arch;
-        if (!CHECK(arch_parse(archs[k], &arch, &err) && arch_check(&arch, space, &err))) continue;
+        ModelArch arch;
+        if (!CHECK(model_arch_parse(archs[k], &vit_space, &arch, &err))) continue;
         Standalone s;
-        standalone_extract(&s, supernet->vit, &arch, space);
+        standalone_extract(&s, supernet, &arch, &vit_space);
         check_deinterleaved(&s, supernet->vit);
         check_parameter_count(&s);
-        double scale;
-        const double diff = max_logit_difference(supernet, &s, images, &scale);
-        CHECK(diff <= LOGIT_TOLERANCE * scale);
-        worst_ratio = fmax(worst_ratio, diff / scale);
-        printf("%-32s max |logit difference| %.3g (logits up to %.3g)\n", archs[k], diff, scale);
+        check_logits(supernet, &s, images, archs[k], &worst_ratio);
         if (k == 0) {
-            fill_deployment(&s);
+            fill_deployment(&s, supernet->classes);
             round_trip(&s);
             /* the comparison sees one q row swapped with its k row */
             DenseTensor *qkv = (DenseTensor *)find(&s, "blocks.0.attn.qkv.weight");
-            const int q = supernet->vit->head_dim * arch.num_heads[0];
-            for (int c = 0; c < arch.embed_dim; c++) {
-                real *a = qkv->data + c, *b = qkv->data + (size_t)q * arch.embed_dim + c;
+            const int q = supernet->vit->head_dim * arch.vit.num_heads[0];
+            for (int c = 0; c < arch.vit.embed_dim; c++) {
+                real *a = qkv->data + c, *b = qkv->data + (size_t)q * arch.vit.embed_dim + c;
                 const real t = *a;
                 *a = *b, *b = t;
             }
+            double scale;
             const double swapped = max_logit_difference(supernet, &s, images, &scale);
             CHECK(swapped > 100 * LOGIT_TOLERANCE * scale);
             printf("%-32s with q row 0 and k row 0 of block 0 swapped: %.3g\n", "", swapped);
@@ -255,10 +275,85 @@ static void extracted_models(void) {
     space_free(space);
 }
 
+/* A small CNN space with what the micro space lacks: SE, e in {1, 6} (the expansion conv
+ * exists in the supernet and not in an e = 1 subnet), three kernel sizes, depth gaps. */
+static const char CNN_SPACE[] =
+    "family = \"cnn\"; name = \"cnn-standalone-test\"; in_channels = 1; num_classes = 10;\n"
+    "activation = \"swish\"; resolution = [20, 24];\n"
+    "stem = { channels = [8, 12]; kernel = 3; stride = 2; };\n"
+    "stages = (\n"
+    "  { expand_ratio = [1]; kernel = [3]; channels = [8]; depth = [1]; stride = 1; },\n"
+    "  { expand_ratio = [1, 6]; kernel = [3, 5]; channels = [12, 16]; depth = [1, 2];\n"
+    "    stride = 2; se = true; },\n"
+    "  { expand_ratio = [4, 6]; kernel = [3, 5, 7]; channels = [16, 24]; depth = [1, 3];\n"
+    "    stride = 1; }\n"
+    ");\n"
+    "head = { channels = [32, 48]; };\n";
+
+/* A CNN supernet with every tensor moved off its initial value, its subnets recalibrated on two
+ * batches of images at the dataset's side 28 (resized to each resolution), then cut out. */
+static void extracted_cnn_models(void) {
+    Error err = {0};
+    ModelSpace space;
+    if (!CHECK(model_space_load_text(CNN_SPACE, "test", &space, &err))) {
+        fprintf(stderr, "     %s\n", err.message);
+        return;
+    }
+    Model *supernet = model_create(backend_cpu(), &space, BATCH, 28, &err);
+    model_init(supernet, 1);
+    Rng rng = rng_stream(7, 2);
+    for (size_t i = 0; i < supernet->table->n_params; i++)
+        supernet->table->params[i] += (real)(0.2 * (2 * rng_uniform(&rng) - 1));
+    const Standalone shape = {.image_size = 28, .channels = 1};
+    real *images = random_images(&shape, 3),
+         *calibration[2] = {random_images(&shape, 4), random_images(&shape, 5)};
+    /* the smallest, the largest, e = 1 with SE, kernel 5 of 7 at another resolution */
+    const char *archs[] = {
+        "20:8:8x1k3e1:12x1k3e1:16x1k3e4:32", "24:12:8x1k3e1:16x2k5e6:24x3k7e6:48",
+        "24:8:8x1k3e1:16x2k3e1:16x1k5e6:48", "20:12:8x1k3e1:12x2k5e6:24x3k5e4:32"};
+    double worst_ratio = 0;
+    for (size_t k = 0; k < sizeof archs / sizeof *archs; k++) {
+        ModelArch arch;
+        if (!CHECK(model_arch_parse(archs[k], &space, &arch, &err))) {
+            fprintf(stderr, "     %s\n", err.message);
+            continue;
+        }
+        for (int b = 0; b < 2; b++) model_recalibrate(supernet, &arch, calibration[b], BATCH, b);
+        Standalone s;
+        standalone_extract(&s, supernet, &arch, &space);
+        CHECK(s.image_size == 28 && s.channels == 1);
+        check_parameter_count(&s);
+        CHECK((find(&s, "stages.1.0.expand.conv.weight") != NULL) ==
+              (arch.cnn.stages[1].expand_ratio > 1));
+        CHECK((find(&s, "stages.2.2.project.bn.running_var") != NULL) ==
+              (arch.cnn.stages[2].depth > 2));
+        check_logits(supernet, &s, images, archs[k], &worst_ratio);
+        if (k == 1) {
+            fill_deployment(&s, supernet->classes);
+            round_trip(&s);
+            /* the dense model normalises by the stored statistics: moving one running mean
+             * shows in the logits */
+            DenseTensor *mean = (DenseTensor *)find(&s, "stages.2.1.depthwise.bn.running_mean");
+            if (CHECK(mean)) mean->data[0] += 1;
+            double scale;
+            const double moved = max_logit_difference(supernet, &s, images, &scale);
+            CHECK(moved > 100 * LOGIT_TOLERANCE * scale);
+            printf("%-40s with one running mean moved by 1: %.3g\n", "", moved);
+        }
+        standalone_free(&s);
+    }
+    printf("CNN: worst difference relative to the logits' scale: %.3g (tolerance %g)\n",
+           worst_ratio, LOGIT_TOLERANCE);
+    free(images), free(calibration[0]), free(calibration[1]);
+    model_free(supernet);
+    model_space_free(&space);
+}
+
 int main(void) {
     h5_silence();
     if (!mkdtemp(dir)) return 1;
     extracted_models();
+    extracted_cnn_models();
     rmdir(dir);
     return check_summary();
 }

@@ -131,6 +131,8 @@ void eval_table_write(hid_t file, const EvalTable *t) {
     h5_attr_int(file, "latency_repeats", t->latency_repeats);
     h5_attr_int(file, "latency_threads", t->latency_threads);
     h5_attr_string(file, "latency_device", t->latency_device);
+    h5_attr_int(file, "bn_images", t->bn_images);
+    h5_attr_int(file, "bn_batch", t->bn_batch);
     char **texts = xmalloc(sizeof *texts * (n + 1));
     for (size_t i = 0; i < n; i++) {
         texts[i] = xmalloc(MODEL_ARCH_TEXT_MAX);
@@ -202,6 +204,14 @@ bool eval_table_read(const char *path, EvalTable *t, Artefact *a, Error *err) {
     t->rows = xcalloc((size_t)n + 1, sizeof *t->rows);
     ModelFamily family = FAMILY_VIT;
     ok = ok && (!a->meta.config[0] || cfg_text_family(a->meta.config, path, &family, err));
+    int64_t bn_batch = 0; /* eval.h5 files of ViTs before the CNN family have neither */
+    if (ok && family == FAMILY_CNN)
+        ok = h5_read_attr_int(&src, a->file, "bn_images", &t->bn_images) &&
+             h5_read_attr_int(&src, a->file, "bn_batch", &bn_batch);
+    if (ok && family == FAMILY_CNN && (t->bn_images < 1 || bn_batch < 1 || bn_batch > 65536))
+        ok = input_error(err, "bn_images %lld, bn_batch %lld: not a recalibration set, %s",
+                         (long long)t->bn_images, (long long)bn_batch, path);
+    t->bn_batch = (int)bn_batch;
     for (int i = 0; ok && i < n; i++)
         ok = model_arch_read_stored(texts[i], family, NULL, path, &t->rows[i].arch, err);
     for (int i = 0; texts && i < n; i++) free(texts[i]);

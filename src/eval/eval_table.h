@@ -33,6 +33,10 @@ typedef struct EvalTable {
     EvalRow *rows;
     int latency_batch, latency_repeats, latency_threads; /* repeats 0: no latency */
     char latency_device[64];                             /* "cpu" */
+    /* a CNN's BN recalibration set (evaluate.h Calibration: its images and batch), so that
+     * prenas-specialize exports the statistics the accuracies were measured with; 0 for a ViT */
+    int64_t bn_images;
+    int bn_batch;
 } EvalTable;
 
 /* Rows for architectures (accuracy and latency still empty); interval/score may be NULL. */

@@ -36,8 +36,7 @@ static void load_rows(const SplitImages *split, const int64_t *rows, int n, cons
     images_to_tensor(images, raw, n, shape, mean, std);
 }
 
-/* BN recalibration of a CNN subnet on the calibration set (nothing for a ViT). */
-static void recalibrate(Model *model, const ModelArch *arch, const Calibration *c, Error *err) {
+void calibration_run(const Calibration *c, Model *model, const ModelArch *arch, Error *err) {
     if (!model_needs_recalibration(model)) return;
     if (!c) fatal_at(__FILE__, __LINE__, "a CNN subnet to evaluate without calibration images");
     const int batch = c->batch;
@@ -57,7 +56,7 @@ static void recalibrate(Model *model, const ModelArch *arch, const Calibration *
 
 EvalResult evaluate_subnet(Model *model, const ModelArch *arch, const EvalImages *d, int batch,
                            const Comm *comm, Error *err) {
-    recalibrate(model, arch, d->calibration, err);
+    calibration_run(d->calibration, model, arch, err);
     size_t first, count;
     comm_share(comm, (size_t)d->count, &first, &count);
     if (batch > model->max_batch) batch = model->max_batch;

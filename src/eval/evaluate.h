@@ -23,6 +23,8 @@ typedef struct {
  * normalisation only), in batches of `batch` (the last one may be smaller) whose statistics
  * are averaged with equal weights, as PyTorch's momentum=None (cnn_net_recalibrate_batch). OFA
  * and BigNAS's successors recalibrate on 2000 images. */
+enum { CALIBRATION_IMAGES = 2000, CALIBRATION_BATCH = 256 }; /* the stages' defaults */
+
 typedef struct {
     const SplitImages *split;
     const double *mean, *std;
@@ -35,6 +37,13 @@ typedef struct {
 void calibration_init(Calibration *calibration, const SplitImages *train, const double *mean,
                       const double *std, int64_t count, int batch, uint64_t seed);
 void calibration_free(Calibration *calibration);
+
+/* BigNAS's BN recalibration of `arch` on the set (nothing for a ViT, whose `calibration` may be
+ * NULL): model_recalibrate over its batches, after which evaluation forwards of `arch` use the
+ * statistics. Rows of a streamed split this rank cannot read set err (the first such error)
+ * and count as zeros; the caller decides (comm_check, or die). */
+void calibration_run(const Calibration *calibration, Model *model, const ModelArch *arch,
+                     Error *err);
 
 typedef struct {
     const SplitImages *split;

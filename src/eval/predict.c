@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "import/image.h"
+#include "model_space.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,13 +15,12 @@ static FILE *memory_stream(char **text, size_t *size) {
     return out;
 }
 
-void predictor_init(Predictor *p, const Backend *be, const Standalone *s, int batch, int top_k,
-                    bool labelled) {
+bool predictor_init(Predictor *p, const Backend *be, const Standalone *s, int batch, int top_k,
+                    bool labelled, Error *err) {
     memset(p, 0, sizeof *p);
     p->standalone = s;
-    p->model = standalone_model(be, s, batch);
-    p->shape = (ImageShape){s->space->image_size, s->space->image_size, s->space->in_channels,
-                            s->n_classes};
+    if (!(p->model = standalone_model(be, s, batch, err))) return false;
+    p->shape = (ImageShape){s->image_size, s->image_size, s->channels, s->n_classes};
     p->batch = batch;
     p->top_k = top_k < s->n_classes ? top_k : s->n_classes;
     p->labelled = labelled;
@@ -31,6 +31,7 @@ void predictor_init(Predictor *p, const Backend *be, const Standalone *s, int ba
     p->order = xmalloc(sizeof *p->order * (size_t)s->n_classes);
     p->rows = memory_stream(&p->rows_text, &p->rows_size);
     p->failures = memory_stream(&p->failures_text, &p->failures_size);
+    return true;
 }
 
 void predictor_free(Predictor *p) {
@@ -42,13 +43,19 @@ void predictor_free(Predictor *p) {
     memset(p, 0, sizeof *p);
 }
 
-bool predict_check_dataset(const Standalone *s, const DatasetFile *data, Error *err) {
-    if (!dataset_fits_space(data, s->space, err)) return false;
+bool predict_check_dataset(const Standalone *s, const char *model_path, const DatasetFile *data,
+                           Error *err) {
+    if (!model_space_fits_dataset(&s->space, data, err)) return false;
+    const ImageShape shape = data->shape;
+    if (shape.height != s->image_size || shape.width != s->image_size)
+        return input_error(err, "the dataset's images are %dx%d, the model takes %dx%d, %s and %s",
+                           shape.height, shape.width, s->image_size, s->image_size,
+                           data->artefact.path, model_path);
     for (int c = 0; c < s->n_classes; c++)
         if (strcmp(data->class_names[c], s->class_names[c]) != 0)
             return input_error(
                 err, "the dataset's class %d is '%s', the model's is '%s', %s and %s", c,
-                data->class_names[c], s->class_names[c], data->artefact.path, s->space->source);
+                data->class_names[c], s->class_names[c], data->artefact.path, model_path);
     return true;
 }
 
@@ -116,8 +123,7 @@ static void predict_batch(Predictor *p, int n, const char *const *inputs, const 
     images_to_tensor(p->input, p->pixels, n, p->shape, s->mean, s->std);
     const Loss loss = labels ? (Loss){.kind = LOSS_CROSS_ENTROPY, .labels = labels}
                              : (Loss){.kind = LOSS_LOGIT_SUM};
-    const ModelArch arch = model_arch_of_vit(&s->arch);
-    model_forward(p->model, &arch, p->input, n, &loss, NULL);
+    model_forward(p->model, &s->arch, p->input, n, &loss, NULL);
     if (labels) { /* counted as prenas-evaluate counts them */
         const BatchMetrics m = model_metrics(p->model, labels, n);
         p->counts.top1 += m.top1;

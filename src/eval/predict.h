@@ -49,14 +49,16 @@ typedef struct {
 } Predictor;
 
 /* For batches of up to `batch` images; top_k is lowered to the class count. `labelled`: the
- * rows will carry labels (a dataset split). */
-void predictor_init(Predictor *p, const Backend *be, const Standalone *s, int batch, int top_k,
-                    bool labelled);
+ * rows will carry labels (a dataset split). False with err set when the backend cannot run the
+ * model's family (standalone_model). */
+bool predictor_init(Predictor *p, const Backend *be, const Standalone *s, int batch, int top_k,
+                    bool labelled, Error *err);
 void predictor_free(Predictor *p);
 
-/* Whether the dataset holds what the model takes: image size, channels, and the same classes
- * (count and names, so that labels mean what the model's outputs mean). */
-bool predict_check_dataset(const Standalone *s, const DatasetFile *data, Error *err);
+/* Whether the dataset holds what the model (read from model_path) takes: image size, channels,
+ * and the same classes (count and names, so that labels mean what the model's outputs mean). */
+bool predict_check_dataset(const Standalone *s, const char *model_path, const DatasetFile *data,
+                           Error *err);
 
 /* This rank's share of the split's images; rows name them "split:index". An input error when
  * the file has no such split or cannot be read. */

@@ -437,16 +437,9 @@ bool specialize_check_test(const Artefact *eval, const EvalTable *test,
     return true;
 }
 
-static bool open_fitting(const char *path, const Space *space, DatasetFile *dataset, Error *err) {
-    if (!dataset_open(dataset, path, err)) return false;
-    if (dataset_fits_space(dataset, space, err)) return true;
-    dataset_close(dataset);
-    return false;
-}
-
-bool specialize_dataset(const char *given, const Artefact *supernet, const Space *space,
-                        DatasetFile *dataset, Error *err) {
-    if (given) return open_fitting(given, space, dataset, err);
+bool specialize_dataset(const char *given, const Artefact *supernet, DatasetFile *dataset,
+                        Error *err) {
+    if (given) return dataset_open(dataset, given, err);
     const ArtefactInput *in = artefact_meta_input(&supernet->meta, "dataset");
     if (!in)
         return input_error(err,
@@ -466,7 +459,7 @@ bool specialize_dataset(const char *given, const Artefact *supernet, const Space
                            "the dataset with --data (its normalisation and class names go into "
                            "the model), %s",
                            in->path, supernet->path);
-    return open_fitting(in->path, space, dataset, err);
+    return dataset_open(dataset, in->path, err);
 }
 
 void specialize_set_data(Standalone *s, const DatasetFile *dataset) {

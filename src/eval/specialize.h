@@ -108,9 +108,10 @@ bool specialize_check_test(const Artefact *eval, const EvalTable *test,
 /* The dataset that gives a model its input normalisation (the train split's mean / std) and
  * class names: `given` (--data) when not NULL, otherwise the supernet's /meta input of role
  * "dataset" if that file is still there with the SHA-256 recorded (an error that asks for
- * --data otherwise). It must fit the space. Opened into `dataset`. */
-bool specialize_dataset(const char *given, const Artefact *supernet, const Space *space,
-                        DatasetFile *dataset, Error *err);
+ * --data otherwise). Opened into `dataset`; whether it fits the supernet's space is the
+ * caller's check (model_space_fits_dataset), once the supernet is open. */
+bool specialize_dataset(const char *given, const Artefact *supernet, DatasetFile *dataset,
+                        Error *err);
 /* The dataset's normalisation (its train split's) and class names into the standalone. */
 void specialize_set_data(Standalone *s, const DatasetFile *dataset);
 

@@ -1,6 +1,8 @@
 #include "standalone.h"
 
+#include "cnn_subnet.h"
 #include "h5.h"
+#include "model_space.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -84,54 +86,159 @@ static void copy_slice(const Slice *s, real *arena, real *dense, bool to_dense) 
     }
 }
 
-/* A new dense tensor of the slice's name and shape (data allocated, not filled). */
-static DenseTensor *add_tensor(Standalone *s, const Slice *slice) {
+/* A new dense tensor of that name and shape (data allocated, not filled). */
+static DenseTensor *add_tensor(Standalone *s, const char *name, int ndim, const int64_t *shape) {
     DenseTensor *d = &s->tensors[s->n_tensors++];
-    snprintf(d->name, sizeof d->name, "%s", slice->info->name);
-    d->ndim = slice->ndim;
-    memcpy(d->shape, slice->shape, sizeof d->shape);
-    d->count = (size_t)slice->rows * (size_t)slice->cols;
+    snprintf(d->name, sizeof d->name, "%s", name);
+    d->ndim = ndim;
+    d->count = 1;
+    for (int k = 0; k < ndim; k++) d->count *= (size_t)(d->shape[k] = shape[k]);
     d->data = xmalloc(sizeof(real) * d->count);
     return d;
 }
 
-void standalone_extract(Standalone *s, const Vit *vit, const Arch *arch, const Space *space) {
-    memset(s, 0, sizeof *s);
-    s->arch = *arch;
-    s->cost = arch_cost(arch, space);
-    s->top1 = NAN;
-    char text[ARCH_TEXT_MAX];
-    arch_format(arch, text, sizeof text);
-    s->space = space_refine(space, arch, 1, text);
+/* ---- the ViT: slices of a supernet of the refined space ---- */
+
+/* The dense tensors of the architecture, with the slices they come from in `vit`. */
+static Slice *vit_layout(Standalone *s, const Vit *vit) {
+    Slice *slices = xcalloc((size_t)vit->table.n_tensors, sizeof *slices);
     s->tensors = xcalloc((size_t)vit->table.n_tensors, sizeof *s->tensors);
-    const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
-    real *params = backend_host_begin(vit->table.be, vit->table.params, bytes);
-    for (int i = 0; i < vit->table.n_tensors; i++) {
-        Slice slice;
-        if (!slice_of(vit, arch, &vit->table.tensors[i], &slice)) continue;
-        DenseTensor *d = add_tensor(s, &slice);
-        copy_slice(&slice, params, d->data, true);
-    }
-    backend_host_end(vit->table.be, params, vit->table.params, bytes, false);
+    for (int i = 0; i < vit->table.n_tensors; i++)
+        if (slice_of(vit, &s->arch.vit, &vit->table.tensors[i], &slices[s->n_tensors]))
+            add_tensor(s, vit->table.tensors[i].name, slices[s->n_tensors].ndim,
+                       slices[s->n_tensors].shape);
+    return slices;
 }
 
-Model *standalone_model(const Backend *be, const Standalone *s, int max_batch) {
-    Error err = {0};
-    const ModelSpace space = model_space_of_vit(s->space);
-    Model *model = model_create(be, &space, max_batch, 0, &err); /* a ViT's cannot fail */
-    Vit *vit = model->vit;
+static void vit_extract(Standalone *s, const Vit *vit, const Space *space) {
+    char text[ARCH_TEXT_MAX];
+    arch_format(&s->arch.vit, text, sizeof text);
+    s->space = model_space_of_vit(space_refine(space, &s->arch.vit, 1, text));
+    s->image_size = space->image_size, s->channels = space->in_channels;
+    Slice *slices = vit_layout(s, vit);
     const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
-    real *params = backend_host_begin(be, vit->table.params, bytes);
+    real *params = backend_host_begin(vit->table.be, vit->table.params, bytes);
+    for (int i = 0; i < s->n_tensors; i++) copy_slice(&slices[i], params, s->tensors[i].data, true);
+    backend_host_end(vit->table.be, params, vit->table.params, bytes, false);
+    free(slices);
+}
+
+/* ---- the CNN: a net of the space narrowed to the architecture ---- */
+
+/* The net of the architecture alone and its BN statistics, at their dense shapes (CPU). */
+static CnnNet *cnn_dense_net(const Standalone *s, CnnBnStats **stats) {
+    CnnSpace *narrow = cnn_space_narrow(s->space.cnn, &s->arch.cnn);
+    Error err = {0};
+    CnnNet *net = cnn_net_create(backend_cpu(), narrow, 1, &err); /* the CPU has the CNN ops */
+    cnn_space_free(narrow);
+    *stats = cnn_bn_stats_create(net);
+    return net;
+}
+
+/* The dense tensors: the net's, then its running statistics. */
+static void cnn_layout(Standalone *s) {
+    CnnBnStats *stats;
+    CnnNet *net = cnn_dense_net(s, &stats);
+    const ParamTable *tables[2] = {&net->table, &stats->table};
+    s->tensors =
+        xcalloc((size_t)(net->table.n_tensors + stats->table.n_tensors), sizeof *s->tensors);
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < tables[k]->n_tensors; i++)
+            add_tensor(s, tables[k]->tensors[i].name, tables[k]->tensors[i].ndim,
+                       tables[k]->tensors[i].shape);
+    cnn_bn_stats_free(stats);
+    cnn_net_free(net);
+}
+
+/* Each dense tensor from the table of that name among `tables` (host copies of the arenas). */
+static void cnn_copy_out(Standalone *s, const ParamTable *const *tables, real *const *arenas) {
+    for (int i = 0; i < s->n_tensors; i++) {
+        DenseTensor *d = &s->tensors[i];
+        TensorInfo to = {.ndim = d->ndim, .count = d->count};
+        memcpy(to.shape, d->shape, sizeof d->shape);
+        snprintf(to.name, sizeof to.name, "%s", d->name);
+        const TensorInfo *from = param_table_find(tables[0], d->name);
+        const int k = from ? 0 : 1;
+        if (!from && !(from = param_table_find(tables[1], d->name)))
+            fatal_at(__FILE__, __LINE__, "subnet tensor %s is not the supernet's", d->name);
+        cnn_subnet_copy(from, arenas[k] + from->offset, &to, d->data);
+    }
+}
+
+static void cnn_extract(Standalone *s, const Model *model, const CnnSpace *space) {
+    if (model->bn_batches == 0 || !model_arch_equal(&model->bn_arch, &s->arch))
+        fatal_at(__FILE__, __LINE__, "a CNN subnet exported before its BN recalibration");
+    CnnSpace *copy = xmalloc(sizeof *copy);
+    *copy = *space;
+    copy->text = xstrdup(space->text);
+    s->space = (ModelSpace){.family = FAMILY_CNN, .cnn = copy};
+    s->image_size = model->image_side, s->channels = space->in_channels;
+    cnn_layout(s);
+    const ParamTable *tables[2] = {model->table, &model->bn->table};
+    real *arenas[2];
+    for (int k = 0; k < 2; k++)
+        arenas[k] =
+            backend_host_begin(model->be, tables[k]->params, tables[k]->n_params * sizeof(real));
+    cnn_copy_out(s, tables, arenas);
+    for (int k = 0; k < 2; k++)
+        backend_host_end(model->be, arenas[k], tables[k]->params,
+                         tables[k]->n_params * sizeof(real), false);
+}
+
+void standalone_extract(Standalone *s, const Model *model, const ModelArch *arch,
+                        const ModelSpace *space) {
+    memset(s, 0, sizeof *s);
+    s->arch = *arch;
+    s->cost = model_arch_cost(arch, space);
+    s->top1 = NAN;
+    if (arch->family == FAMILY_CNN)
+        cnn_extract(s, model, space->cnn);
+    else
+        vit_extract(s, model->vit, space->vit);
+}
+
+/* The dense tensors into a supernet of the refined space, at their slices. */
+static void vit_place(const Standalone *s, Vit *vit) {
+    const size_t bytes = vit->table.n_params * sizeof *vit->table.params;
+    real *params = backend_host_begin(vit->table.be, vit->table.params, bytes);
     for (int i = 0; i < s->n_tensors; i++) {
         const DenseTensor *d = &s->tensors[i];
         const TensorInfo *t = param_table_find(&vit->table, d->name);
         Slice slice;
-        if (!t || !slice_of(vit, &s->arch, t, &slice) ||
+        if (!t || !slice_of(vit, &s->arch.vit, t, &slice) ||
             (size_t)slice.rows * (size_t)slice.cols != d->count)
             fatal_at(__FILE__, __LINE__, "standalone tensor %s does not fit its supernet", d->name);
         copy_slice(&slice, params, d->data, false);
     }
-    backend_host_end(be, params, vit->table.params, bytes, true);
+    backend_host_end(vit->table.be, params, vit->table.params, bytes, true);
+}
+
+/* The dense tensors into the narrowed net (weights) and the model's statistics, whole. */
+static void cnn_place(const Standalone *s, Model *model) {
+    ParamTable *tables[2] = {model->table, &model->bn->table};
+    for (int i = 0; i < s->n_tensors; i++) {
+        const DenseTensor *d = &s->tensors[i];
+        const TensorInfo *t = param_table_find(tables[0], d->name);
+        const int k = t ? 0 : 1;
+        if ((!t && !(t = param_table_find(tables[1], d->name))) || t->count != d->count)
+            fatal_at(__FILE__, __LINE__, "standalone tensor %s does not fit its net", d->name);
+        model->be->ops->upload(model->be, tables[k]->params + t->offset, d->data,
+                               sizeof(real) * d->count);
+    }
+    model_adopt_bn_statistics(model, &s->arch);
+}
+
+Model *standalone_model(const Backend *be, const Standalone *s, int max_batch, Error *err) {
+    if (s->arch.family == FAMILY_VIT) {
+        Model *model = model_create(be, &s->space, max_batch, 0, err); /* a ViT's cannot fail */
+        vit_place(s, model->vit);
+        return model;
+    }
+    const ModelSpace narrow = {.family = FAMILY_CNN,
+                               .cnn = cnn_space_narrow(s->space.cnn, &s->arch.cnn)};
+    Model *model = model_create(be, &narrow, max_batch, s->image_size, err);
+    cnn_space_free(narrow.cnn);
+    if (model) cnn_place(s, model);
     return model;
 }
 
@@ -140,21 +247,21 @@ void standalone_free(Standalone *s) {
     free(s->tensors);
     for (int i = 0; i < s->n_classes; i++) free(s->class_names[i]);
     free(s->class_names);
-    space_free(s->space);
+    model_space_free(&s->space);
     memset(s, 0, sizeof *s);
 }
 
 void standalone_write(hid_t file, const Standalone *s) {
-    char text[ARCH_TEXT_MAX];
-    arch_format(&s->arch, text, sizeof text);
+    char text[MODEL_ARCH_TEXT_MAX];
+    model_arch_format(&s->arch, text, sizeof text);
     h5_attr_string(file, "arch", text);
     h5_attr_int(file, "params", s->cost.params);
-    h5_attr_int(file, "flops_ref", s->cost.flops_ref);
+    h5_attr_int(file, "flops_ref", s->cost.flops);
     h5_attr_int(file, "macs", s->cost.macs);
-    h5_attr_int(file, "image_size", s->space->image_size);
-    h5_attr_int(file, "channels", s->space->in_channels);
-    h5_attr_doubles(file, "mean", s->mean, s->space->in_channels);
-    h5_attr_doubles(file, "std", s->std, s->space->in_channels);
+    h5_attr_int(file, "image_size", s->image_size);
+    h5_attr_int(file, "channels", s->channels);
+    h5_attr_doubles(file, "mean", s->mean, s->channels);
+    h5_attr_doubles(file, "std", s->std, s->channels);
     h5_attr_string(file, "chosen_by", s->chosen_by);
     h5_attr_string(file, "split", s->split);
     h5_attr_doubles(file, "top1", &s->top1, 1);
@@ -170,16 +277,18 @@ void standalone_write(hid_t file, const Standalone *s) {
     CHECK_H5(H5Gclose(g));
 }
 
-/* Every tensor the architecture needs, at the shape its slice has. */
+/* Every tensor the architecture needs, at its dense shape. */
 static bool read_tensors(const H5Source *src, Standalone *s) {
-    Vit *shape_only = vit_create(backend_cpu(), s->space, 1); /* the slices' shapes */
-    const Vit *vit = shape_only;
-    s->tensors = xcalloc((size_t)vit->table.n_tensors, sizeof *s->tensors);
+    if (s->arch.family == FAMILY_CNN) {
+        cnn_layout(s);
+    } else {
+        Vit *shape_only = vit_create(backend_cpu(), s->space.vit, 1); /* the slices' shapes */
+        free(vit_layout(s, shape_only));
+        vit_free(shape_only);
+    }
     bool ok = true;
-    for (int i = 0; ok && i < vit->table.n_tensors; i++) {
-        Slice slice;
-        if (!slice_of(vit, &s->arch, &vit->table.tensors[i], &slice)) continue;
-        DenseTensor *d = add_tensor(s, &slice);
+    for (int i = 0; ok && i < s->n_tensors; i++) {
+        DenseTensor *d = &s->tensors[i];
         char path[128];
         snprintf(path, sizeof path, "params/%s", d->name);
         hsize_t dims[4];
@@ -194,8 +303,16 @@ static bool read_tensors(const H5Source *src, Standalone *s) {
                            0, d->data);
         if (ds >= 0) H5Dclose(ds);
     }
-    vit_free(shape_only);
     return ok;
+}
+
+/* The space's channels and classes, and the side a ViT takes (a CNN resizes any). */
+static void space_facts(const ModelSpace *space, int *channels, int *classes, int *vit_side) {
+    if (space->family == FAMILY_CNN)
+        *channels = space->cnn->in_channels, *classes = space->cnn->num_classes, *vit_side = 0;
+    else
+        *channels = space->vit->in_channels, *classes = space->vit->num_classes,
+        *vit_side = space->vit->image_size;
 }
 
 bool standalone_read(const char *path, Standalone *s, Artefact *a, Error *err) {
@@ -203,22 +320,27 @@ bool standalone_read(const char *path, Standalone *s, Artefact *a, Error *err) {
     s->top1 = NAN;
     if (!artefact_open(a, path, MODEL_SCHEMA, MODEL_SCHEMA_VERSION, err)) return false;
     H5Source src = {a->file, path, err};
-    char text[ARCH_TEXT_MAX];
+    char text[MODEL_ARCH_TEXT_MAX];
+    int classes = 0, vit_side = 0;
+    int64_t side = 0;
     bool ok = h5_read_attr_string(&src, a->file, "arch", text, sizeof text) &&
-              (s->space = space_load_text(a->meta.config, path, err)) != NULL &&
-              arch_read_stored(text, s->space, path, &s->arch, err);
-    const int channels = ok ? s->space->in_channels : 0;
-    ok = ok && h5_read_attr_doubles(&src, a->file, "mean", s->mean, channels) &&
-         h5_read_attr_doubles(&src, a->file, "std", s->std, channels) &&
+              model_space_load_text(a->meta.config, path, &s->space, err) &&
+              model_arch_read_stored(text, s->space.family, &s->space, path, &s->arch, err) &&
+              h5_read_attr_int(&src, a->file, "image_size", &side);
+    if (ok) space_facts(&s->space, &s->channels, &classes, &vit_side);
+    if (ok && (side < 1 || side > CNN_MAX_RESOLUTION || (vit_side && side != vit_side)))
+        ok = input_error(err, "image_size %lld does not suit the model's space, %s",
+                         (long long)side, path);
+    s->image_size = (int)side;
+    ok = ok && h5_read_attr_doubles(&src, a->file, "mean", s->mean, s->channels) &&
+         h5_read_attr_doubles(&src, a->file, "std", s->std, s->channels) &&
          h5_read_attr_string(&src, a->file, "chosen_by", s->chosen_by, sizeof s->chosen_by) &&
          h5_read_attr_string(&src, a->file, "split", s->split, sizeof s->split) &&
          h5_read_attr_doubles(&src, a->file, "top1", &s->top1, 1) &&
-         (s->class_names =
-              h5_read_strings(&src, "classes", s->space->num_classes, &s->n_classes)) != NULL;
-    if (ok && s->n_classes != s->space->num_classes)
-        ok = input_error(err, "%d class names for %d classes, %s", s->n_classes,
-                         s->space->num_classes, path);
-    if (ok) s->cost = arch_cost(&s->arch, s->space);
+         (s->class_names = h5_read_strings(&src, "classes", classes, &s->n_classes)) != NULL;
+    if (ok && s->n_classes != classes)
+        ok = input_error(err, "%d class names for %d classes, %s", s->n_classes, classes, path);
+    if (ok) s->cost = model_arch_cost(&s->arch, &s->space);
     ok = ok && read_tensors(&src, s);
     if (!ok) {
         standalone_free(s);

@@ -82,10 +82,14 @@ void model_init(Model *m, uint64_t seed) {
         vit_init(m->vit, seed);
 }
 
-/* The batch on the backend at the CNN architecture's resolution. */
-static const real *cnn_input(Model *m, const CnnArch *arch, const real *images, int n) {
-    const size_t N = (size_t)n, S = (size_t)m->image_side;
-    const real *x = backend_input(m->be, m->images, images, sizeof(real) * N * m->channels * S * S);
+/* Host images [n, C, S, S] on the backend (on the CPU the host array itself). */
+static const real *upload_images(Model *m, const real *images, int n) {
+    const size_t S = (size_t)m->image_side;
+    return backend_input(m->be, m->images, images, sizeof(real) * (size_t)n * m->channels * S * S);
+}
+
+/* Backend images x at the CNN architecture's resolution. */
+static const real *cnn_input(Model *m, const CnnArch *arch, const real *x, int n) {
     if (arch->resolution == m->image_side) return x;
     m->be->ops->resize_bilinear(m->be, m->resized, x, n, m->channels, m->image_side, m->image_side,
                                 arch->resolution, arch->resolution);
@@ -97,8 +101,8 @@ static void check_batch(const Model *m, int n) {
         fatal_at(__FILE__, __LINE__, "batch %d outside the model's 1..%d", n, m->max_batch);
 }
 
-/* The logits of a forward into m->logits. */
-static void net_forward(Model *m, const ModelArch *arch, const real *images, int n,
+/* The logits of a forward of backend images into m->logits. */
+static void net_forward(Model *m, const ModelArch *arch, const real *x, int n,
                         const DropPath *drop) {
     const Backend *be = m->be;
     const size_t N = (size_t)n;
@@ -108,7 +112,7 @@ static void net_forward(Model *m, const ModelArch *arch, const real *images, int
             fatal_at(__FILE__, __LINE__, "drop path %g on a CNN: the ViT's only", drop->max_rate);
         if (!drop && (m->bn_batches == 0 || !model_arch_equal(&m->bn_arch, arch)))
             fatal_at(__FILE__, __LINE__, "a CNN subnet evaluated before its BN recalibration");
-        cnn_net_forward(m->cnn, &arch->cnn, cnn_input(m, &arch->cnn, images, n), n,
+        cnn_net_forward(m->cnn, &arch->cnn, cnn_input(m, &arch->cnn, x, n), n,
                         drop ? CNN_TRAINING : CNN_EVALUATION, m->bn, m->logits);
         return;
     }
@@ -119,9 +123,7 @@ static void net_forward(Model *m, const ModelArch *arch, const real *images, int
         m->last_scales = backend_input(be, m->drop_scales, m->host_drop_scales,
                                        sizeof(real) * 2 * (size_t)vit->depth * N);
     }
-    const size_t image = (size_t)vit->channels * vit->image_size * vit->image_size;
-    vit_forward(vit, &arch->vit, backend_input(be, m->images, images, sizeof(real) * N * image), n,
-                m->last_scales, m->logits);
+    vit_forward(vit, &arch->vit, x, n, m->last_scales, m->logits);
 }
 
 double model_forward(Model *m, const ModelArch *arch, const real *images, int n, const Loss *loss,
@@ -131,7 +133,7 @@ double model_forward(Model *m, const ModelArch *arch, const real *images, int n,
     const BackendOps *ops = be->ops;
     const int C = m->classes;
     const size_t N = (size_t)n;
-    net_forward(m, arch, images, n, drop);
+    net_forward(m, arch, upload_images(m, images, n), n, drop);
     m->last_kind = loss->kind;
     if (loss->kind == LOSS_LOGIT_SUM) {
         ops->row_sums(be, m->loss, m->logits, n, C);
@@ -144,6 +146,11 @@ double model_forward(Model *m, const ModelArch *arch, const real *images, int n,
     ops->soft_targets(be, m->targets, labels, partner, mix, loss->smoothing, n, C);
     ops->cross_entropy_forward(be, m->loss, m->probs, m->logits, m->targets, n, C);
     return ops->sum(be, m->loss, N);
+}
+
+void model_infer(Model *m, const ModelArch *arch, const real *images, int n) {
+    check_batch(m, n);
+    net_forward(m, arch, images, n, NULL);
 }
 
 void model_backward(Model *m, const ModelArch *arch, int n, double grad_scale) {
@@ -171,10 +178,16 @@ void model_recalibrate(Model *m, const ModelArch *arch, const real *images, int 
                        int batches_seen) {
     if (!m->cnn) return;
     check_batch(m, n);
-    cnn_net_recalibrate_batch(m->cnn, &arch->cnn, cnn_input(m, &arch->cnn, images, n), n,
+    cnn_net_recalibrate_batch(m->cnn, &arch->cnn,
+                              cnn_input(m, &arch->cnn, upload_images(m, images, n), n), n,
                               batches_seen, m->bn);
     m->bn_arch = *arch;
     m->bn_batches = batches_seen + 1;
+}
+
+void model_adopt_bn_statistics(Model *m, const ModelArch *arch) {
+    m->bn_arch = *arch;
+    m->bn_batches = 1;
 }
 
 const real *model_logits(const Model *m, int n) {

@@ -81,6 +81,10 @@ void model_init(Model *model, uint64_t seed);
  * labels, partners and mix are host memory. */
 double model_forward(Model *model, const ModelArch *arch, const real *images, int n,
                      const Loss *loss, const DropPath *drop);
+/* The evaluation logits of `arch` (into the model's buffer: model_logits) for normalised
+ * images [n, C, S, S] already in backend memory, and nothing else: no upload, no loss. What
+ * latency_measure times; a CNN needs model_recalibrate first, as for model_forward. */
+void model_infer(Model *model, const ModelArch *arch, const real *images, int n);
 /* Adds grad_scale x d(sum of the last forward's losses) to table->grads (1/n for a mean). */
 void model_backward(Model *model, const ModelArch *arch, int n, double grad_scale);
 
@@ -96,6 +100,10 @@ bool model_needs_recalibration(const Model *model);
  * running statistics of `arch`, which evaluation forwards then use. Nothing for a ViT. */
 void model_recalibrate(Model *model, const ModelArch *arch, const real *images, int n,
                        int batches_seen);
+
+/* The statistics now in model->bn (written there by the caller: a standalone model's stored
+ * ones) are `arch`'s recalibrated ones: evaluation forwards of `arch` may use them. */
+void model_adopt_bn_statistics(Model *model, const ModelArch *arch);
 
 typedef struct {
     int64_t top1, top5; /* samples whose label is among the 1 / 5 highest logits */

@@ -41,6 +41,14 @@ bool model_arch_parse(const char *text, const ModelSpace *s, ModelArch *a, Error
     return arch_parse(text, &a->vit, err) && arch_check(&a->vit, s->vit, err);
 }
 
+bool model_arch_check(const ModelArch *a, const ModelSpace *s, Error *err) {
+    if (a->family != s->family)
+        return input_error(err, "a %s architecture for a %s space", model_family_name(a->family),
+                           model_family_name(s->family));
+    return s->family == FAMILY_CNN ? cnn_arch_check(&a->cnn, s->cnn, err)
+                                   : arch_check(&a->vit, s->vit, err);
+}
+
 bool model_arch_read_stored(const char *text, ModelFamily family, const ModelSpace *s,
                             const char *path, ModelArch *a, Error *err) {
     memset(a, 0, sizeof *a);

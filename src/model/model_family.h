@@ -52,6 +52,9 @@ ModelArch model_arch_of_vit(const Arch *arch);
 /* Parsed in the family's text form and checked against the space: false with the family's
  * one-line error otherwise. */
 bool model_arch_parse(const char *text, const ModelSpace *space, ModelArch *arch, Error *err);
+/* Whether the space allows it (arch_check, cnn_arch_check): the family's one-line error
+ * otherwise. */
+bool model_arch_check(const ModelArch *arch, const ModelSpace *space, Error *err);
 /* An architecture an artefact stores, in `family`'s text form, checked against `space` when it
  * is given (NULL: syntax only); the error names the file `path`. */
 bool model_arch_read_stored(const char *text, ModelFamily family, const ModelSpace *space,

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Whether the supernet has the slices `a` uses (method.md §3.4). */
-static bool fits(const Arch *a, const Space *space, Error *err) {
+/* Whether the ViT supernet has the slices `a` uses (method.md §3.4). */
+static bool vit_fits(const Arch *a, const Space *space, Error *err) {
     const SupernetShape *s = &space->supernet;
     const int hidden = mlp_hidden_width(s->embed_dim, s->mlp_ratio);
     if (a->embed_dim > s->embed_dim || a->depth > s->depth)
@@ -18,7 +18,16 @@ static bool fits(const Arch *a, const Space *space, Error *err) {
     return true;
 }
 
-bool arch_list_read(const char *path, const Space *space, Arch **archs, int *n, Error *err) {
+/* One line's architecture, checked against the space as arch_list_read says. */
+static bool parse_listed(const char *text, const ModelSpace *space, ModelArch *arch, Error *err) {
+    if (space->family == FAMILY_CNN) return model_arch_parse(text, space, arch, err);
+    memset(arch, 0, sizeof *arch);
+    arch->family = FAMILY_VIT;
+    return arch_parse(text, &arch->vit, err) && vit_fits(&arch->vit, space->vit, err);
+}
+
+bool arch_list_read(const char *path, const ModelSpace *space, ModelArch **archs, int *n,
+                    Error *err) {
     *archs = NULL, *n = 0;
     FILE *f = fopen(path, "r");
     if (!f) return input_error(err, "cannot open the architecture list: %m, %s", path);
@@ -31,14 +40,14 @@ bool arch_list_read(const char *path, const Space *space, Arch **archs, int *n, 
         for (size_t len = strlen(text); len && (text[len - 1] == ' ' || text[len - 1] == '\t');)
             text[--len] = '\0';
         if (!*text) continue;
-        Arch arch;
+        ModelArch arch;
         Error line_err = {0};
-        if (!arch_parse(text, &arch, &line_err) || !fits(&arch, space, &line_err)) {
+        if (!parse_listed(text, space, &arch, &line_err)) {
             ok = input_error(err, "%s, %s:%d", line_err.message, path, number);
             break;
         }
         bool seen = false;
-        for (int i = 0; i < *n && !seen; i++) seen = arch_equal(&(*archs)[i], &arch);
+        for (int i = 0; i < *n && !seen; i++) seen = model_arch_equal(&(*archs)[i], &arch);
         if (seen) continue;
         if (*n == capacity) {
             capacity = capacity ? 2 * capacity : 64;

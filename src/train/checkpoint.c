@@ -1,5 +1,6 @@
 #include "checkpoint.h"
 
+#include "config.h"
 #include "h5.h"
 #include "model_space.h"
 #include "weights.h"
@@ -284,6 +285,16 @@ static bool read_archs(const H5Source *src, TrainedSupernet *t) {
              h5_read(src, d, names[k], types[k], 0, 0, out[k]);
         if (d >= 0) H5Dclose(d);
     }
+    return ok;
+}
+
+bool trained_supernet_family(const char *path, ModelFamily *family, Error *err) {
+    Artefact a;
+    if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
+    char *text = read_space_text(&(H5Source){a.file, path, err});
+    const bool ok = text && cfg_text_family(text, path, family, err);
+    free(text);
+    artefact_close(&a);
     return ok;
 }
 

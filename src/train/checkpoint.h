@@ -88,5 +88,8 @@ typedef struct {
 bool trained_supernet_open(TrainedSupernet *supernet, const Backend *be, const char *path,
                            int max_batch, int image_side, Error *err);
 void trained_supernet_close(TrainedSupernet *supernet);
+/* The family of a trained supernet's space, before opening it (what its model needs to be
+ * created: a CNN's recalibration batch, say). */
+bool trained_supernet_family(const char *path, ModelFamily *family, Error *err);
 
 #endif

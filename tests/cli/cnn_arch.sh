@@ -65,6 +65,15 @@ plain=$out
 { echo 'family = "vit";'; cat "$spaces/micro.cfg"; } >"$work/vit.cfg"
 run "$arch" --config "$work/vit.cfg"
 [ "$out" = "${plain//$spaces\/micro.cfg/$work/vit.cfg}" ] && pass || fail "family = \"vit\" changed the summary"
+# --family, what scripts ask
+for pair in micro.cfg:vit cnn-micro.cfg:cnn "$work/vit.cfg:vit"; do
+    file=${pair%:*}
+    [ "${file#/}" = "$file" ] && file=$spaces/$file
+    run "$arch" --config "$file" --family
+    expect_out "${pair##*:}" "--family of $file"
+done
+run "$arch" --config "$spaces/micro.cfg" --family --arch 1:1:1:1
+expect_status 2 "--family with --arch"
 
 # Options of the ViT alone: one line, exit 2.
 for option in --enumerate "--isomers $bignas_smallest" "--json --arch $bignas_smallest"; do
@@ -75,7 +84,7 @@ for option in --enumerate "--isomers $bignas_smallest" "--json --arch $bignas_sm
 done
 run "$arch" --config "$spaces/cnn-micro.cfg" --sample 3 --arch 24:16:8x1k3e1:16x1k3e6:24x1k3e6:40x1k3e6:56x1k3e6:192
 expect_status 2 "--sample with --arch"
-expect_error_line "--arch, --sample, --enumerate and --isomers exclude each other" "--sample with --arch"
+expect_error_line "--arch, --sample, --enumerate, --isomers and --family exclude each other" "--sample with --arch"
 run "$arch" --config "$spaces/cnn-micro.cfg" --seed 3
 expect_status 2 "--seed alone"
 expect_error_line "--seed goes with --sample or --limit" "--seed alone"

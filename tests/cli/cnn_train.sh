@@ -3,7 +3,8 @@
 # a slice of Fashion-MNIST: a run continued from its checkpoint equals an uninterrupted one bit
 # for bit, 2 ranks with half the batch each match 1 rank (batch norm in groups of bn_group
 # images), the monitored subnets are evaluated after BN recalibration and learn, fixed and
-# whole-space sampling train, and what a CNN cannot take is a one-line error.
+# whole-space sampling train, and what a CNN cannot take is a one-line error; then
+# prenas-evaluate (2 ranks, --archs, latency), prenas-specialize and prenas-predict on it.
 source "$(dirname "$0")/lib.sh"
 start_scratch
 micro=$src/configs/spaces/cnn-micro.cfg
@@ -101,12 +102,60 @@ with h5py.File(sys.argv[1], "r") as f:
 print("ok", len(archs))
 PY
 expect_out "ok 20" "prenas-evaluate's table = prenas-train's final test table"
-run "$bin/prenas-specialize" --supernet "$work/F/supernet.h5" --max-params 0.2M --out "$work/m.h5"
-expect_status 2 "specialising a CNN supernet"
-expect_error_line "a CNN supernet: prenas-specialize exports ViT subnets only so far" \
-    "not yet specialised: said plainly"
+# The val split with one more architecture listed and latencies timed; the recalibration set
+# (images and batch) goes into eval.h5 for prenas-specialize.
+listed=24:16:8x1k3e1:16x1k3e6:24x1k5e6:40x2k3e6:56x1k3e6:192
+printf '# not a preferred one\n%s\n' "$listed" >"$work/archs.txt"
+run "$bin/prenas-evaluate" --supernet "$work/F/supernet.h5" --data "$work/data.h5" \
+    --archs "$work/archs.txt" --bn-images 256 --latency-repeats 2 --latency-batch 8 --no-plot \
+    --out "$work/eval-val.h5"
+expect_status 0 "evaluating the val split with --archs and latency"
+run "$py" - "$work/eval-val.h5" "$listed" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    archs = [a.decode() for a in f["arch"][:]]
+    assert len(archs) == 21 and archs[-1] == sys.argv[2] and f["preferred"][-1] == 0, archs
+    assert (f["latency_1_ms"][:, 0] > 0).all() and (f["latency_batch_ms"][:, 0] > 0).all()
+    assert f.attrs["bn_images"] == 256 and f.attrs["bn_batch"] == 256, dict(f.attrs)
+print("ok")
+PY
+expect_out "ok" "21 rows (the listed one last), every latency measured, the recalibration set kept"
+printf '%s\n' 24:16:8x1k7e1:16x1k3e6:24x1k5e6:40x2k3e6:56x1k3e6:192 >"$work/bad.txt"
+run "$bin/prenas-evaluate" --supernet "$work/F/supernet.h5" --data "$work/data.h5" \
+    --archs "$work/bad.txt" --out "$work/x.h5"
+expect_status 2 "an --archs line outside the space"
+expect_error_line "kernel 7 is not a choice (3)" "the line's error"
+
+# prenas-specialize: a model per budget, each carrying the BN statistics of eval.h5's
+# recalibration set; prenas-predict's test top-1 counts equal prenas-evaluate's (batches of 256
+# both: the same logits).
+run "$bin/prenas-specialize" --supernet "$work/F/supernet.h5" --eval "$work/eval-val.h5" \
+    --test "$work/eval.h5" --budgets 0.15M,flops:4M --out-dir "$work/models"
+expect_status 0 "specialising the CNN supernet"
+expect_out_has "batch norms recalibrated for each model on 256 training images in batches of 256" \
+    "the recalibration said"
+for budget in 0.15M flops-4M; do
+    model=$work/models/model-$budget.h5
+    arch=$("$py" -c 'import h5py, sys; print(h5py.File(sys.argv[1])["/"].attrs["arch"])' "$model")
+    run "$bin/prenas-predict" --model "$model" --data "$work/data.h5" --batch 256 \
+        --out "$work/p.csv"
+    expect_status 0 "predicting with model-$budget"
+    run "$py" - "$work/eval.h5" "$arch" "$out" <<'PY'
+import re, sys, h5py
+with h5py.File(sys.argv[1], "r") as f:
+    archs = [a.decode() for a in f["arch"][:]]
+    i = archs.index(sys.argv[2])
+    want = round(f["top1"][i] * f["images"][i] / 100)
+top1 = int(re.search(r"top-1 [0-9.]+ % \((\d+)\)", sys.argv[3]).group(1))
+assert top1 == want, (top1, want, sys.argv[3])
+print("ok", top1)
+PY
+    expect_out_has "ok" "model-$budget: prenas-predict's test top-1 = prenas-evaluate's ($arch)"
+done
+run "$bin/prenas-inspect" "$work/models/model-0.15M.h5"
+expect_out_has "CNN " "prenas-inspect names the family"
 run "$bin/prenas-search" --supernet "$work/F/supernet.h5" --data "$work/data.h5" --out "$work/s.h5"
 expect_status 2 "searching a CNN supernet"
-expect_error_line "family: a CNN space, where a ViT space is needed (CNN spaces go to prenas-arch, -score, -select, -train and -evaluate so far), $work/F/supernet.h5:" \
+expect_error_line "family: a CNN space, where a ViT space is needed (CNN spaces go to prenas-arch, -score, -select, -train, -evaluate, -specialize and -predict so far), $work/F/supernet.h5:" \
     "not yet searched: said plainly"
 finish

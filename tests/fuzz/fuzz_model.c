@@ -15,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     Artefact artefact;
     bool ok = standalone_read(path, &standalone, &artefact, &err);
     if (ok) {
-        model_free(standalone_model(backend_cpu(), &standalone, 1));
+        model_free(standalone_model(backend_cpu(), &standalone, 1, &err)); /* the CPU runs both */
         standalone_free(&standalone);
         artefact_close(&artefact);
     }
