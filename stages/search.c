@@ -1,7 +1,7 @@
 /* prenas-search: AutoFormer's evolutionary search over a trained supernet (method.md §12.2),
  * the baseline that PreNAS's zero-cost selection removes. */
-#include "arch.h"
 #include "artefact.h"
+#include "checkpoint.h"
 #include "cli.h"
 #include "clock.h"
 #include "comm.h"
@@ -12,6 +12,7 @@
 #include "h5.h"
 #include "lineage.h"
 #include "model.h"
+#include "model_space.h"
 #include "rng.h"
 #include "space.h"
 #include "text.h"
@@ -32,7 +33,10 @@ static const char USAGE[] =
     "random; each later one is mutants and crossovers of the --parents best so far, filled up\n"
     "with random architectures. Legal: in the space, within the limits (both inclusive), never\n"
     "evaluated before. The result is the best architecture evaluated; search.h5 keeps every\n"
-    "evaluation (docs/artefacts.md, prenas.search).\n"
+    "evaluation (docs/artefacts.md, prenas.search). A CNN supernet (method.md 13): each\n"
+    "architecture is evaluated after BigNAS's BN recalibration on --bn-images training images\n"
+    "drawn from the training run's seed, as prenas-evaluate does; the operators are "
+    "docs/cli.md's.\n"
     "\n"
     "  --supernet FILE    a prenas.supernet: prenas-train's RUNDIR/supernet.h5 (or any of its\n"
     "                     checkpoints), or a file from tools/torch2h5.py\n"
@@ -42,11 +46,13 @@ static const char USAGE[] =
     "                     generation, the result\n"
     "  --config FILE      the space to search (default: the supernet's own, the refined space\n"
     "                     when it was trained with --preferred); its supernet must have\n"
-    "                     the same tensors, its choices may differ (the whole space)\n"
+    "                     the same tensors, its choices may differ (the whole space). A CNN\n"
+    "                     supernet's: the same search space (its name and groups may differ)\n"
     "  --min-params N, --max-params N\n"
     "                     parameter limits (method.md 4.1), e.g. 250000, 250K or 0.25M\n"
     "  --min-flops N, --max-flops N\n"
-    "                     FLOPs limits in the reference's count (method.md 4.3), e.g. 1.4G\n"
+    "                     FLOPs limits in the reference's count (method.md 4.3), e.g. 1.4G;\n"
+    "                     a CNN's: the papers' FLOPs (= MACs), e.g. 4.4M\n"
     "  --split S          where the fitness is measured: val (default), or train with\n"
     "                     --images (AutoFormer's subImageNet is a sample of training images).\n"
     "                     The test split never chooses an architecture.\n"
@@ -56,8 +62,11 @@ static const char USAGE[] =
     "  --mutations N      mutants per generation at most (default 25)\n"
     "  --crossovers N     crossover children per generation at most (default 25)\n"
     "  --generations N    generations evaluated (default 20)\n"
-    "  --m-prob P         probability of re-drawing a layer's ratio or heads (default 0.2)\n"
-    "  --s-prob P         probability of re-drawing the depth, and the width (default 0.4)\n"
+    "  --m-prob P         probability of re-drawing a layer's ratio or heads (default 0.2);\n"
+    "                     a CNN stage's kernel or expansion ratio\n"
+    "  --s-prob P         probability of re-drawing the depth, and the width (default 0.4); a\n"
+    "                     CNN's resolution, each width and each stage's depth\n"
+    "  --bn-images N      a CNN's recalibration images (default 2000)\n"
     "  --seed S           the search's draws and the image sample (default 0)\n"
     "  --batch N          images per forward pass on a rank (default 256; "
     "memory)\n" DEVICE_OPTIONS_HELP "  --help, --version\n"
@@ -73,6 +82,7 @@ static const char USAGE[] =
 typedef struct {
     const char *supernet, *data, *out, *config, *split;
     int64_t images; /* 0: the whole split */
+    int64_t bn_images;
     int batch;
     EvolutionOptions evolution;
     DeviceOptions device;
@@ -91,6 +101,7 @@ static Options parse(int argc, char **argv) {
         OPT_GENERATIONS,
         OPT_M_PROB,
         OPT_S_PROB,
+        OPT_BN_IMAGES,
     };
     static const struct option options[] = {
         {"supernet", required_argument, NULL, 'n'},
@@ -101,6 +112,7 @@ static Options parse(int argc, char **argv) {
         {"images", required_argument, NULL, 'i'},
         {"batch", required_argument, NULL, 'b'},
         {"seed", required_argument, NULL, 's'},
+        {"bn-images", required_argument, NULL, OPT_BN_IMAGES},
         {"min-params", required_argument, NULL, OPT_MIN_PARAMS},
         {"max-params", required_argument, NULL, OPT_MAX_PARAMS},
         {"min-flops", required_argument, NULL, OPT_MIN_FLOPS},
@@ -116,7 +128,10 @@ static Options parse(int argc, char **argv) {
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, CLI_OPT_VERSION},
         {NULL, 0, NULL, 0}};
-    Options o = {.split = "val", .batch = 256, .evolution = evolution_defaults()};
+    Options o = {.split = "val",
+                 .batch = CALIBRATION_BATCH,
+                 .bn_images = CALIBRATION_IMAGES,
+                 .evolution = evolution_defaults()};
     EvolutionOptions *e = &o.evolution;
     opterr = 0;
     for (int c; (c = getopt_long(argc, argv, "", options, NULL)) != -1;) {
@@ -178,6 +193,9 @@ static Options parse(int argc, char **argv) {
         case OPT_S_PROB:
             e->s_prob = cli_double("--s-prob", optarg, 0, 1);
             break;
+        case OPT_BN_IMAGES:
+            o.bn_images = cli_long("--bn-images", optarg, 1, INT64_MAX);
+            break;
         default:
             if (!device_option(c, optarg, &o.device)) cli_common_option(c, USAGE, argv);
         }
@@ -203,7 +221,9 @@ static Options parse(int argc, char **argv) {
 typedef struct {
     DatasetFile data;
     SplitImages split, sample;
-    Lineage lineage; /* the supernet's space, the data's classes */
+    SplitImages train;       /* a CNN's recalibration images (streamed) */
+    Calibration calibration; /* a CNN's; unused for a ViT */
+    Lineage lineage;         /* the supernet's space, the data's classes */
     EvalImages images;
     int64_t split_count;
     Model *model;
@@ -215,8 +235,8 @@ typedef struct {
 } Run;
 
 /* The evaluation images: the split, or a seeded sample of it held in memory. */
-static bool open_images(Run *r, const Options *o, const Space *space, Error *err) {
-    if (!dataset_open(&r->data, o->data, err) || !dataset_fits_space(&r->data, space, err) ||
+static bool open_images(Run *r, const Options *o, const ModelSpace *space, Error *err) {
+    if (!dataset_open(&r->data, o->data, err) || !model_space_fits_dataset(space, &r->data, err) ||
         !lineage_of_supernet_on(o->supernet, &r->data, &r->lineage, err) ||
         !split_images_open(&r->data, o->split, false, &r->split, err))
         return false;
@@ -248,14 +268,27 @@ static bool open_images(Run *r, const Options *o, const Space *space, Error *err
 }
 
 /* The one place a subnet is evaluated. */
-static void top1(const Arch *archs, int n, double *fitness, void *ctx) {
+static void top1(const ModelArch *archs, int n, double *fitness, void *ctx) {
     Run *r = ctx;
-    Error err = {0}; /* the images are in memory (sample_images): none can fail to be read */
-    for (int i = 0; i < n; i++) {
-        const ModelArch arch = model_arch_of_vit(&archs[i]);
-        fitness[i] = evaluate_subnet(r->model, &arch, &r->images, r->batch, r->comm, &err).top1;
-    }
+    Error err = {0}; /* a streamed split's (or a CNN's recalibration) rows may fail to be read */
+    for (int i = 0; i < n; i++)
+        fitness[i] = evaluate_subnet(r->model, &archs[i], &r->images, r->batch, r->comm, &err).top1;
     comm_check(r->comm, &err);
+}
+
+/* A CNN's recalibration set, as prenas-evaluate's: the training split, the run's seed. */
+static bool open_calibration(Run *r, const Options *o, uint64_t seed, Error *err) {
+    if (!split_images_open(&r->data, "train", false, &r->train, err)) return false;
+    if (r->train.count == 0)
+        return input_error(err,
+                           "a CNN's evaluation recalibrates on training images, and the dataset "
+                           "has none, %s",
+                           o->data);
+    const SplitInfo *train = dataset_split(&r->data, "train");
+    calibration_init(&r->calibration, &r->train, train->mean, train->std, o->bn_images, o->batch,
+                     seed);
+    r->images.calibration = &r->calibration;
+    return true;
 }
 
 static void report(const Evolution *e, void *ctx) {
@@ -274,10 +307,10 @@ static void report(const Evolution *e, void *ctx) {
 }
 
 /* /meta of search.h5: the space searched, and the supernet and dataset as inputs. */
-static bool describe(ArtefactMeta *meta, const Options *o, const Space *space, const Run *r,
+static bool describe(ArtefactMeta *meta, const Options *o, const ModelSpace *space, const Run *r,
                      const Comm *comm, int argc, char **argv, Error *err) {
     artefact_meta_init(meta, SEARCH_SCHEMA, SEARCH_SCHEMA_VERSION, argc, argv);
-    artefact_meta_set_config(meta, space->text);
+    artefact_meta_set_config(meta, model_space_text(space));
     meta->lineage = r->lineage;
     meta->seed = o->evolution.seed;
     meta->world_size = comm->size;
@@ -285,8 +318,8 @@ static bool describe(ArtefactMeta *meta, const Options *o, const Space *space, c
            artefact_meta_add_input(meta, "dataset", o->data, err);
 }
 
-static void print_limits(const EvolutionOptions *e) {
-    const char *names[2] = {"params", "flops_ref"};
+static void print_limits(const EvolutionOptions *e, ModelFamily family) {
+    const char *names[2] = {"params", family == FAMILY_CNN ? "FLOPs" : "flops_ref"};
     const int64_t lo[2] = {e->min_params, e->min_flops}, hi[2] = {e->max_params, e->max_flops};
     for (int i = 0; i < 2; i++) {
         if (hi[i] < INT64_MAX)
@@ -298,14 +331,15 @@ static void print_limits(const EvolutionOptions *e) {
 
 static void print_summary(const Evolution *e, const Run *r, const Options *o, double seconds) {
     const Evaluated *best = evolution_best(e);
-    char text[ARCH_TEXT_MAX];
-    arch_format(&best->arch, text, sizeof text);
+    char text[MODEL_ARCH_TEXT_MAX];
+    model_arch_format(&best->arch, text, sizeof text);
     printf("best: %s\n"
-           "  top-1 %.2f %% on %lld '%s' images, %lld params (%.4f M), flops_ref %.4f G, "
+           "  top-1 %.2f %% on %lld '%s' images, %lld params (%.4f M), %s %.4f G, "
            "%.4f G MACs; found in generation %d/%d (%s)\n",
            text, best->fitness, (long long)r->images.count, o->split, (long long)best->cost.params,
-           best->cost.params / 1e6, best->cost.flops_ref / 1e9, best->cost.macs / 1e9,
-           best->generation + 1, e->generations_done, evolution_origin_name(best->origin));
+           best->cost.params / 1e6, best->arch.family == FAMILY_CNN ? "FLOPs" : "flops_ref",
+           best->cost.flops / 1e9, best->cost.macs / 1e9, best->generation + 1, e->generations_done,
+           evolution_origin_name(best->origin));
     const EvolutionRejects *x = &e->rejected;
     printf("%lld evaluations in %d generations, %.1f s (%.3f s each) on %d rank(s); tries "
            "rejected: %lld outside the limits, %lld seen before, %lld outside the space, %lld "
@@ -317,21 +351,31 @@ static void print_summary(const Evolution *e, const Run *r, const Options *o, do
 
 /* The supernet's own space, or --config when its supernet has the same tensors: its choices
  * may differ (e.g. the whole search space over a supernet trained on its preferred subnets,
- * as a search after PreNAS's training would look). */
-static Space *search_space(const char *trained_text, const Options *o, Error *err) {
-    Space *trained = space_load_text(trained_text, o->supernet, err);
-    if (!trained || !o->config) return trained;
+ * as a search after PreNAS's training would look). A CNN's --config must define the same
+ * search (cnn_space_recorded): its supernet is trained on the whole space already. */
+static bool search_space(const char *trained_text, const Options *o, ModelSpace *space,
+                         Error *err) {
+    if (!model_space_load_text(trained_text, o->supernet, space, err)) return false;
+    if (!o->config) return true;
+    if (space->family == FAMILY_CNN) {
+        CnnSpace *given = cnn_space_recorded(trained_text, o->supernet, o->config,
+                                             "the supernet was trained", err);
+        model_space_free(space);
+        *space = (ModelSpace){.family = FAMILY_CNN, .cnn = given};
+        return given != NULL;
+    }
     Space *given = space_load_file(o->config, err);
-    if (given && !space_same_supernet(given, trained)) {
+    if (given && !space_same_supernet(given, space->vit)) {
         input_error(err,
                     "the supernet was trained for the space '%s' recorded in %s, whose tensors "
                     "differ from %s's",
-                    trained->name, o->supernet, o->config);
+                    space->vit->name, o->supernet, o->config);
         space_free(given);
         given = NULL;
     }
-    space_free(trained);
-    return given;
+    model_space_free(space);
+    *space = (ModelSpace){.family = FAMILY_VIT, .vit = given};
+    return given != NULL;
 }
 
 int main(int argc, char **argv) {
@@ -344,21 +388,29 @@ int main(int argc, char **argv) {
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
     char *trained = weights_supernet_space(o.supernet, &err);
-    Space *space = trained ? search_space(trained, &o, &err) : NULL;
+    ModelSpace space = {0};
+    ModelFamily family;
+    uint64_t seed = 0; /* the training run's: a CNN's recalibration images */
+    if (!trained || !search_space(trained, &o, &space, &err) ||
+        !evolution_check_limits(&space, &o.evolution, &err) ||
+        !trained_supernet_peek(o.supernet, &family, &seed, &err))
+        die(&err);
     free(trained);
-    if (!space || !evolution_check_limits(space, &o.evolution, &err)) die(&err);
     Run run = {.sample = {.streamed = -1}, .batch = o.batch, .comm = &comm, .split_name = o.split};
-    if (!open_images(&run, &o, space, &err)) die(&err);
+    if (!open_images(&run, &o, &space, &err) ||
+        (space.family == FAMILY_CNN && !open_calibration(&run, &o, seed, &err)))
+        die(&err);
     Backend backend;
     device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
-    const ModelSpace model_space = model_space_of_vit(space);
-    run.model = model_create(&backend, &model_space, o.batch, 0, &err);
+    /* a CNN takes the dataset's images and resizes them to each architecture's resolution */
+    run.model = model_create(&backend, &space, o.batch,
+                             space.family == FAMILY_CNN ? run.data.shape.height : 0, &err);
     if (!run.model) die(&err);
     if (!weights_load_supernet(o.supernet, run.model->table, &err)) die(&err);
     ArtefactWriter writer = {.file = -1};
     ArtefactMeta meta = {0};
     if (comm.rank == 0 && artefact_begin_guarded(&writer, o.out, &guard, &err)) {
-        if (!describe(&meta, &o, space, &run, &comm, argc, argv, &err)) artefact_abort(&writer);
+        if (!describe(&meta, &o, &space, &run, &comm, argc, argv, &err)) artefact_abort(&writer);
     }
     comm_check(&comm, &err);
 
@@ -366,17 +418,21 @@ int main(int argc, char **argv) {
         printf("prenas-search: %s, supernet %s; fitness top-1 on %lld of %lld '%s' images; %d "
                "rank(s); population %d, parents %d, mutations %d, crossovers %d, generations "
                "%d, m_prob %g, s_prob %g, seed %llu",
-               space->name, o.supernet, (long long)run.images.count, (long long)run.split_count,
-               o.split, comm.size, o.evolution.population, o.evolution.parents,
-               o.evolution.mutations, o.evolution.crossovers, o.evolution.generations,
-               o.evolution.m_prob, o.evolution.s_prob, (unsigned long long)o.evolution.seed);
-        print_limits(&o.evolution);
+               model_space_name(&space), o.supernet, (long long)run.images.count,
+               (long long)run.split_count, o.split, comm.size, o.evolution.population,
+               o.evolution.parents, o.evolution.mutations, o.evolution.crossovers,
+               o.evolution.generations, o.evolution.m_prob, o.evolution.s_prob,
+               (unsigned long long)o.evolution.seed);
+        print_limits(&o.evolution, space.family);
+        if (space.family == FAMILY_CNN)
+            printf("; batch norms recalibrated on %lld training images (seed %llu)",
+                   (long long)run.calibration.count, (unsigned long long)seed);
         printf("\n");
         fflush(stdout);
     }
     run.start = monotonic_seconds();
     Evolution evolution;
-    if (!evolution_run(space, &o.evolution, top1, report, &run, &evolution, &err)) {
+    if (!evolution_run(&space, &o.evolution, top1, report, &run, &evolution, &err)) {
         if (comm.rank == 0) artefact_abort(&writer);
         die(&err);
     }
@@ -390,9 +446,11 @@ int main(int argc, char **argv) {
     artefact_meta_free(&meta);
     model_free(run.model);
     backend_close(&backend);
+    if (space.family == FAMILY_CNN)
+        calibration_free(&run.calibration), split_images_close(&run.train);
     split_images_close(&run.sample), split_images_close(&run.split);
     dataset_close(&run.data);
-    space_free(space);
+    model_space_free(&space);
     comm_finish();
     return 0;
 }

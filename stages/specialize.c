@@ -265,7 +265,7 @@ int main(int argc, char **argv) {
     Artefact recorded; /* the supernet's /meta: its training dataset */
     ArtefactMeta meta;
     artefact_meta_init(&meta, MODEL_SCHEMA, MODEL_SCHEMA_VERSION, argc, argv);
-    if (!trained_supernet_family(o.supernet, &family, &err) ||
+    if (!trained_supernet_peek(o.supernet, &family, NULL, &err) ||
         !artefact_open(&recorded, o.supernet, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, &err) ||
         !artefact_meta_add_input(&meta, "supernet", o.supernet, &err))
         die(&err);

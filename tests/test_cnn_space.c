@@ -170,9 +170,8 @@ static void families(void) {
     CHECK(space_load_file("configs/spaces/cnn-micro.cfg", &err) == NULL);
     CHECK_STR_CONTAINS(
         err.message,
-        "family: a CNN space, where a ViT space is needed (CNN spaces "
-        "go to prenas-arch, -score, -select, -train, -evaluate, -specialize and -predict so far), "
-        "configs/spaces/cnn-micro.cfg:");
+        "family: a CNN space, where a ViT space is needed (prenas-analyze and prenas-bench-step "
+        "take ViT spaces only), configs/spaces/cnn-micro.cfg:");
     /* a ViT space may say family = "vit" */
     memset(&err, 0, sizeof err);
     char *text = cfg_read_file("configs/spaces/micro.cfg", "space", &err);

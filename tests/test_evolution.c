@@ -2,13 +2,16 @@
  * space: it finds a known optimum under the limits, never evaluates an architecture twice or
  * outside the space or the limits, keeps the best lists right, and is a function of its seed.
  * The operators: mutation without probability is the parent, crossover children take every
- * position from a parent, random and mutated architectures stay in the space. */
+ * position from a parent, random and mutated architectures stay in the space. The same for the
+ * micro CNN space (method.md §13): its operators, and a hidden architecture found under FLOPs
+ * limits. */
 #include "check.h"
 
 #include "arch.h"
 #include "cost.h"
 #include "evolution.h"
 #include "isomer.h"
+#include "model_space.h"
 #include "rng.h"
 #include "space.h"
 
@@ -18,14 +21,14 @@
 
 /* The fitness of the tests, and a referee watching every architecture it is asked about. */
 typedef struct {
-    const Space *space;
+    const ModelSpace *space;
     const EvolutionOptions *options;
-    const Arch *target; /* NULL: fitness = params; else minus the distance to it */
-    Arch *asked;
+    const ModelArch *target; /* NULL: fitness = params; else minus the distance to it */
+    ModelArch *asked;
     int n_asked, calls, illegal, repeated;
 } Referee;
 
-static int distance(const Arch *a, const Arch *b) {
+static int vit_distance(const Arch *a, const Arch *b) {
     int d = abs(a->embed_dim - b->embed_dim) / 16 + abs(a->depth - b->depth);
     for (int l = 0; l < SPACE_MAX_DEPTH; l++) {
         const bool in_a = l < a->depth, in_b = l < b->depth;
@@ -37,21 +40,38 @@ static int distance(const Arch *a, const Arch *b) {
     return d;
 }
 
-static void referee_fitness(const Arch *archs, int n, double *fitness, void *ctx) {
+/* The number of choices (resolution, widths, depths, kernels, ratios) that differ. */
+static int cnn_distance(const CnnArch *a, const CnnArch *b) {
+    int d = (a->resolution != b->resolution) + (a->stem_channels != b->stem_channels) +
+            (a->head_channels != b->head_channels);
+    for (int i = 0; i < a->n_stages; i++) {
+        const CnnStageArch *x = &a->stages[i], *y = &b->stages[i];
+        d += (x->depth != y->depth) + (x->channels != y->channels) + (x->kernel != y->kernel) +
+             (x->expand_ratio != y->expand_ratio);
+    }
+    return d;
+}
+
+static int distance(const ModelArch *a, const ModelArch *b) {
+    return a->family == FAMILY_CNN ? cnn_distance(&a->cnn, &b->cnn)
+                                   : vit_distance(&a->vit, &b->vit);
+}
+
+static void referee_fitness(const ModelArch *archs, int n, double *fitness, void *ctx) {
     Referee *r = ctx;
     const EvolutionOptions *o = r->options;
     r->calls++;
     CHECK(n >= 1 && n <= o->population);
     r->asked = realloc(r->asked, sizeof *r->asked * (size_t)(r->n_asked + n));
     for (int i = 0; i < n; i++) {
-        const Arch *a = &archs[i];
+        const ModelArch *a = &archs[i];
         Error err = {0};
-        const ArchCost c = arch_cost(a, r->space);
-        const bool legal = arch_check(a, r->space, &err) && o->min_params <= c.params &&
-                           c.params <= o->max_params && o->min_flops <= c.flops_ref &&
-                           c.flops_ref <= o->max_flops;
+        const ModelCost c = model_arch_cost(a, r->space);
+        const bool legal = model_arch_check(a, r->space, &err) && o->min_params <= c.params &&
+                           c.params <= o->max_params && o->min_flops <= c.flops &&
+                           c.flops <= o->max_flops;
         r->illegal += !legal;
-        for (int k = 0; k < r->n_asked; k++) r->repeated += arch_equal(a, &r->asked[k]);
+        for (int k = 0; k < r->n_asked; k++) r->repeated += model_arch_equal(a, &r->asked[k]);
         r->asked[r->n_asked++] = *a;
         fitness[i] = r->target ? -distance(a, r->target) : (double)c.params;
     }
@@ -127,7 +147,7 @@ static bool same_history(const Evolution *a, const Evolution *b) {
     if (a->n_evaluated != b->n_evaluated) return false;
     for (int64_t i = 0; i < a->n_evaluated; i++) {
         const Evaluated *x = &a->evaluated[i], *y = &b->evaluated[i];
-        if (!arch_equal(&x->arch, &y->arch) || x->fitness != y->fitness ||
+        if (!model_arch_equal(&x->arch, &y->arch) || x->fitness != y->fitness ||
             x->generation != y->generation || x->origin != y->origin)
             return false;
     }
@@ -141,19 +161,20 @@ static bool same_history(const Evolution *a, const Evolution *b) {
  * second is 0.34 % below the first). */
 static void largest_under_limit(void) {
     Space *space = micro();
+    const ModelSpace ms = model_space_of_vit(space);
     EvolutionOptions o = evolution_defaults();
     o.max_params = 300000;
     o.seed = 3;
     int64_t optimum[2];
     largest_params_within(space, 0, o.max_params, optimum);
-    Referee r = {space, &o, NULL, NULL, 0, 0, 0, 0};
+    Referee r = {&ms, &o, NULL, NULL, 0, 0, 0, 0};
     Evolution e;
     Error err = {0};
-    CHECK(evolution_run(space, &o, referee_fitness, NULL, &r, &e, &err));
+    CHECK(evolution_run(&ms, &o, referee_fitness, NULL, &r, &e, &err));
     check_search(&e, &r);
     const Evaluated *best = evolution_best(&e);
-    char text[ARCH_TEXT_MAX];
-    arch_format(&best->arch, text, sizeof text);
+    char text[MODEL_ARCH_TEXT_MAX];
+    model_arch_format(&best->arch, text, sizeof text);
     printf("params <= %lld: optimum %lld (next %lld), found %lld (%s) in %lld evaluations\n",
            (long long)o.max_params, (long long)optimum[0], (long long)optimum[1],
            (long long)best->cost.params, text, (long long)e.n_evaluated);
@@ -168,14 +189,14 @@ static void largest_under_limit(void) {
     CHECK(by_origin[ORIGIN_MUTATION] > 0 && by_origin[ORIGIN_CROSSOVER] > 0);
 
     /* the same seed: the same search; another seed: another */
-    Referee again = {space, &o, NULL, NULL, 0, 0, 0, 0};
+    Referee again = {&ms, &o, NULL, NULL, 0, 0, 0, 0};
     Evolution e2;
-    CHECK(evolution_run(space, &o, referee_fitness, NULL, &again, &e2, &err));
+    CHECK(evolution_run(&ms, &o, referee_fitness, NULL, &again, &e2, &err));
     CHECK(same_history(&e, &e2));
     evolution_free(&e2);
     o.seed = 4;
-    Referee other = {space, &o, NULL, NULL, 0, 0, 0, 0};
-    CHECK(evolution_run(space, &o, referee_fitness, NULL, &other, &e2, &err));
+    Referee other = {&ms, &o, NULL, NULL, 0, 0, 0, 0};
+    CHECK(evolution_run(&ms, &o, referee_fitness, NULL, &other, &e2, &err));
     CHECK(!same_history(&e, &e2));
     CHECK(evolution_best(&e2)->cost.params == optimum[0] ||
           evolution_best(&e2)->cost.params == optimum[1]);
@@ -185,30 +206,43 @@ static void largest_under_limit(void) {
     space_free(space);
 }
 
+/* A search for a hidden architecture (fitness: minus the distance to it) must find it; returns
+ * the tries rejected by the limits. */
+static int64_t find_target(const ModelSpace *ms, const EvolutionOptions *o, const ModelArch *target,
+                           const char *what) {
+    Referee r = {ms, o, target, NULL, 0, 0, 0, 0};
+    Evolution e;
+    Error err = {0};
+    CHECK(evolution_run(ms, o, referee_fitness, NULL, &r, &e, &err));
+    check_search(&e, &r);
+    const Evaluated *best = evolution_best(&e);
+    char text[MODEL_ARCH_TEXT_MAX];
+    model_arch_format(&best->arch, text, sizeof text);
+    printf("%s: found %s at distance %d in generation %d of %lld evaluations; %lld tries outside "
+           "the limits\n",
+           what, text, (int)-best->fitness, best->generation, (long long)e.n_evaluated,
+           (long long)e.rejected.limits);
+    CHECK(model_arch_equal(&best->arch, target));
+    const int64_t rejected = e.rejected.limits;
+    evolution_free(&e);
+    free(r.asked);
+    return rejected;
+}
+
 /* A hidden architecture; fitness = minus the number of positions that differ from it. Both
  * limits are on and the target lies between them. */
 static void hidden_target(void) {
     Space *space = micro();
-    Arch target;
+    const ModelSpace ms = model_space_of_vit(space);
+    ModelArch target;
     Error err = {0};
-    CHECK(arch_parse("64:5:4,5,3,4,4:3.5,4,3,3.5,4", &target, &err));
-    const ArchCost cost = arch_cost(&target, space);
+    CHECK(model_arch_parse("64:5:4,5,3,4,4:3.5,4,3,3.5,4", &ms, &target, &err));
+    const ModelCost cost = model_arch_cost(&target, &ms);
     EvolutionOptions o = evolution_defaults();
     o.min_params = cost.params - 60000, o.max_params = cost.params + 60000;
-    o.max_flops = cost.flops_ref + 2000000;
+    o.max_flops = cost.flops + 2000000;
     o.seed = 11;
-    Referee r = {space, &o, &target, NULL, 0, 0, 0, 0};
-    Evolution e;
-    CHECK(evolution_run(space, &o, referee_fitness, NULL, &r, &e, &err));
-    check_search(&e, &r);
-    const Evaluated *best = evolution_best(&e);
-    char text[ARCH_TEXT_MAX];
-    arch_format(&best->arch, text, sizeof text);
-    printf("hidden target: found %s at distance %d in generation %d of %lld evaluations\n", text,
-           (int)-best->fitness, best->generation, (long long)e.n_evaluated);
-    CHECK(arch_equal(&best->arch, &target));
-    evolution_free(&e);
-    free(r.asked);
+    find_target(&ms, &o, &target, "hidden target");
     space_free(space);
 }
 
@@ -224,11 +258,12 @@ static void refined_space(void) {
     for (int i = 0; i < 4; i++) CHECK(arch_parse(texts[i], &archs[i], &err));
     Space *refined = space_refine(space, archs, 4, "refined");
     CHECK(!refined->uniform);
+    const ModelSpace ms = model_space_of_vit(refined);
     EvolutionOptions o = evolution_defaults();
     o.population = 20, o.mutations = 8, o.crossovers = 8, o.generations = 6, o.seed = 5;
-    Referee r = {refined, &o, NULL, NULL, 0, 0, 0, 0};
+    Referee r = {&ms, &o, NULL, NULL, 0, 0, 0, 0};
     Evolution e;
-    CHECK(evolution_run(refined, &o, referee_fitness, NULL, &r, &e, &err));
+    CHECK(evolution_run(&ms, &o, referee_fitness, NULL, &r, &e, &err));
     check_search(&e, &r);
     printf("refined space: %lld evaluated, %lld children outside it refused\n",
            (long long)e.n_evaluated, (long long)e.rejected.outside_space);
@@ -246,46 +281,47 @@ static void refined_space(void) {
  * that leave one architecture give a search of one evaluation, not an endless one. */
 static void limits(void) {
     Space *space = micro();
+    const ModelSpace ms = model_space_of_vit(space);
     Arch smallest;
     arch_smallest(space, &smallest);
     const ArchCost small = arch_cost(&smallest, space);
     EvolutionOptions o = evolution_defaults();
     Error err = {0};
     o.max_params = small.params - 1;
-    CHECK(!evolution_check_limits(space, &o, &err));
+    CHECK(!evolution_check_limits(&ms, &o, &err));
     CHECK_STR_CONTAINS(err.message, "the smallest, 48:4:3,3,3,3:3,3,3,3, has 102410");
     CHECK_EQ_I64(small.params, 102410);
     Evolution e;
-    Referee r = {space, &o, NULL, NULL, 0, 0, 0, 0};
+    Referee r = {&ms, &o, NULL, NULL, 0, 0, 0, 0};
     err = (Error){0};
-    CHECK(!evolution_run(space, &o, referee_fitness, NULL, &r, &e, &err));
+    CHECK(!evolution_run(&ms, &o, referee_fitness, NULL, &r, &e, &err));
     CHECK_EQ_I64(r.calls, 0);
     o = evolution_defaults();
     o.min_params = 479595;
     err = (Error){0};
-    CHECK(!evolution_check_limits(space, &o, &err));
+    CHECK(!evolution_check_limits(&ms, &o, &err));
     CHECK_STR_CONTAINS(err.message, "the largest, 80:6:5,5,5,5,5,5:4,4,4,4,4,4, has 479594");
     o = evolution_defaults();
     o.max_flops = small.flops_ref - 1;
     err = (Error){0};
-    CHECK(!evolution_check_limits(space, &o, &err));
+    CHECK(!evolution_check_limits(&ms, &o, &err));
     CHECK_STR_CONTAINS(err.message, "FLOPs");
     o = evolution_defaults();
     o.min_params = 200000, o.max_params = 100000;
     err = (Error){0};
-    CHECK(!evolution_check_limits(space, &o, &err));
+    CHECK(!evolution_check_limits(&ms, &o, &err));
     CHECK_STR_CONTAINS(err.message, "empty");
 
     /* only the smallest architecture has at most its parameters */
     o = evolution_defaults();
     o.max_params = small.params;
     o.population = 4, o.mutations = 2, o.crossovers = 1, o.generations = 3;
-    Referee one = {space, &o, NULL, NULL, 0, 0, 0, 0};
+    Referee one = {&ms, &o, NULL, NULL, 0, 0, 0, 0};
     err = (Error){0};
-    CHECK(evolution_run(space, &o, referee_fitness, NULL, &one, &e, &err));
+    CHECK(evolution_run(&ms, &o, referee_fitness, NULL, &one, &e, &err));
     CHECK_EQ_I64(e.n_evaluated, 1);
     CHECK_EQ_I64(one.repeated, 0);
-    CHECK(arch_equal(&evolution_best(&e)->arch, &smallest));
+    CHECK(arch_equal(&evolution_best(&e)->arch.vit, &smallest));
     evolution_free(&e);
     free(one.asked);
     space_free(space);
@@ -303,25 +339,29 @@ static bool takes_from(const Arch *child, const Arch *a, const Arch *b) {
 
 static void operators(void) {
     Space *space = micro();
+    const ModelSpace ms = model_space_of_vit(space);
     Rng rng = rng_stream(9, 1);
     int same = 0, in_space = 0, kept_shape = 0, from_parents = 0, from_b = 0, random_ok = 0;
     const int n = 2000;
     for (int i = 0; i < n; i++) {
-        Arch parent, other, child;
+        ModelArch parent, other, child;
         Error err = {0};
-        evolution_random(space, &rng, &parent);
-        random_ok += arch_check(&parent, space, &err);
-        evolution_mutate(space, &parent, 0, 0, &rng, &child);
-        same += arch_equal(&child, &parent);
-        evolution_mutate(space, &parent, 1, 1, &rng, &child);
-        in_space += arch_check(&child, space, &err) && arch_in_space(&child, space);
-        evolution_mutate(space, &parent, 1, 0, &rng, &child);
-        kept_shape += child.depth == parent.depth && child.embed_dim == parent.embed_dim;
-        do evolution_random(space, &rng, &other);
-        while (other.depth != parent.depth);
+        evolution_random(&ms, &rng, &parent);
+        random_ok += arch_check(&parent.vit, space, &err);
+        evolution_mutate(&ms, &parent, 0, 0, &rng, &child);
+        same += model_arch_equal(&child, &parent);
+        evolution_mutate(&ms, &parent, 1, 1, &rng, &child);
+        in_space += arch_check(&child.vit, space, &err) && arch_in_space(&child.vit, space);
+        evolution_mutate(&ms, &parent, 1, 0, &rng, &child);
+        kept_shape +=
+            child.vit.depth == parent.vit.depth && child.vit.embed_dim == parent.vit.embed_dim;
+        do evolution_random(&ms, &rng, &other);
+        while (!evolution_pairs(&parent, &other));
+        CHECK(other.vit.depth == parent.vit.depth);
         evolution_crossover(&parent, &other, &rng, &child);
-        from_parents += takes_from(&child, &parent, &other);
-        from_b += child.embed_dim == other.embed_dim && other.embed_dim != parent.embed_dim;
+        from_parents += takes_from(&child.vit, &parent.vit, &other.vit);
+        from_b += child.vit.embed_dim == other.vit.embed_dim &&
+                  other.vit.embed_dim != parent.vit.embed_dim;
     }
     CHECK_EQ_I64(random_ok, n);
     CHECK_EQ_I64(same, n);
@@ -334,16 +374,113 @@ static void operators(void) {
     /* the random draws cover the space: every width, depth and choice */
     int widths[3] = {0}, depths[3] = {0}, heads[3] = {0};
     for (int i = 0; i < 3000; i++) {
-        Arch a;
-        evolution_random(space, &rng, &a);
-        widths[(a.embed_dim - 48) / 16]++;
-        depths[a.depth - 4]++;
-        heads[a.num_heads[a.depth - 1] - 3]++;
+        ModelArch a;
+        evolution_random(&ms, &rng, &a);
+        widths[(a.vit.embed_dim - 48) / 16]++;
+        depths[a.vit.depth - 4]++;
+        heads[a.vit.num_heads[a.vit.depth - 1] - 3]++;
     }
     for (int k = 0; k < 3; k++)
         CHECK(abs(widths[k] - 1000) < 130 && abs(depths[k] - 1000) < 130 &&
               abs(heads[k] - 1000) < 130); /* sd 26 */
     space_free(space);
+}
+
+static ModelSpace cnn_micro(void) {
+    ModelSpace space;
+    Error err = {0};
+    if (!model_space_load_file("configs/spaces/cnn-micro.cfg", &space, &err))
+        fprintf(stderr, "%s\n", err.message);
+    return space;
+}
+
+/* Whether every choice of the child is one of its parents'. */
+static bool cnn_takes_from(const CnnArch *c, const CnnArch *a, const CnnArch *b) {
+#define FROM(field) (c->field == a->field || c->field == b->field)
+    bool ok = FROM(resolution) && FROM(stem_channels) && FROM(head_channels);
+    for (int i = 0; i < c->n_stages; i++)
+        ok = ok && FROM(stages[i].depth) && FROM(stages[i].channels) && FROM(stages[i].kernel) &&
+             FROM(stages[i].expand_ratio);
+#undef FROM
+    return ok;
+}
+
+/* The structural choices (resolution, widths, depths) of two architectures are equal. */
+static bool cnn_same_structure(const CnnArch *a, const CnnArch *b) {
+    bool same = a->resolution == b->resolution && a->stem_channels == b->stem_channels &&
+                a->head_channels == b->head_channels;
+    for (int i = 0; i < a->n_stages; i++)
+        same = same && a->stages[i].depth == b->stages[i].depth &&
+               a->stages[i].channels == b->stages[i].channels;
+    return same;
+}
+
+static void cnn_operators(void) {
+    ModelSpace ms = cnn_micro();
+    if (!CHECK(ms.cnn)) return;
+    Rng rng = rng_stream(9, 2);
+    int random_ok = 0, same = 0, in_space = 0, kept_structure = 0, kept_layers = 0;
+    int from_parents = 0, from_b = 0, differs = 0;
+    const int n = 2000;
+    for (int i = 0; i < n; i++) {
+        ModelArch parent, other, child;
+        Error err = {0};
+        evolution_random(&ms, &rng, &parent);
+        random_ok += model_arch_check(&parent, &ms, &err);
+        evolution_mutate(&ms, &parent, 0, 0, &rng, &child);
+        same += model_arch_equal(&child, &parent);
+        evolution_mutate(&ms, &parent, 1, 1, &rng, &child);
+        in_space += model_arch_check(&child, &ms, &err);
+        evolution_mutate(&ms, &parent, 1, 0, &rng, &child); /* kernels and ratios only */
+        kept_structure += cnn_same_structure(&child.cnn, &parent.cnn);
+        evolution_mutate(&ms, &parent, 0, 1, &rng, &child); /* the structure only */
+        bool layers = true;
+        for (int s = 0; s < parent.cnn.n_stages; s++)
+            layers = layers && child.cnn.stages[s].kernel == parent.cnn.stages[s].kernel &&
+                     child.cnn.stages[s].expand_ratio == parent.cnn.stages[s].expand_ratio;
+        kept_layers += layers;
+        evolution_random(&ms, &rng, &other);
+        CHECK(evolution_pairs(&parent, &other)); /* any two CNNs of a space */
+        evolution_crossover(&parent, &other, &rng, &child);
+        from_parents += cnn_takes_from(&child.cnn, &parent.cnn, &other.cnn) &&
+                        model_arch_check(&child, &ms, &err);
+        /* the resolution of the second parent half the time where the two differ */
+        differs += other.cnn.resolution != parent.cnn.resolution;
+        from_b += other.cnn.resolution != parent.cnn.resolution &&
+                  child.cnn.resolution == other.cnn.resolution;
+    }
+    CHECK_EQ_I64(random_ok, n);
+    CHECK_EQ_I64(same, n);
+    CHECK_EQ_I64(in_space, n);
+    CHECK_EQ_I64(kept_structure, n);
+    CHECK_EQ_I64(kept_layers, n);
+    CHECK_EQ_I64(from_parents, n);
+    CHECK(abs(2 * from_b - differs) < 5 * 37); /* binomial(~1333, 1/2): sd 18, doubled */
+    model_space_free(&ms);
+}
+
+/* A hidden CNN architecture, FLOPs limits around it: found exactly, every evaluation legal. */
+static void cnn_hidden_target(void) {
+    ModelSpace ms = cnn_micro();
+    if (!CHECK(ms.cnn)) return;
+    ModelArch target;
+    Error err = {0};
+    CHECK(model_arch_parse("28:16:16x1k3e1:24x2k5e6:24x3k3e6:48x2k5e6:56x1k3e6:256", &ms, &target,
+                           &err));
+    const ModelCost cost = model_arch_cost(&target, &ms);
+    EvolutionOptions o = evolution_defaults();
+    o.min_flops = cost.flops - 2000000, o.max_flops = cost.flops + 2000000;
+    o.seed = 2;
+    char what[64];
+    snprintf(what, sizeof what, "CNN hidden target (FLOPs %lld +- 2M)", (long long)cost.flops);
+    CHECK(find_target(&ms, &o, &target, what) > 0);
+    /* limits the space cannot meet name its smallest architecture */
+    o = evolution_defaults();
+    o.max_flops = 1000;
+    err = (Error){0};
+    CHECK(!evolution_check_limits(&ms, &o, &err));
+    CHECK_STR_CONTAINS(err.message, "at most 1000 FLOPs: the smallest, 24:16:8x1k3e1:");
+    model_space_free(&ms);
 }
 
 int main(void) {
@@ -352,5 +489,7 @@ int main(void) {
     largest_under_limit();
     hidden_target();
     refined_space();
+    cnn_operators();
+    cnn_hidden_target();
     return check_summary();
 }

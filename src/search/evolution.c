@@ -30,7 +30,7 @@ static int pick(const ChoiceList *list, Rng *rng) {
     return list->values[rng_below(rng, (uint64_t)list->count)];
 }
 
-void evolution_random(const Space *space, Rng *rng, Arch *arch) {
+static void vit_random(const Space *space, Rng *rng, Arch *arch) {
     if (!space->uniform) {
         arch_sample(space, rng, arch);
         return;
@@ -43,8 +43,8 @@ void evolution_random(const Space *space, Rng *rng, Arch *arch) {
     arch->embed_dim = space->widths[rng_below(rng, (uint64_t)space->n_widths)].embed_dim;
 }
 
-void evolution_mutate(const Space *space, const Arch *parent, double m_prob, double s_prob,
-                      Rng *rng, Arch *child) {
+static void vit_mutate(const Space *space, const Arch *parent, double m_prob, double s_prob,
+                       Rng *rng, Arch *child) {
     const SpaceWidth *width = space_width(space, parent->embed_dim);
     *child = *parent;
     if (rng_uniform(rng) < s_prob) {
@@ -64,7 +64,7 @@ void evolution_mutate(const Space *space, const Arch *parent, double m_prob, dou
         child->embed_dim = space->widths[rng_below(rng, (uint64_t)space->n_widths)].embed_dim;
 }
 
-void evolution_crossover(const Arch *a, const Arch *b, Rng *rng, Arch *child) {
+static void vit_crossover(const Arch *a, const Arch *b, Rng *rng, Arch *child) {
     memset(child, 0, sizeof *child);
     child->depth = a->depth;
     for (int l = 0; l < child->depth; l++)
@@ -74,59 +74,156 @@ void evolution_crossover(const Arch *a, const Arch *b, Rng *rng, Arch *child) {
     child->embed_dim = rng_below(rng, 2) ? b->embed_dim : a->embed_dim;
 }
 
+/* A CNN's choices in one order, with the list each is drawn from and whether it is
+ * structural (s_prob) or per-layer (m_prob): resolution, stem, per stage depth and width,
+ * head, then per stage kernel and expansion ratio. */
+enum { CNN_GENES = 3 + 4 * CNN_MAX_STAGES };
+
+static int cnn_genes(const CnnSpace *space, CnnArch *arch, int *genes[CNN_GENES],
+                     const CnnChoices *lists[CNN_GENES], bool structural[CNN_GENES]) {
+    int n = 0;
+#define GENE(field, list, is_structural)                                                           \
+    (genes[n] = &(field), lists[n] = &(list), structural[n++] = (is_structural))
+    GENE(arch->resolution, space->resolution, true);
+    GENE(arch->stem_channels, space->stem.channels, true);
+    for (int i = 0; i < space->n_stages; i++) {
+        GENE(arch->stages[i].depth, space->stages[i].depth, true);
+        GENE(arch->stages[i].channels, space->stages[i].channels, true);
+    }
+    GENE(arch->head_channels, space->head_channels, true);
+    for (int i = 0; i < space->n_stages; i++) {
+        GENE(arch->stages[i].kernel, space->stages[i].kernel, false);
+        GENE(arch->stages[i].expand_ratio, space->stages[i].expand_ratio, false);
+    }
+#undef GENE
+    return n;
+}
+
+static void cnn_mutate(const CnnSpace *space, const CnnArch *parent, double m_prob, double s_prob,
+                       Rng *rng, CnnArch *child) {
+    *child = *parent;
+    int *genes[CNN_GENES];
+    const CnnChoices *lists[CNN_GENES];
+    bool structural[CNN_GENES];
+    const int n = cnn_genes(space, child, genes, lists, structural);
+    for (int i = 0; i < n; i++)
+        if (rng_uniform(rng) < (structural[i] ? s_prob : m_prob))
+            *genes[i] = lists[i]->values[rng_below(rng, (uint64_t)lists[i]->count)];
+}
+
+static void cnn_crossover(const CnnArch *a, const CnnArch *b, Rng *rng, CnnArch *child) {
+    *child = *a;
+    CnnArch other = *b;
+    int *mine[CNN_GENES], *theirs[CNN_GENES];
+    const CnnChoices *lists[CNN_GENES];
+    bool structural[CNN_GENES];
+    /* the genes' places only: a CnnSpace of the child's stage count serves as the layout */
+    CnnSpace layout = {.n_stages = a->n_stages};
+    const int n = cnn_genes(&layout, child, mine, lists, structural);
+    cnn_genes(&layout, &other, theirs, lists, structural);
+    for (int i = 0; i < n; i++)
+        if (rng_below(rng, 2)) *mine[i] = *theirs[i];
+}
+
+void evolution_random(const ModelSpace *space, Rng *rng, ModelArch *arch) {
+    if (space->family == FAMILY_CNN) {
+        model_arch_sample(space, rng, arch); /* uniform: a CNN space is a product of its lists */
+        return;
+    }
+    memset(arch, 0, sizeof *arch);
+    arch->family = FAMILY_VIT;
+    vit_random(space->vit, rng, &arch->vit);
+}
+
+void evolution_mutate(const ModelSpace *space, const ModelArch *parent, double m_prob,
+                      double s_prob, Rng *rng, ModelArch *child) {
+    *child = *parent;
+    if (space->family == FAMILY_CNN)
+        cnn_mutate(space->cnn, &parent->cnn, m_prob, s_prob, rng, &child->cnn);
+    else
+        vit_mutate(space->vit, &parent->vit, m_prob, s_prob, rng, &child->vit);
+}
+
+void evolution_crossover(const ModelArch *a, const ModelArch *b, Rng *rng, ModelArch *child) {
+    *child = *a;
+    if (a->family == FAMILY_CNN)
+        cnn_crossover(&a->cnn, &b->cnn, rng, &child->cnn);
+    else
+        vit_crossover(&a->vit, &b->vit, rng, &child->vit);
+}
+
+bool evolution_pairs(const ModelArch *a, const ModelArch *b) {
+    return a->family == FAMILY_CNN || a->vit.depth == b->vit.depth;
+}
+
 /* ---- limits ---- */
 
 static bool within(int64_t value, int64_t lo, int64_t hi) {
     return lo <= value && value <= hi;
 }
 
-/* The width whose extreme costs least (largest: most) by params or by FLOPs. In the `widths`
- * form a wider width may allow a shallower depth, so every width is looked at. */
-static void cost_extreme(const Space *space, bool largest, bool by_flops, Arch *arch,
-                         ArchCost *cost) {
-    for (int w = 0; w < space->n_widths; w++) {
+/* The architecture whose cost is least (largest: most) by params or by flops. In the ViT's
+ * `widths` form a wider width may allow a shallower depth, so every width's extreme is looked
+ * at; a CNN's costs grow with every choice, so its smallest and largest are the extremes. */
+static void cost_extreme(const ModelSpace *space, bool largest, bool by_flops, ModelArch *arch,
+                         ModelCost *cost) {
+    if (space->family == FAMILY_CNN) {
+        if (largest)
+            model_arch_largest(space, arch);
+        else
+            model_arch_smallest(space, arch);
+        *cost = model_arch_cost(arch, space);
+        return;
+    }
+    const Space *vit = space->vit;
+    for (int w = 0; w < vit->n_widths; w++) {
         Arch a;
-        arch_width_extreme(&space->widths[w], largest, &a);
-        const ArchCost c = arch_cost(&a, space);
-        const int64_t value = by_flops ? c.flops_ref : c.params;
-        const int64_t best = by_flops ? cost->flops_ref : cost->params;
-        if (w == 0 || (largest ? value > best : value < best)) *arch = a, *cost = c;
+        arch_width_extreme(&vit->widths[w], largest, &a);
+        const ModelArch m = model_arch_of_vit(&a);
+        const ModelCost c = model_arch_cost(&m, space);
+        const int64_t value = by_flops ? c.flops : c.params;
+        const int64_t best = by_flops ? cost->flops : cost->params;
+        if (w == 0 || (largest ? value > best : value < best)) *arch = m, *cost = c;
     }
 }
 
-static bool check_limit(const Space *space, const char *what, bool by_flops, int64_t lo, int64_t hi,
-                        Error *err) {
+static const char *space_source(const ModelSpace *space) {
+    return space->family == FAMILY_CNN ? space->cnn->source : space->vit->source;
+}
+
+static bool check_limit(const ModelSpace *space, const char *what, bool by_flops, int64_t lo,
+                        int64_t hi, Error *err) {
     if (lo > hi)
         return input_error(err, "the %s limits are empty: min %lld > max %lld", what, (long long)lo,
                            (long long)hi);
-    Arch small, large;
-    ArchCost small_cost, large_cost;
+    ModelArch small, large;
+    ModelCost small_cost, large_cost;
     cost_extreme(space, false, by_flops, &small, &small_cost);
     cost_extreme(space, true, by_flops, &large, &large_cost);
-    const int64_t low = by_flops ? small_cost.flops_ref : small_cost.params;
-    const int64_t high = by_flops ? large_cost.flops_ref : large_cost.params;
-    char text[ARCH_TEXT_MAX];
+    const int64_t low = by_flops ? small_cost.flops : small_cost.params;
+    const int64_t high = by_flops ? large_cost.flops : large_cost.params;
+    char text[MODEL_ARCH_TEXT_MAX];
     if (hi < low) {
-        arch_format(&small, text, sizeof text);
+        model_arch_format(&small, text, sizeof text);
         return input_error(err,
                            "no architecture of the space has at most %lld %s: the smallest, %s, "
                            "has %lld, %s",
-                           (long long)hi, what, text, (long long)low, space->source);
+                           (long long)hi, what, text, (long long)low, space_source(space));
     }
     if (lo > high) {
-        arch_format(&large, text, sizeof text);
+        model_arch_format(&large, text, sizeof text);
         return input_error(err,
                            "no architecture of the space has at least %lld %s: the largest, %s, "
                            "has %lld, %s",
-                           (long long)lo, what, text, (long long)high, space->source);
+                           (long long)lo, what, text, (long long)high, space_source(space));
     }
     return true;
 }
 
-bool evolution_check_limits(const Space *space, const EvolutionOptions *o, Error *err) {
+bool evolution_check_limits(const ModelSpace *space, const EvolutionOptions *o, Error *err) {
+    const char *flops = space->family == FAMILY_CNN ? "FLOPs" : "FLOPs (the reference's count)";
     return check_limit(space, "parameters", false, o->min_params, o->max_params, err) &&
-           check_limit(space, "FLOPs (the reference's count)", true, o->min_flops, o->max_flops,
-                       err);
+           check_limit(space, flops, true, o->min_flops, o->max_flops, err);
 }
 
 /* ---- the search ---- */
@@ -134,28 +231,25 @@ bool evolution_check_limits(const Space *space, const EvolutionOptions *o, Error
 /* The search's working state: the result being built, and the set of architectures already
  * taken (open addressing over indices into evaluated, -1 free, at most half full). */
 typedef struct {
-    const Space *space;
+    const ModelSpace *space;
     const EvolutionOptions *o;
     Evolution *e;
     int64_t *slots;
     size_t mask;
 } Search;
 
-static uint64_t arch_hash(const Arch *a) {
-    uint64_t h = 14695981039346656037ull; /* FNV-1a over the canonical fields */
-    const int fields[2] = {a->embed_dim, a->depth};
-    for (int i = 0; i < 2; i++) h = (h ^ (uint32_t)fields[i]) * 1099511628211ull;
-    for (int l = 0; l < a->depth; l++) {
-        h = (h ^ (uint32_t)a->num_heads[l]) * 1099511628211ull;
-        h = (h ^ (uint32_t)a->mlp_ratio[l]) * 1099511628211ull;
-    }
+static uint64_t arch_hash(const ModelArch *a) {
+    char text[MODEL_ARCH_TEXT_MAX]; /* canonical: one architecture, one text */
+    model_arch_format(a, text, sizeof text);
+    uint64_t h = 14695981039346656037ull; /* FNV-1a */
+    for (const char *c = text; *c; c++) h = (h ^ (unsigned char)*c) * 1099511628211ull;
     return h;
 }
 
 /* The slot of `arch`: where it is, or the free slot where it would go. */
-static size_t seen_slot(const Search *s, const Arch *arch) {
+static size_t seen_slot(const Search *s, const ModelArch *arch) {
     size_t i = (size_t)arch_hash(arch) & s->mask;
-    while (s->slots[i] >= 0 && !arch_equal(&s->e->evaluated[s->slots[i]].arch, arch))
+    while (s->slots[i] >= 0 && !model_arch_equal(&s->e->evaluated[s->slots[i]].arch, arch))
         i = (i + 1) & s->mask;
     return i;
 }
@@ -171,15 +265,22 @@ static void seen_grow(Search *s) {
 }
 
 /* Takes `arch` into the generation if it is legal; false (and the reason counted) if not. */
-static bool admit(Search *s, const Arch *arch, int generation, EvolutionOrigin origin) {
+/* Whether the space allows it (a ViT child whose new width does not allow its choices, say). */
+static bool in_space(const ModelArch *arch, const ModelSpace *space) {
+    Error ignored = {0};
+    return space->family == FAMILY_CNN ? model_arch_check(arch, space, &ignored)
+                                       : arch_in_space(&arch->vit, space->vit);
+}
+
+static bool admit(Search *s, const ModelArch *arch, int generation, EvolutionOrigin origin) {
     Evolution *e = s->e;
-    if (!arch_in_space(arch, s->space)) {
+    if (!in_space(arch, s->space)) {
         e->rejected.outside_space++;
         return false;
     }
-    const ArchCost cost = arch_cost(arch, s->space);
+    const ModelCost cost = model_arch_cost(arch, s->space);
     if (!within(cost.params, s->o->min_params, s->o->max_params) ||
-        !within(cost.flops_ref, s->o->min_flops, s->o->max_flops)) {
+        !within(cost.flops, s->o->min_flops, s->o->max_flops)) {
         e->rejected.limits++;
         return false;
     }
@@ -199,13 +300,14 @@ static bool admit(Search *s, const Arch *arch, int generation, EvolutionOrigin o
     return true;
 }
 
-/* Crossover parents: two of the list, re-drawn up to 50 times until their depths agree. */
-static bool cross(const Search *s, const int64_t *parents, int n, Rng *rng, Arch *child) {
+/* Crossover parents: two of the list, re-drawn up to 50 times until they pair (a ViT's:
+ * until their depths agree). */
+static bool cross(const Search *s, const int64_t *parents, int n, Rng *rng, ModelArch *child) {
     const Evaluated *ev = s->e->evaluated;
     for (int redraws = 0;; redraws++) {
-        const Arch *a = &ev[parents[rng_below(rng, (uint64_t)n)]].arch;
-        const Arch *b = &ev[parents[rng_below(rng, (uint64_t)n)]].arch;
-        if (a->depth == b->depth) {
+        const ModelArch *a = &ev[parents[rng_below(rng, (uint64_t)n)]].arch;
+        const ModelArch *b = &ev[parents[rng_below(rng, (uint64_t)n)]].arch;
+        if (evolution_pairs(a, b)) {
             evolution_crossover(a, b, rng, child);
             return true;
         }
@@ -219,9 +321,9 @@ static void breed(Search *s, int generation, EvolutionOrigin origin, int wanted,
     const int n = evolution_parents(s->e, generation - 1, &parents);
     int made = 0;
     for (int tries = 10 * wanted; made < wanted && tries > 0; tries--) {
-        Arch child;
+        ModelArch child;
         if (origin == ORIGIN_MUTATION) {
-            const Arch *parent = &s->e->evaluated[parents[rng_below(rng, (uint64_t)n)]].arch;
+            const ModelArch *parent = &s->e->evaluated[parents[rng_below(rng, (uint64_t)n)]].arch;
             evolution_mutate(s->space, parent, s->o->m_prob, s->o->s_prob, rng, &child);
         } else if (!cross(s, parents, n, rng, &child)) {
             s->e->rejected.unpaired++;
@@ -235,7 +337,7 @@ static void fill_random(Search *s, int generation, int64_t first, Rng *rng) {
     Evolution *e = s->e;
     int64_t tries = (int64_t)EVOLUTION_RANDOM_TRIES * (s->o->population - (e->n_evaluated - first));
     while (e->n_evaluated - first < s->o->population && tries-- > 0) {
-        Arch arch;
+        ModelArch arch;
         evolution_random(s->space, rng, &arch);
         admit(s, &arch, generation, ORIGIN_RANDOM);
     }
@@ -265,7 +367,7 @@ static void merge(const Evolution *e, int64_t *rows, int cap, int g, int64_t fir
     for (int k = 0; k < cap; k++) rows[(size_t)g * cap + k] = k < n ? scratch[k] : -1;
 }
 
-bool evolution_run(const Space *space, const EvolutionOptions *o, EvolutionFitness fitness,
+bool evolution_run(const ModelSpace *space, const EvolutionOptions *o, EvolutionFitness fitness,
                    EvolutionProgress progress, void *ctx, Evolution *e, Error *err) {
     memset(e, 0, sizeof *e);
     if (!evolution_check_limits(space, o, err)) return false;
@@ -275,7 +377,7 @@ bool evolution_run(const Space *space, const EvolutionOptions *o, EvolutionFitne
     e->top = xmalloc(sizeof *e->top * G * (size_t)o->keep);
     Search s = {space, o, e, xmalloc(sizeof(int64_t) * 1024), 1023};
     for (size_t i = 0; i <= s.mask; i++) s.slots[i] = -1;
-    Arch *archs = xmalloc(sizeof *archs * (size_t)o->population);
+    ModelArch *archs = xmalloc(sizeof *archs * (size_t)o->population);
     double *values = xmalloc(sizeof *values * (size_t)o->population);
     const int cap = o->keep > o->parents ? o->keep : o->parents;
     int64_t *scratch = xmalloc(sizeof *scratch * (size_t)(cap + o->population));
@@ -290,12 +392,14 @@ bool evolution_run(const Space *space, const EvolutionOptions *o, EvolutionFitne
         fill_random(&s, g, first, &rng);
         const int n = (int)(e->n_evaluated - first);
         if (n == 0 && g == 0) {
-            ok = input_error(err,
-                             "no architecture of the space within the limits (params [%lld, "
-                             "%lld], flops_ref [%lld, %lld]) in %lld random draws, %s",
-                             (long long)o->min_params, (long long)o->max_params,
-                             (long long)o->min_flops, (long long)o->max_flops,
-                             (long long)EVOLUTION_RANDOM_TRIES * o->population, space->source);
+            ok =
+                input_error(err,
+                            "no architecture of the space within the limits (params [%lld, "
+                            "%lld], %s [%lld, %lld]) in %lld random draws, %s",
+                            (long long)o->min_params, (long long)o->max_params,
+                            space->family == FAMILY_CNN ? "FLOPs" : "flops_ref",
+                            (long long)o->min_flops, (long long)o->max_flops,
+                            (long long)EVOLUTION_RANDOM_TRIES * o->population, space_source(space));
             break;
         }
         for (int i = 0; i < n; i++) archs[i] = e->evaluated[first + i].arch;
@@ -371,13 +475,12 @@ void evolution_write(hid_t file, const Evolution *e, const char *split, int64_t 
     int64_t *costs = xmalloc(sizeof *costs * 3 * n);
     for (size_t i = 0; i < n; i++) {
         const Evaluated *v = &e->evaluated[i];
-        texts[i] = xmalloc(ARCH_TEXT_MAX);
-        arch_format(&v->arch, texts[i], ARCH_TEXT_MAX);
+        texts[i] = xmalloc(MODEL_ARCH_TEXT_MAX);
+        model_arch_format(&v->arch, texts[i], MODEL_ARCH_TEXT_MAX);
         origins[i] = evolution_origin_name(v->origin);
         generation[i] = v->generation;
         fitness[i] = v->fitness;
-        costs[i] = v->cost.params, costs[n + i] = v->cost.flops_ref,
-        costs[2 * n + i] = v->cost.macs;
+        costs[i] = v->cost.params, costs[n + i] = v->cost.flops, costs[2 * n + i] = v->cost.macs;
     }
     hid_t history = h5_create_group(file, "history");
     const hsize_t count[1] = {n};
@@ -400,13 +503,13 @@ void evolution_write(hid_t file, const Evolution *e, const char *split, int64_t 
     CHECK_H5(H5Gclose(generations));
 
     const Evaluated *best = evolution_best(e);
-    char text[ARCH_TEXT_MAX];
-    arch_format(&best->arch, text, sizeof text);
+    char text[MODEL_ARCH_TEXT_MAX];
+    model_arch_format(&best->arch, text, sizeof text);
     hid_t result = h5_create_group(file, "result");
     h5_attr_string(result, "arch", text);
     h5_attr_doubles(result, "fitness", &best->fitness, 1);
     h5_attr_int(result, "params", best->cost.params);
-    h5_attr_int(result, "flops_ref", best->cost.flops_ref);
+    h5_attr_int(result, "flops_ref", best->cost.flops);
     h5_attr_int(result, "macs", best->cost.macs);
     h5_attr_int(result, "index", best - e->evaluated);
     h5_attr_int(result, "generation", best->generation);
@@ -414,7 +517,7 @@ void evolution_write(hid_t file, const Evolution *e, const char *split, int64_t 
 }
 
 bool evolution_print_file(const H5Source *src, FILE *out) {
-    char split[16], arch[ARCH_TEXT_MAX];
+    char split[16], arch[MODEL_ARCH_TEXT_MAX];
     int64_t images, evaluations, generations, population, params, flops;
     double fitness;
     hid_t result = H5Gopen2(src->file, "result", H5P_DEFAULT);
@@ -433,7 +536,7 @@ bool evolution_print_file(const H5Source *src, FILE *out) {
     fprintf(out,
             "  evolutionary search: %lld architectures evaluated in %lld generations of %lld, "
             "fitness = top-1 on %lld '%s' images\n"
-            "  result: %s, top-1 %.2f %%, %.6f M params, %.3f G FLOPs (reference count)\n",
+            "  result: %s, top-1 %.2f %%, %.6f M params, %.4f G FLOPs (flops_ref)\n",
             (long long)evaluations, (long long)generations, (long long)population,
             (long long)images, split, arch, fitness, params / 1e6, flops / 1e9);
     return true;

@@ -11,7 +11,7 @@
  * max_iters) filled up with random legal architectures. The result is the best of the
  * top-`keep` list after the last generation.
  *
- * Legal: in the space, min <= params <= max and min <= flops_ref <= max (both inclusive), and
+ * Legal: in the space, min <= params <= max and min <= flops <= max (both inclusive), and
  * never evaluated before in this search.
  *
  * Where prenas differs from the reference, and why:
@@ -25,15 +25,16 @@
  *  - in the `widths` form, choices are drawn from the lists of the architecture's width, and
  *    a child whose new width does not allow its depth or choices is an illegal try.
  *
+ * A CNN space (method.md §13) searches the same way with the operators below; its flops are
+ * the papers' FLOPs (= MACs, cnn_cost.h) where a ViT's are the reference's flops_ref.
+ *
  * Randomness: generation g draws from the stream (seed, RNG_STREAM_EVOLUTION, g), so the
  * search is a function of the seed and the fitness values. */
 
-#include "arch.h"
-#include "cost.h"
 #include "error.h"
 #include "h5.h"
+#include "model_family.h"
 #include "rng.h"
-#include "space.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -60,8 +61,8 @@ typedef enum { ORIGIN_RANDOM, ORIGIN_MUTATION, ORIGIN_CROSSOVER } EvolutionOrigi
 const char *evolution_origin_name(EvolutionOrigin origin); /* "random", "mutation", ... */
 
 typedef struct {
-    Arch arch;
-    ArchCost cost;
+    ModelArch arch;
+    ModelCost cost; /* flops: the ViT's flops_ref, the CNN's FLOPs */
     double fitness; /* higher is better; NaN ranks below everything */
     int generation;
     EvolutionOrigin origin;
@@ -86,17 +87,18 @@ typedef struct {
 
 /* A whole generation's fitness at once (the stage shares each evaluation among its ranks):
  * fitness[i] of archs[i], i < n. Every rank must be given the same values. */
-typedef void (*EvolutionFitness)(const Arch *archs, int n, double *fitness, void *ctx);
+typedef void (*EvolutionFitness)(const ModelArch *archs, int n, double *fitness, void *ctx);
 /* Called after each generation has been evaluated and merged (progress reports). */
 typedef void (*EvolutionProgress)(const Evolution *evolution, void *ctx);
 
 /* Whether the limits leave the space any architecture, judged by its extremes: an input error
  * naming the smallest (or largest) architecture and its cost when they cannot. */
-bool evolution_check_limits(const Space *space, const EvolutionOptions *options, Error *err);
+bool evolution_check_limits(const ModelSpace *space, const EvolutionOptions *options, Error *err);
 /* The search; false and err set when the limits admit no architecture (checked first, then
  * when generation 0 finds none in its random draws). `progress` may be NULL. */
-bool evolution_run(const Space *space, const EvolutionOptions *options, EvolutionFitness fitness,
-                   EvolutionProgress progress, void *ctx, Evolution *evolution, Error *err);
+bool evolution_run(const ModelSpace *space, const EvolutionOptions *options,
+                   EvolutionFitness fitness, EvolutionProgress progress, void *ctx,
+                   Evolution *evolution, Error *err);
 void evolution_free(Evolution *evolution);
 /* The best of the top-`keep` list after the last generation. */
 const Evaluated *evolution_best(const Evolution *evolution);
@@ -104,18 +106,28 @@ const Evaluated *evolution_best(const Evolution *evolution);
 int evolution_parents(const Evolution *evolution, int generation, const int64_t **list);
 int evolution_top(const Evolution *evolution, int generation, const int64_t **list);
 
-/* The operators, drawing in the reference's order (exposed for tests).
- * Random: depth, every layer's MLP ratio, every layer's heads, width (`choices` form); the
- * width first in the `widths` form, where it decides the other lists (arch_sample). */
-void evolution_random(const Space *space, Rng *rng, Arch *arch);
-/* With probability s_prob a new depth (new layers: their ratios, then their heads); every
- * ratio re-drawn with probability m_prob, then every head count; with probability s_prob a
- * new width. `parent` must be in the space. */
-void evolution_mutate(const Space *space, const Arch *parent, double m_prob, double s_prob,
-                      Rng *rng, Arch *child);
-/* Each position (ratios, heads, width) from either parent with probability 1/2; the parents
- * have the same depth. */
-void evolution_crossover(const Arch *a, const Arch *b, Rng *rng, Arch *child);
+/* The operators (exposed for tests). A ViT's draw in the reference's order:
+ *   random: depth, every layer's MLP ratio, every layer's heads, width (`choices` form); the
+ *     width first in the `widths` form, where it decides the other lists (arch_sample);
+ *   mutate: with probability s_prob a new depth (new layers: their ratios, then their heads);
+ *     every ratio re-drawn with probability m_prob, then every head count; with probability
+ *     s_prob a new width;
+ *   crossover: each position (ratios, heads, width) from either parent with probability 1/2;
+ *     the parents have the same depth.
+ * A CNN's (the reference has none; AutoFormer's rates, as OFA's evolution re-draws each gene):
+ *   random: uniform over the space (cnn_arch_sample);
+ *   mutate: the structural choices, resolution, stem width, then per stage its depth and
+ *     width, then the head width, each re-drawn with probability s_prob; the per-layer
+ *     choices, every stage's kernel then expansion ratio, each with probability m_prob;
+ *   crossover: each of those choices from either parent with probability 1/2 (any two CNNs of
+ *     a space pair: they have the same stages).
+ * `parent` must be in the space. */
+void evolution_random(const ModelSpace *space, Rng *rng, ModelArch *arch);
+void evolution_mutate(const ModelSpace *space, const ModelArch *parent, double m_prob,
+                      double s_prob, Rng *rng, ModelArch *child);
+void evolution_crossover(const ModelArch *a, const ModelArch *b, Rng *rng, ModelArch *child);
+/* Whether two architectures can be crossed: a ViT's of the same depth, any two CNNs. */
+bool evolution_pairs(const ModelArch *a, const ModelArch *b);
 
 /* search.h5 (docs/artefacts.md): the options, the history, the lists after each generation
  * and the result. `split` and `images` say what the fitness was measured on. */

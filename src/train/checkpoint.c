@@ -288,12 +288,20 @@ static bool read_archs(const H5Source *src, TrainedSupernet *t) {
     return ok;
 }
 
-bool trained_supernet_family(const char *path, ModelFamily *family, Error *err) {
+bool trained_supernet_peek(const char *path, ModelFamily *family, uint64_t *seed, Error *err) {
     Artefact a;
     if (!artefact_open(&a, path, SUPERNET_SCHEMA, SUPERNET_SCHEMA_VERSION, err)) return false;
-    char *text = read_space_text(&(H5Source){a.file, path, err});
-    const bool ok = text && cfg_text_family(text, path, family, err);
+    H5Source src = {a.file, path, err};
+    char *text = read_space_text(&src);
+    bool ok = text && cfg_text_family(text, path, family, err);
     free(text);
+    int64_t value = 0;
+    if (ok && seed && h5_exists(a.file, "state")) {
+        hid_t state = h5_open_group(&src, a.file, "state");
+        ok = state >= 0 && h5_read_attr_int(&src, state, "seed", &value);
+        if (state >= 0) H5Gclose(state);
+    }
+    if (seed) *seed = (uint64_t)value;
     artefact_close(&a);
     return ok;
 }

@@ -88,8 +88,10 @@ typedef struct {
 bool trained_supernet_open(TrainedSupernet *supernet, const Backend *be, const char *path,
                            int max_batch, int image_side, Error *err);
 void trained_supernet_close(TrainedSupernet *supernet);
-/* The family of a trained supernet's space, before opening it (what its model needs to be
- * created: a CNN's recalibration batch, say). */
-bool trained_supernet_family(const char *path, ModelFamily *family, Error *err);
+/* What a stage needs to know of a trained supernet before it opens it or loads its weights
+ * otherwise: its space's family (a CNN's model needs a recalibration batch, say) and, when
+ * `seed` is not NULL, the run's /state/@seed (0 for weights without a run state), which
+ * draws a CNN's recalibration images. */
+bool trained_supernet_peek(const char *path, ModelFamily *family, uint64_t *seed, Error *err);
 
 #endif

@@ -234,8 +234,8 @@ static bool read_space(CfgReader *r, const config_setting_t *root, void *out) {
     if (family != FAMILY_VIT)
         return cfg_fail(
             r, config_setting_get_member(root, "family"),
-            "a CNN space, where a ViT space is needed (CNN spaces go to "
-            "prenas-arch, -score, -select, -train, -evaluate, -specialize and -predict so far)");
+            "a CNN space, where a ViT space is needed (prenas-analyze and prenas-bench-step take "
+            "ViT spaces only)");
     if (!cfg_check_keys(r, root, keys)) return false;
     const config_setting_t *name = cfg_member(r, root, "name", CONFIG_TYPE_STRING, "a string");
     if (!name) return false;

@@ -4,7 +4,8 @@
 # for bit, 2 ranks with half the batch each match 1 rank (batch norm in groups of bn_group
 # images), the monitored subnets are evaluated after BN recalibration and learn, fixed and
 # whole-space sampling train, and what a CNN cannot take is a one-line error; then
-# prenas-evaluate (2 ranks, --archs, latency), prenas-specialize and prenas-predict on it.
+# prenas-evaluate (2 ranks, --archs, latency), prenas-specialize, prenas-predict and
+# prenas-search on it.
 source "$(dirname "$0")/lib.sh"
 start_scratch
 micro=$src/configs/spaces/cnn-micro.cfg
@@ -154,8 +155,28 @@ PY
 done
 run "$bin/prenas-inspect" "$work/models/model-0.15M.h5"
 expect_out_has "CNN " "prenas-inspect names the family"
-run "$bin/prenas-search" --supernet "$work/F/supernet.h5" --data "$work/data.h5" --out "$work/s.h5"
-expect_status 2 "searching a CNN supernet"
-expect_error_line "family: a CNN space, where a ViT space is needed (CNN spaces go to prenas-arch, -score, -select, -train, -evaluate, -specialize and -predict so far), $work/F/supernet.h5:" \
-    "not yet searched: said plainly"
+# prenas-search on the CNN supernet: every evaluation after the BN recalibration, so the best
+# architecture's fitness is prenas-evaluate's val top-1 with the same set (256 images).
+run "$bin/prenas-search" --supernet "$work/F/supernet.h5" --data "$work/data.h5" \
+    --out "$work/search.h5" --max-flops 6.6M --population 6 --parents 3 --mutations 2 \
+    --crossovers 2 --generations 3 --bn-images 256
+expect_status 0 "searching the CNN supernet"
+expect_out_has "batch norms recalibrated on 256 training images" "the recalibration said"
+best=$("$py" -c 'import h5py, sys; print(h5py.File(sys.argv[1])["result"].attrs["arch"])' \
+    "$work/search.h5")
+echo "$best" >"$work/best.txt"
+run "$bin/prenas-evaluate" --supernet "$work/F/supernet.h5" --data "$work/data.h5" \
+    --archs "$work/best.txt" --no-preferred --bn-images 256 --latency-repeats 0 --no-plot \
+    --out "$work/eval-best.h5"
+expect_status 0 "evaluating the search's best"
+run "$py" - "$work/search.h5" "$work/eval-best.h5" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1], "r") as s, h5py.File(sys.argv[2], "r") as e:
+    r = s["result"].attrs
+    assert r["flops_ref"] <= 6600000 and (s["history/flops_ref"][:] <= 6600000).all()
+    assert len(s["history/arch"]) == 18, len(s["history/arch"])
+    assert abs(r["fitness"] - e["top1"][0]) < 1e-9, (r["fitness"], e["top1"][0])
+    print("ok", r["arch"], r["fitness"])
+PY
+expect_out_has "ok" "the search's fitness = prenas-evaluate's val top-1 ($best)"
 finish

@@ -7,7 +7,8 @@
 #    equal those of an uninterrupted run of the same steps (h5diff);
 #  - a failing stage (a corrupt dataset) cancels the stages after it and says why in its log;
 #    the same command after the fix skips what was done;
-#  - slurm/sweep.sh over two spaces, with the summary job.
+#  - slurm/sweep.sh over two spaces, with the summary job;
+#  - slurm/pipeline.sh on the micro CNN space (its recipe, FLOPs budgets).
 # PRENAS_SLURM_KEEP=DIR keeps the sweep's summary (table and plot) there.
 # shellcheck disable=SC2015,SC1091,SC2154 # the cli tests' idiom; lib.sh sets $out, $status
 source "$(dirname "$0")/../cli/lib.sh"
@@ -179,6 +180,28 @@ grep -q '^| micro-shallow | `' "$work/s/summary/summary.md" && grep -q '^| micro
     pass || fail "the summary lacks a run: $(cat "$work/s/summary/summary.md")"
 cat "$work/s/summary/summary.md"
 [ -n "${PRENAS_SLURM_KEEP:-}" ] && cp -r "$work/s/summary" "$PRENAS_SLURM_KEEP"
+
+# 4. A CNN space through the same chain (its recipe, FLOPs budgets): select writes no .json or
+# .cfg beside preferred.h5 (a CNN selection has no refined space), every job completes.
+# A smaller slice: each of the 20 preferred subnets is recalibrated on every training image
+# before each of its evaluations.
+"$py" "$src/tests/cli/small_dataset.py" "$work/full.h5" "$work/cnn-data.h5" 128 64 64
+run "$src/slurm/pipeline.sh" "$src/configs/spaces/cnn-micro.cfg" "$work/c" \
+    --dataset "$work/cnn-data.h5" --recipe "$src/configs/recipes/cnn-micro-fmnist.cfg" \
+    "${settings[@]}" --set epochs=1 --set bn_group=16 --budgets flops:4.4M,flops:11M
+expect_status 0 "CNN pipeline submitted"
+wait_manifest "$work/c" "CNN pipeline"
+report "$work/c"
+for id in $ids; do
+    [ "$(state "$id")" = COMPLETED ] && pass || fail "CNN pipeline: job $id: $(state "$id")"
+done
+for f in preferred.h5 train/supernet.h5 eval-val.h5 eval-test.h5 models/model-flops-4.4M.h5 \
+    models/model-flops-11M.h5 models/models.txt; do
+    [ -s "$work/c/$f" ] && pass || fail "CNN pipeline: no $f"
+done
+[ ! -e "$work/c/preferred.json" ] && [ ! -e "$work/c/preferred.cfg" ] && pass ||
+    fail "CNN pipeline: a .json or .cfg beside preferred.h5"
+cat "$work/c/models/models.txt"
 
 "$src/scripts/slurm-local.sh" down "$cluster"
 echo "cluster down: $(elapsed)"
