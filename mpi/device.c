@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 void device_open(Backend *be, const char *device, const char *precision, const Comm *comm,
                  FILE *announce) {
@@ -25,4 +26,9 @@ bool device_option(int option, const char *value, DeviceOptions *out) {
     else
         return false;
     return true;
+}
+
+const char *device_for_family(const char *device, ModelFamily family) {
+    const bool automatic = !device || strcmp(device, "auto") == 0;
+    return family == FAMILY_CNN && automatic ? "cpu" : device;
 }

@@ -49,7 +49,7 @@ static const char USAGE[] =
     "                      architecture of its search space\n"
     "  --no-preferred      only the --archs list, not the supernet's preferred architectures\n"
     "  --images N          the split's first N images (default: all)\n"
-    "  --batch B           images per forward pass (default 256)\n"
+    "  --batch B           images per forward pass (default 256); a CNN's recalibration batch\n"
     "  --bn-images N       a CNN's recalibration images (default 2000; the training recipe's\n"
     "                      eval.bn_images reproduces prenas-train's final test table)\n"
     "  --latency-batch N   the second latency's batch (default 64)\n"
@@ -251,8 +251,11 @@ int main(int argc, char **argv) {
     artefact_guard_start(&guard);
     Comm comm = comm_start(&argc, &argv);
     h5_silence();
+    ModelFamily family;
+    if (!trained_supernet_peek(o.supernet, &family, NULL, &err)) die(&err);
     Backend backend;
-    device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
+    device_open(&backend, device_for_family(o.device.device, family), o.device.precision, &comm,
+                stdout);
     DatasetFile data;
     if (!dataset_open(&data, o.data, &err)) die(&err);
     TrainedSupernet supernet;

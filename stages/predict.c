@@ -153,7 +153,8 @@ int main(int argc, char **argv) {
         die(&err);
 
     Backend backend;
-    device_open(&backend, o.device.device, o.device.precision, &comm, NULL);
+    device_open(&backend, device_for_family(o.device.device, model.arch.family), o.device.precision,
+                &comm, NULL);
     Predictor predictor;
     if (!predictor_init(&predictor, &backend, &model, o.batch, o.top_k, o.data != NULL, &err))
         die(&err);

@@ -289,11 +289,9 @@ static void score_cnn(Options o, const Comm *comm, ArtefactGuard *guard, int arg
     cnn_arch_largest(space, &pass_arch);
     if (o.resolution) pass_arch.resolution = o.resolution;
     check_pass(space, &pass_arch, o.batch);
-    /* "auto" is the CPU: the CUDA backend has no CNN ops yet (kernels/backend.h) */
-    const char *device =
-        o.device.device && strcmp(o.device.device, "auto") != 0 ? o.device.device : "cpu";
     Backend backend;
-    device_open(&backend, device, o.device.precision, comm, stdout);
+    device_open(&backend, device_for_family(o.device.device, FAMILY_CNN), o.device.precision, comm,
+                stdout);
     ArtefactWriter writer = {.file = -1};
     if (comm->rank == 0) artefact_begin_guarded(&writer, o.out, guard, &err);
     comm_check(comm, &err);

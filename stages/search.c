@@ -401,7 +401,8 @@ int main(int argc, char **argv) {
         (space.family == FAMILY_CNN && !open_calibration(&run, &o, seed, &err)))
         die(&err);
     Backend backend;
-    device_open(&backend, o.device.device, o.device.precision, &comm, stdout);
+    device_open(&backend, device_for_family(o.device.device, space.family), o.device.precision,
+                &comm, stdout);
     /* a CNN takes the dataset's images and resizes them to each architecture's resolution */
     run.model = model_create(&backend, &space, o.batch,
                              space.family == FAMILY_CNN ? run.data.shape.height : 0, &err);

@@ -46,7 +46,8 @@ static const char USAGE[] =
     "  --out RUNDIR       the run directory: supernet.h5 (the latest checkpoint),\n"
     "                     checkpoint-<step>.h5, train.log (key:value lines)\n"
     "  --sampling MODE    balanced (default; PreNAS: an (embed dim, depth) group uniformly,\n"
-    "                     then a member), uniform (a preferred architecture uniformly),\n"
+    "                     then a member; a CNN's groups: resolution and widths), uniform (a "
+    "preferred architecture uniformly),\n"
     "                     resample (the refined space's per-layer choices uniformly), space\n"
     "                     (the whole search space uniformly: AutoFormer's baseline; no\n"
     "                     --preferred), fixed (one --arch from scratch)\n"
@@ -273,8 +274,10 @@ int main(int argc, char **argv) {
     checkpoint_latest(o.out, latest, sizeof latest);
     if (o.resume && !latest[0]) die_input("--resume: no checkpoint in %s", o.out);
     Backend backend;
-    device_open(&backend, o.device.device ? o.device.device : recipe->device,
-                o.device.precision ? o.device.precision : recipe->precision, &comm, stdout);
+    device_open(
+        &backend,
+        device_for_family(o.device.device ? o.device.device : recipe->device, training->family),
+        o.device.precision ? o.device.precision : recipe->precision, &comm, stdout);
     Model *model =
         model_create(&backend, training,
                      recipe->batch / comm.size < recipe->eval_batch ? recipe->eval_batch
