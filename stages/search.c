@@ -389,13 +389,13 @@ int main(int argc, char **argv) {
     h5_silence();
     char *trained = weights_supernet_space(o.supernet, &err);
     ModelSpace space = {0};
+    const bool found = trained && search_space(trained, &o, &space, &err);
+    free(trained);
     ModelFamily family;
     uint64_t seed = 0; /* the training run's: a CNN's recalibration images */
-    if (!trained || !search_space(trained, &o, &space, &err) ||
-        !evolution_check_limits(&space, &o.evolution, &err) ||
+    if (!found || !evolution_check_limits(&space, &o.evolution, &err) ||
         !trained_supernet_peek(o.supernet, &family, &seed, &err))
         die(&err);
-    free(trained);
     Run run = {.sample = {.streamed = -1}, .batch = o.batch, .comm = &comm, .split_name = o.split};
     if (!open_images(&run, &o, &space, &err) ||
         (space.family == FAMILY_CNN && !open_calibration(&run, &o, seed, &err)))
